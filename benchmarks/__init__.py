@@ -1,0 +1,1 @@
+"""Speed benchmarks: ratios against references measured in the same process."""

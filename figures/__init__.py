@@ -1,0 +1,1 @@
+"""matplotlib renderers; matplotlib is imported only inside this package."""

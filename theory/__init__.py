@@ -1,0 +1,1 @@
+"""Large-N theory of permutation-symmetric ReLU autoencoders (the Persian-rug analysis)."""

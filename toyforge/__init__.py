@@ -1,0 +1,59 @@
+"""toyforge: a solver for toy models of neural networks.
+
+* :mod:`toyforge.theory` predicts the loss of large permutation-symmetric ReLU autoencoders.
+* :mod:`toyforge.constructions` builds weights that solve toy tasks directly.
+* :mod:`toyforge.verify` evaluates and trains models fast (numba) with honest error bars.
+* :mod:`toyforge.figures` draws the results.
+
+The subpackages and the public functions re-exported here are imported lazily, so
+``import toyforge`` stays cheap (numba and matplotlib load only when used).
+"""
+
+from __future__ import annotations
+
+import importlib
+from importlib import metadata as _metadata
+from typing import Any
+
+from toyforge.errors import CorruptFile, IncompatibleWeights, InvalidParameter, ToyforgeError
+
+try:
+    __version__ = _metadata.version("toyforge")
+except _metadata.PackageNotFoundError:  # pragma: no cover - running from an uninstalled tree
+    __version__ = "0+unknown"
+
+_SUBPACKAGES = ("theory", "constructions", "verify", "figures", "cli")
+
+# public name -> module that defines it (imported on first access)
+_LAZY_EXPORTS: dict[str, str] = {
+    "predict": "toyforge.theory",
+    "predict_grid": "toyforge.theory",
+    "ReluAutoencoder": "toyforge.constructions.models",
+    "MLP": "toyforge.constructions.models",
+    "ModularAdditionMLP": "toyforge.constructions.models",
+    "save": "toyforge.constructions.io",
+    "load": "toyforge.constructions.io",
+    "Estimate": "toyforge.verify.estimate",
+}
+
+__all__ = [
+    "CorruptFile",
+    "IncompatibleWeights",
+    "InvalidParameter",
+    "ToyforgeError",
+    "__version__",
+    *_SUBPACKAGES,
+    *_LAZY_EXPORTS,
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBPACKAGES:
+        return importlib.import_module(f"toyforge.{name}")
+    if name in _LAZY_EXPORTS:
+        return getattr(importlib.import_module(_LAZY_EXPORTS[name]), name)
+    raise AttributeError(f"module 'toyforge' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

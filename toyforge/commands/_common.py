@@ -1,0 +1,115 @@
+"""Helpers shared by the CLI subcommands: argument types, output paths, tables, progress bars."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+
+from toyforge._serde import to_jsonable
+from toyforge.errors import InvalidParameter
+
+T = TypeVar("T")
+
+
+def float_arg(text: str) -> float:
+    """argparse type: a finite float (argparse turns the ValueError into a one-line error)."""
+    value = float(text)
+    if not np.isfinite(value):
+        raise ValueError(text)
+    return value
+
+
+float_arg.__name__ = "number"
+
+
+def grid_arg(text: str) -> tuple[float, float, int]:
+    """argparse type for ``A:B:K`` (K points from A to B inclusive)."""
+    parts = text.split(":")
+    if len(parts) != 3:
+        raise argparse.ArgumentTypeError(f"expected START:STOP:COUNT, got {text!r}")
+    try:
+        start, stop, count = float(parts[0]), float(parts[1]), int(parts[2])
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"expected START:STOP:COUNT, got {text!r}") from error
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"COUNT must be >= 1, got {count}")
+    return start, stop, count
+
+
+def grid_values(spec: tuple[float, float, int], log: bool, name: str) -> np.ndarray:
+    """The points of a ``grid_arg`` spec, linearly or logarithmically spaced."""
+    start, stop, count = spec
+    if log:
+        if start <= 0 or stop <= 0:
+            raise InvalidParameter(name, f"{start}:{stop}:{count}", "positive bounds with --log")
+        return np.geomspace(start, stop, count)
+    return np.linspace(start, stop, count)
+
+
+def output_path(path: str, name: str = "--out") -> Path:
+    """Check that ``path`` can be written (its folder exists and is writable)."""
+    target = Path(path)
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir():
+        raise InvalidParameter(name, path, "a path in an existing folder")
+    if not os.access(folder, os.W_OK):
+        raise InvalidParameter(name, path, "a path in a writable folder")
+    if target.is_dir():
+        raise InvalidParameter(name, path, "a file path, not a folder")
+    return target
+
+
+def output_folder(path: str, name: str = "--out") -> Path:
+    """Create folder ``path`` if needed and check it is writable."""
+    folder = Path(path)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InvalidParameter(name, path, f"a creatable folder ({error.strerror})") from error
+    if not os.access(folder, os.W_OK):
+        raise InvalidParameter(name, path, "a writable folder")
+    return folder
+
+
+def print_json(obj: Any) -> None:
+    """Print ``obj`` as indented JSON on stdout."""
+    print(json.dumps(to_jsonable(obj), indent=2, allow_nan=False))
+
+
+def format_number(value: Any) -> str:
+    """Numbers in 4 significant digits, everything else as str."""
+    if isinstance(value, (float, np.floating)):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def print_table(rows: Sequence[Sequence[Any]], header: Sequence[str] | None = None) -> None:
+    """Print an aligned plain-text table."""
+    cells = [[format_number(v) for v in row] for row in rows]
+    if header is not None:
+        cells.insert(0, list(header))
+    widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
+    for index, row in enumerate(cells):
+        line = "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        print(line.rstrip())
+        if header is not None and index == 0:
+            print("  ".join("-" * width for width in widths))
+
+
+def progress(iterable: Iterable[T], *, total: int | None = None, desc: str = "",
+             enabled: bool = True) -> Iterator[T]:
+    """Wrap ``iterable`` in a tqdm bar on stderr when tqdm is installed and ``enabled``."""
+    if enabled and sys.stderr.isatty() or enabled and os.environ.get("TOYFORGE_PROGRESS") == "1":
+        try:
+            from tqdm.auto import tqdm
+        except ImportError:
+            return iter(iterable)
+        return iter(tqdm(iterable, total=total, desc=desc, file=sys.stderr, leave=False))
+    return iter(iterable)
