@@ -113,3 +113,25 @@ def progress(iterable: Iterable[T], *, total: int | None = None, desc: str = "",
             return iter(iterable)
         return iter(tqdm(iterable, total=total, desc=desc, file=sys.stderr, leave=False))
     return iter(iterable)
+
+
+def register_family(subparsers: Any, name: str, help_text: str) -> None:
+    """Register a command family (``train``, ``build``, ``figure``, ``compare``, …).
+
+    Every module ``toyforge.commands._<name>_<member>`` defines ``register(members)`` and adds
+    its own sub-subcommand (``toyforge train relu-ae``, ``toyforge build persian-rug``), so
+    adding a member never edits a shared file.
+    """
+    import importlib
+    import pkgutil
+
+    import toyforge.commands
+
+    parser = subparsers.add_parser(name, help=help_text, description=help_text)
+    members = parser.add_subparsers(dest=f"{name}_kind", metavar="KIND",
+                                    parser_class=type(parser))
+    members.required = True
+    prefix = f"_{name}_"
+    for info in sorted(pkgutil.iter_modules(toyforge.commands.__path__), key=lambda i: i.name):
+        if info.name.startswith(prefix):
+            importlib.import_module(f"toyforge.commands.{info.name}").register(members)
