@@ -1,0 +1,499 @@
+"""Sparse-aware training step of the ReLU autoencoder ``y = ReLU(W_out W_in x + b)``.
+
+The design is the one measured in spec performance.md §0 ("numba sparse-aware") and §2:
+
+1. ``Z = W_in x`` over the active columns only (``W_in`` is stored transposed, ``W_inT`` of
+   shape (n_features, n_hidden), so a column is a contiguous row): :func:`first_layer`.
+2. ``U = Z W_outᵀ`` is one BLAS GEMM (numpy ``matmul`` into a preallocated buffer).
+3. One fused pass computes ReLU, the loss and ``dL/du = 2 I (y − x) s · [u > 0]`` (``s`` = 1/(B·n)
+   or 1/B, spec persian_rug.md §1), computing the loss as if ``x = 0`` everywhere and then
+   correcting it at the active features. ``dL/du`` is written dense
+   (:func:`output_pass_dense`) or compacted to its non-zeros (:func:`output_pass_sparse`);
+   the bias gradient is summed in the same pass.
+4. Dense path: ``dW_out = Gᵀ Z`` and ``dZ = G W_out`` are BLAS GEMMs, then a flat Adam update.
+   Sparse path: ``dZ`` is gathered from the non-zeros (:func:`sparse_hidden_gradient`); ``dW_out``
+   is built row by row from the feature-major copy of ``G`` and fused with Adam
+   (:func:`adam_rows_from_sparse`).
+5. ``dW_in`` touches active columns only and is fused with Adam (same kernel, feature-major
+   ``x`` against ``dZ``). Adam still updates every parameter, since its moments decay.
+
+The path is chosen per step from the fraction of positive pre-activations measured in the
+previous step (spec performance.md §7 finding 4: dense at init, sparse once trained;
+crossover 5–8 %). :class:`AutoencoderStepper` owns the buffers and runs one step.
+
+Adam follows :mod:`toyforge.verify.optim` exactly (torch form; Kingma & Ba 2015; AdamW by
+Loshchilov & Hutter 2019). The numpy reference of every kernel is
+:func:`toyforge.verify.gradients.relu_autoencoder_loss_gradients` plus
+:class:`toyforge.verify.optim.Adam`. Parallel kernels are separate functions with the suffix
+``_parallel`` (DESIGN.md numba rules); reductions use ``fastmath={"reassoc"}`` only, which does
+not assume the absence of NaN or inf.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit, prange
+from toyforge.verify.optim import Adam, AdamConfig
+
+__all__ = [
+    "DEFAULT_DENSE_THRESHOLD",
+    "AutoencoderStepper",
+    "StepStats",
+    "adam_flat",
+    "adam_rows_from_sparse",
+    "adam_rows_from_sparse_parallel",
+    "first_layer",
+    "first_layer_parallel",
+    "output_pass_dense",
+    "output_pass_sparse",
+    "sparse_hidden_gradient",
+    "sparse_hidden_gradient_parallel",
+    "transpose_csr",
+    "warmup",
+]
+
+#: Fraction of positive pre-activations above which dL/du is kept dense (spec §7 finding 4).
+DEFAULT_DENSE_THRESHOLD = 0.06
+
+_REASSOC = {"reassoc"}
+
+
+# --------------------------------------------------------------------------- forward
+
+@njit(cache=True, fastmath=_REASSOC)
+def first_layer(indptr, indices, values, W_inT, Z):
+    """``Z[b] = Σ_{j active in b} x_bj W_inT[j]`` (serial).
+
+    Parameters
+    ----------
+    indptr : int64 array, shape (batch + 1,)
+    indices, values : arrays, shape (nnz,)
+        CSR batch (values in the dtype of ``W_inT``).
+    W_inT : array, shape (n_features, n_hidden)
+    Z : array, shape (batch, n_hidden)
+        Output, overwritten.
+    """
+    n_hidden = W_inT.shape[1]
+    for row in range(indptr.shape[0] - 1):
+        for h in range(n_hidden):
+            Z[row, h] = 0.0
+        for k in range(indptr[row], indptr[row + 1]):
+            column = indices[k]
+            value = values[k]
+            for h in range(n_hidden):
+                Z[row, h] += value * W_inT[column, h]
+
+
+@njit(cache=True, parallel=True, fastmath=_REASSOC)
+def first_layer_parallel(indptr, indices, values, W_inT, Z):
+    """Parallel version of :func:`first_layer` (rows split over threads)."""
+    n_hidden = W_inT.shape[1]
+    for row in prange(indptr.shape[0] - 1):
+        for h in range(n_hidden):
+            Z[row, h] = 0.0
+        for k in range(indptr[row], indptr[row + 1]):
+            column = indices[k]
+            value = values[k]
+            for h in range(n_hidden):
+                Z[row, h] += value * W_inT[column, h]
+
+
+@njit(cache=False, fastmath=_REASSOC)
+def _residual_row(u_row, bias, importance, out_row):
+    """``out = I·ReLU(u + b)``; returns (Σ I y², number of u + b > 0) assuming x = 0."""
+    total = 0.0
+    n_positive = 0
+    for f in range(u_row.shape[0]):
+        pre = u_row[f] + bias[f]
+        y = pre if pre > 0.0 else 0.0
+        weighted = importance[f] * y
+        out_row[f] = weighted
+        total += weighted * y
+        n_positive += 1 if pre > 0.0 else 0
+    return total, n_positive
+
+
+@njit(cache=False)
+def _correct_active(u_row, bias, importance, start, stop, indices, values, out_row):
+    """Fix the residual and the loss at the active features; returns the loss change."""
+    change = 0.0
+    for k in range(start, stop):
+        f = indices[k]
+        x = values[k]
+        pre = u_row[f] + bias[f]
+        y = pre if pre > 0.0 else 0.0
+        change += importance[f] * ((y - x) * (y - x) - y * y)
+        out_row[f] = importance[f] * (y - x) if pre > 0.0 else 0.0
+    return change
+
+
+@njit(cache=True, fastmath=_REASSOC)
+def output_pass_dense(U, bias, indptr, indices, values, importance, scale, G, grad_bias):
+    """Fused ReLU + loss + dense ``dL/du`` (spec performance.md §0).
+
+    Parameters
+    ----------
+    U : array, shape (batch, n_features)
+        ``Z W_outᵀ`` (bias not added).
+    bias, importance : arrays, shape (n_features,)
+    indptr, indices, values : CSR batch (the targets x).
+    scale : float
+        1/(batch·n_features) for the mean loss, 1/batch for the per-sample sum.
+    G : array, shape (batch, n_features)
+        Output ``dL/du``, overwritten.
+    grad_bias : array, shape (n_features,)
+        Output ``dL/db = Σ_b G[b]``, overwritten.
+
+    Returns
+    -------
+    loss : float
+    n_positive : int
+        Number of pre-activations ``u + b > 0``.
+    """
+    batch, n_features = U.shape
+    two_scale = 2.0 * scale
+    for f in range(n_features):
+        grad_bias[f] = 0.0
+    loss = 0.0
+    n_positive = 0
+    for row in range(batch):
+        g_row = G[row]
+        row_loss, row_positive = _residual_row(U[row], bias, importance, g_row)
+        row_loss += _correct_active(U[row], bias, importance, indptr[row], indptr[row + 1],
+                                    indices, values, g_row)
+        for f in range(n_features):
+            g_row[f] *= two_scale
+            grad_bias[f] += g_row[f]
+        loss += row_loss
+        n_positive += row_positive
+    return loss * scale, n_positive
+
+
+@njit(cache=True)
+def output_pass_sparse(U, bias, indptr, indices, values, importance, scale, work,
+                       g_indptr, g_indices, g_values, grad_bias):
+    """Fused ReLU + loss + ``dL/du`` compacted to its non-zeros (CSR).
+
+    Same as :func:`output_pass_dense`, but ``dL/du`` goes to ``g_indptr`` (batch + 1,),
+    ``g_indices``, ``g_values`` (capacity batch·n_features). ``work`` is a row buffer
+    (n_features,). Returns ``(loss, n_positive)``.
+    """
+    batch, n_features = U.shape
+    two_scale = 2.0 * scale
+    for f in range(n_features):
+        grad_bias[f] = 0.0
+    loss = 0.0
+    n_positive = 0
+    count = 0
+    g_indptr[0] = 0
+    for row in range(batch):
+        row_loss, row_positive = _residual_row(U[row], bias, importance, work)
+        row_loss += _correct_active(U[row], bias, importance, indptr[row], indptr[row + 1],
+                                    indices, values, work)
+        for f in range(n_features):
+            if work[f] != 0.0:
+                gradient = work[f] * two_scale
+                g_indices[count] = f
+                g_values[count] = gradient
+                grad_bias[f] += gradient
+                count += 1
+        g_indptr[row + 1] = count
+        loss += row_loss
+        n_positive += row_positive
+    return loss * scale, n_positive
+
+
+# --------------------------------------------------------------------------- backward
+
+@njit(cache=True, fastmath=_REASSOC)
+def sparse_hidden_gradient(g_indptr, g_indices, g_values, W_out, dZ):
+    """``dZ[b] = Σ_i G[b, i] W_out[i]`` over the non-zeros of G (serial)."""
+    n_hidden = W_out.shape[1]
+    for row in range(g_indptr.shape[0] - 1):
+        for h in range(n_hidden):
+            dZ[row, h] = 0.0
+        for k in range(g_indptr[row], g_indptr[row + 1]):
+            feature = g_indices[k]
+            gradient = g_values[k]
+            for h in range(n_hidden):
+                dZ[row, h] += gradient * W_out[feature, h]
+
+
+@njit(cache=True, parallel=True, fastmath=_REASSOC)
+def sparse_hidden_gradient_parallel(g_indptr, g_indices, g_values, W_out, dZ):
+    """Parallel version of :func:`sparse_hidden_gradient`."""
+    n_hidden = W_out.shape[1]
+    for row in prange(g_indptr.shape[0] - 1):
+        for h in range(n_hidden):
+            dZ[row, h] = 0.0
+        for k in range(g_indptr[row], g_indptr[row + 1]):
+            feature = g_indices[k]
+            gradient = g_values[k]
+            for h in range(n_hidden):
+                dZ[row, h] += gradient * W_out[feature, h]
+
+
+@njit(cache=True)
+def transpose_csr(indptr, indices, values, n_columns):
+    """CSR (rows = samples) to feature-major CSC by counting sort.
+
+    Returns ``(col_ptr int64 (n_columns + 1,), col_rows int64 (nnz,), col_values (nnz,))``;
+    within a column the rows are increasing.
+    """
+    nnz = indptr[-1]
+    col_ptr = np.zeros(n_columns + 1, dtype=np.int64)
+    for k in range(nnz):
+        col_ptr[indices[k] + 1] += 1
+    for c in range(n_columns):
+        col_ptr[c + 1] += col_ptr[c]
+    cursor = col_ptr[:-1].copy()
+    col_rows = np.empty(nnz, dtype=np.int64)
+    col_values = np.empty(nnz, dtype=values.dtype)
+    for row in range(indptr.shape[0] - 1):
+        for k in range(indptr[row], indptr[row + 1]):
+            column = indices[k]
+            position = cursor[column]
+            col_rows[position] = row
+            col_values[position] = values[k]
+            cursor[column] = position + 1
+    return col_ptr, col_rows, col_values
+
+
+@njit(cache=False)
+def _adam_update(param, first, second, grad, lr, beta1, beta2, eps, correction1,
+                 correction2, weight_decay, decoupled):
+    """One Adam/AdamW update of a contiguous 1-D slice (verify/optim.py formulas)."""
+    step = lr / correction1
+    # Branch-free loop body (vectorisable): L2 adds l2·θ to g (Adam), AdamW scales θ by shrink.
+    l2 = 0.0 if decoupled else weight_decay
+    shrink = 1.0 - lr * weight_decay if decoupled else 1.0
+    for h in range(param.shape[0]):
+        g = grad[h] + l2 * param[h]
+        m = first[h] * beta1 + (1.0 - beta1) * g
+        v = second[h] * beta2 + (1.0 - beta2) * (g * g)
+        first[h] = m
+        second[h] = v
+        param[h] = param[h] * shrink - step * m / (math.sqrt(v / correction2) + eps)
+
+
+@njit(cache=False, fastmath=_REASSOC)
+def _gather_row(column, col_ptr, col_rows, col_values, D, out):
+    """``out = Σ_k col_values[k] D[col_rows[k]]`` over the entries of ``column``."""
+    for h in range(out.shape[0]):
+        out[h] = 0.0
+    for k in range(col_ptr[column], col_ptr[column + 1]):
+        row = col_rows[k]
+        value = col_values[k]
+        for h in range(out.shape[0]):
+            out[h] += value * D[row, h]
+
+
+@njit(cache=True)
+def adam_rows_from_sparse(param, first, second, col_ptr, col_rows, col_values, D, lr, beta1,
+                          beta2, eps, correction1, correction2, weight_decay, decoupled,
+                          grad_out, store_grad):
+    """Row ``i`` of the gradient is ``Σ_b C[b, i] D[b]`` (C feature-major); Adam fused.
+
+    Used for ``dW_out`` (C = dL/du, D = Z) and ``dW_inT`` (C = x, D = dZ). Every row gets an
+    Adam update, including rows with a zero gradient (moments decay). If ``store_grad``, the
+    gradient is also written to ``grad_out`` (same shape as ``param``; for tests).
+    """
+    n_rows, width = param.shape
+    grad = np.empty(width, dtype=param.dtype)
+    for i in range(n_rows):
+        _gather_row(i, col_ptr, col_rows, col_values, D, grad)
+        if store_grad:
+            grad_out[i, :] = grad
+        _adam_update(param[i], first[i], second[i], grad, lr, beta1, beta2, eps, correction1,
+                     correction2, weight_decay, decoupled)
+
+
+@njit(cache=True, parallel=True)
+def adam_rows_from_sparse_parallel(param, first, second, col_ptr, col_rows, col_values, D, lr,
+                                   beta1, beta2, eps, correction1, correction2, weight_decay,
+                                   decoupled, grad_out, store_grad):
+    """Parallel version of :func:`adam_rows_from_sparse` (blocks of rows per thread)."""
+    n_rows, width = param.shape
+    block = 64
+    n_blocks = (n_rows + block - 1) // block
+    for block_index in prange(n_blocks):
+        grad = np.empty(width, dtype=param.dtype)
+        for i in range(block_index * block, min(n_rows, (block_index + 1) * block)):
+            _gather_row(i, col_ptr, col_rows, col_values, D, grad)
+            if store_grad:
+                grad_out[i, :] = grad
+            _adam_update(param[i], first[i], second[i], grad, lr, beta1, beta2, eps,
+                         correction1, correction2, weight_decay, decoupled)
+
+
+@njit(cache=True)
+def adam_flat(param, first, second, grad, lr, beta1, beta2, eps, correction1, correction2,
+              weight_decay, decoupled):
+    """Adam/AdamW on flat contiguous arrays (the dense path's ``W_out`` and the bias)."""
+    _adam_update(param, first, second, grad, lr, beta1, beta2, eps, correction1, correction2,
+                 weight_decay, decoupled)
+
+
+# --------------------------------------------------------------------------- stepper
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class StepStats:
+    """What one training step measured."""
+
+    loss: float
+    positive_fraction: float
+    sparse_path: bool
+
+
+class AutoencoderStepper:
+    """Buffers and one sparse-aware Adam step for an untied :class:`ReluAutoencoder`.
+
+    Parameters
+    ----------
+    W_in : ndarray, shape (n_hidden, n_features)
+    W_out : ndarray, shape (n_features, n_hidden)
+    b : ndarray, shape (n_features,)
+        Initial weights (copied, cast to ``dtype``).
+    optimizer : Adam
+        Optimiser state; its moments are kept under the names ``W_in``, ``W_out``, ``b``
+        (``W_in``'s moments are stored transposed inside the stepper and exported by
+        :meth:`arrays`).
+    batch_size : int
+    importance : ndarray, shape (n_features,), optional
+    reduction : {"mean", "sum_features"}
+    dense_threshold : float
+        Use the dense ``dL/du`` path when the previous step's positive fraction exceeds it
+        (the first step is dense). 0 forces dense; above 1 forces sparse.
+    parallel : bool
+        Use the ``_parallel`` kernels where they exist.
+    decay_bias : bool
+        Apply weight decay to ``b`` (torch AdamW decays every parameter).
+    """
+
+    def __init__(self, W_in: np.ndarray, W_out: np.ndarray, b: np.ndarray, optimizer: Adam, *,
+                 batch_size: int, dtype: np.dtype | type = np.float32,
+                 importance: np.ndarray | None = None, reduction: str = "mean",
+                 dense_threshold: float = DEFAULT_DENSE_THRESHOLD, parallel: bool = False,
+                 decay_bias: bool = True) -> None:
+        dtype = np.dtype(dtype)
+        self.dtype = dtype
+        self.W_inT = np.ascontiguousarray(np.array(W_in, dtype=dtype).T)
+        self.W_out = np.array(W_out, dtype=dtype, order="C")
+        self.b = np.array(b, dtype=dtype)
+        n_features, n_hidden = self.W_out.shape
+        self.n_features, self.n_hidden, self.batch_size = n_features, n_hidden, batch_size
+        self.optimizer = optimizer
+        self.moments = {name: (np.zeros_like(array), np.zeros_like(array)) for name, array in
+                        (("W_inT", self.W_inT), ("W_out", self.W_out), ("b", self.b))}
+        self.importance = (np.ones(n_features, dtype=dtype) if importance is None
+                           else np.asarray(importance, dtype=dtype))
+        self.scale = 1.0 / (batch_size * n_features) if reduction == "mean" else 1.0 / batch_size
+        self.dense_threshold = float(dense_threshold)
+        self.decay_bias = decay_bias
+        self.parallel = parallel
+        self.last_positive_fraction = 1.0
+        self.Z = np.empty((batch_size, n_hidden), dtype=dtype)
+        self.dZ = np.empty_like(self.Z)
+        self.U = np.empty((batch_size, n_features), dtype=dtype)
+        self.G = np.empty_like(self.U)  # dense dL/du, or unused
+        self.grad_W_out = np.empty_like(self.W_out)
+        self.grad_b = np.empty_like(self.b)
+        self.work = np.empty(n_features, dtype=dtype)
+        self.g_indptr = np.empty(batch_size + 1, dtype=np.int64)
+        self.g_indices = np.empty(batch_size * n_features, dtype=np.int32)
+        self.g_values = np.empty(batch_size * n_features, dtype=dtype)
+        self.grad_W_inT = np.empty_like(self.W_inT)
+        self.store_grad = False
+
+    def uses_sparse_path(self) -> bool:
+        """Whether the next step takes the sparse ``dL/du`` path."""
+        return self.last_positive_fraction <= self.dense_threshold
+
+    def step(self, indptr: np.ndarray, indices: np.ndarray, values: np.ndarray) -> StepStats:
+        """One Adam step on the CSR batch (values cast to the training dtype)."""
+        if values.dtype != self.dtype:
+            values = values.astype(self.dtype)
+        if indptr.shape[0] - 1 != self.batch_size:
+            raise ValueError("batch size differs from the stepper's")
+        sparse = self.uses_sparse_path()
+        forward = first_layer_parallel if self.parallel else first_layer
+        forward(indptr, indices, values, self.W_inT, self.Z)
+        np.matmul(self.Z, self.W_out.T, out=self.U)
+        hyper = self._adam_hyper()
+        if sparse:
+            loss, n_positive = self._sparse_backward(indptr, indices, values, hyper)
+        else:
+            loss, n_positive = self._dense_backward(indptr, indices, values, hyper)
+        self._input_layer_update(indptr, indices, values, hyper)
+        decay = hyper[-2] if self.decay_bias else 0.0
+        adam_flat(self.b, *self.moments["b"], self.grad_b, *hyper[:-2], decay, hyper[-1])
+        fraction = n_positive / (self.batch_size * self.n_features)
+        self.last_positive_fraction = fraction
+        return StepStats(loss=float(loss), positive_fraction=fraction, sparse_path=sparse)
+
+    def _adam_hyper(self) -> tuple:
+        optimizer = self.optimizer
+        config = optimizer.config
+        lr = optimizer.learning_rate()
+        optimizer.step_count += 1
+        t = optimizer.step_count
+        return (lr, config.beta1, config.beta2, config.eps, 1.0 - config.beta1**t,
+                1.0 - config.beta2**t, config.weight_decay, config.decoupled)
+
+    def _dense_backward(self, indptr, indices, values, hyper) -> tuple[float, int]:
+        loss, n_positive = output_pass_dense(self.U, self.b, indptr, indices, values,
+                                             self.importance, self.scale, self.G, self.grad_b)
+        np.matmul(self.G.T, self.Z, out=self.grad_W_out)
+        np.matmul(self.G, self.W_out, out=self.dZ)
+        adam_flat(self.W_out.reshape(-1), self.moments["W_out"][0].reshape(-1),
+                  self.moments["W_out"][1].reshape(-1), self.grad_W_out.reshape(-1), *hyper)
+        return loss, n_positive
+
+    def _sparse_backward(self, indptr, indices, values, hyper) -> tuple[float, int]:
+        loss, n_positive = output_pass_sparse(
+            self.U, self.b, indptr, indices, values, self.importance, self.scale, self.work,
+            self.g_indptr, self.g_indices, self.g_values, self.grad_b)
+        gather = sparse_hidden_gradient_parallel if self.parallel else sparse_hidden_gradient
+        gather(self.g_indptr, self.g_indices, self.g_values, self.W_out, self.dZ)
+        col_ptr, col_rows, col_values = transpose_csr(self.g_indptr, self.g_indices,
+                                                      self.g_values, self.n_features)
+        fused = adam_rows_from_sparse_parallel if self.parallel else adam_rows_from_sparse
+        fused(self.W_out, *self.moments["W_out"], col_ptr, col_rows, col_values, self.Z,
+              *hyper, self.grad_W_out, self.store_grad)
+        return loss, n_positive
+
+    def _input_layer_update(self, indptr, indices, values, hyper) -> None:
+        col_ptr, col_rows, col_values = transpose_csr(indptr, indices, values, self.n_features)
+        fused = adam_rows_from_sparse_parallel if self.parallel else adam_rows_from_sparse
+        fused(self.W_inT, *self.moments["W_inT"], col_ptr, col_rows, col_values, self.dZ,
+              *hyper, self.grad_W_inT, self.store_grad)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Copies of the current weights: ``W_in`` (n_hidden, n_features), ``W_out``, ``b``."""
+        return {"W_in": self.W_inT.T.copy(), "W_out": self.W_out.copy(), "b": self.b.copy()}
+
+    def last_gradients(self) -> dict[str, np.ndarray]:
+        """Gradients of the last step (only meaningful when ``store_grad`` was True)."""
+        return {"W_in": self.grad_W_inT.T.copy(), "W_out": self.grad_W_out.copy(),
+                "b": self.grad_b.copy()}
+
+
+def warmup() -> list[str]:
+    """Compile (or load from cache) the serial kernels on tiny float32 and float64 inputs."""
+    names = []
+    for dtype in (np.float32, np.float64):
+        for threshold in (0.0, 2.0):
+            rng = np.random.default_rng(0)
+            stepper = AutoencoderStepper(rng.uniform(-1, 1, (2, 4)), rng.uniform(-1, 1, (4, 2)),
+                                         np.zeros(4), Adam(config=AdamConfig()),
+                                         batch_size=3, dtype=dtype, dense_threshold=threshold)
+            indptr = np.array([0, 1, 1, 3], dtype=np.int64)
+            indices = np.array([2, 0, 3], dtype=np.int32)
+            stepper.step(indptr, indices, np.array([0.5, 0.25, 1.0], dtype=dtype))
+            names.append(f"autoencoder_train step ({np.dtype(dtype).name}, "
+                         f"{'dense' if threshold == 0.0 else 'sparse'} path)")
+    return names
+
