@@ -26,9 +26,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
-from toyforge.constructions.models import MLP, ReluAutoencoder
 
 from toyforge._validate import check_choice
+from toyforge.constructions.models import MLP, ReluAutoencoder
 from toyforge.errors import IncompatibleWeights, InvalidParameter
 
 __all__ = [

@@ -31,17 +31,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from toyforge.constructions.models import MLP, ReluAutoencoder
-from toyforge.verify.estimate import Estimate
-from toyforge.verify.gradients import (
-    LOSSES,
-    REDUCTIONS,
-    mlp_loss_gradients,
-    per_sample_losses,
-    relu_autoencoder_loss_gradients,
-    trainable_arrays,
-)
-from toyforge.verify.optim import Adam, AdamConfig, Schedule
 
 from toyforge._fileio import atomic_write_text
 from toyforge._validate import (
@@ -52,7 +41,18 @@ from toyforge._validate import (
     check_probability,
     check_seed,
 )
+from toyforge.constructions.models import MLP, ReluAutoencoder
 from toyforge.errors import InvalidParameter
+from toyforge.verify.estimate import Estimate
+from toyforge.verify.gradients import (
+    LOSSES,
+    REDUCTIONS,
+    mlp_loss_gradients,
+    per_sample_losses,
+    relu_autoencoder_loss_gradients,
+    trainable_arrays,
+)
+from toyforge.verify.optim import Adam, AdamConfig, Schedule
 
 __all__ = [
     "BACKENDS",

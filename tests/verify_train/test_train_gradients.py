@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from toyforge.constructions.models import MLP, ReluAutoencoder
+from toyforge.errors import InvalidParameter
 from toyforge.verify.gradients import (
     cross_entropy_loss,
     loss_and_gradients,
@@ -14,8 +16,6 @@ from toyforge.verify.gradients import (
     mse_loss,
     per_sample_losses,
 )
-
-from toyforge.errors import InvalidParameter
 
 STEP = 1e-6
 # Central differences of a piecewise-smooth loss in float64: truncation O(STEP²·curvature) and

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from toyforge.verify.data import sample_sparse_batch
 from toyforge.verify.gradients import relu_autoencoder_loss_gradients
 from toyforge.verify.kernels import autoencoder_train as kernels

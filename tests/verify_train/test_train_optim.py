@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+
 from toyforge.verify.optim import Adam, AdamConfig, Schedule, warmup_cosine_schedule
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from toyforge.verify.optim import AdamConfig, warmup_cosine_schedule
 from toyforge.verify.train import (
     SparseFeatureData,

@@ -6,7 +6,10 @@ import json
 
 import numpy as np
 import pytest
+
+from toyforge.cli import main
 from toyforge.constructions.io import load
+from toyforge.errors import InvalidParameter
 from toyforge.verify.gradients import model_loss
 from toyforge.verify.optim import AdamConfig, warmup_cosine_schedule
 from toyforge.verify.train import (
@@ -19,9 +22,6 @@ from toyforge.verify.train import (
     init_relu_autoencoder,
     train,
 )
-
-from toyforge.cli import main
-from toyforge.errors import InvalidParameter
 
 AE_DATA = SparseFeatureData(n_features=24, feature_prob=0.1)
 

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from numba import njit, prange
+
 from toyforge.verify.optim import Adam, AdamConfig
 
 __all__ = [
