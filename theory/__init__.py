@@ -1,1 +1,71 @@
-"""Large-N theory of permutation-symmetric ReLU autoencoders (the Persian-rug analysis)."""
+"""Large-N theory of permutation-symmetric ReLU autoencoders (the Persian-rug analysis).
+
+Spec: ``persian_rug.md`` §1–3 and §8. Public API:
+
+* :func:`predict`, :func:`predict_grid` -> :class:`Prediction`, :class:`PredictionGrid`:
+  the loss (lower envelope of the symmetric optimum and time sharing), its regime, the
+  symmetric optimum (scale ``a*``, ``c*``, bias ``a* c*``, sigma) and every baseline.
+* Lower-level pieces (vectorised numpy; sympy is never imported at call time):
+
+  - :func:`relu_moments` — Gaussian ReLU moments ``M0..M3`` (spec §2.3);
+  - :func:`reduced_expectations` — ``(E[xR], E[R^2])``; :func:`optimal_scale` — ``a*(c)``;
+    :func:`profile_loss` — ``L*(c)``; :func:`reduced_loss` — ``L(a, c; sigma, p)`` of the
+    reduced scalar model; :func:`symmetric_optimum` — ``(a*, c*, loss)`` for (ratio, p);
+    :func:`interference_sigma` — ``sigma(r, p)``;
+  - :func:`time_sharing` (spec §8 item 3);
+  - baselines :func:`zero_loss`, :func:`constant_loss`, :func:`linear_loss`,
+    :func:`mmse_loss`, :func:`jumprelu_loss` (spec §3.2);
+  - asymptotics :func:`leading_asymptotic_loss`, :func:`refined_asymptotic_loss`,
+    :func:`threshold_u` (spec §3.1).
+"""
+
+from toyforge.theory._gauss import relu_moments
+from toyforge.theory.asymptotics import (
+    leading_asymptotic_loss,
+    refined_asymptotic_loss,
+    threshold_u,
+)
+from toyforge.theory.baselines import (
+    constant_loss,
+    jumprelu_loss,
+    linear_loss,
+    mmse_loss,
+    zero_loss,
+)
+from toyforge.theory.largen import (
+    SymmetricOptimum,
+    interference_sigma,
+    optimal_scale,
+    profile_loss,
+    reduced_expectations,
+    reduced_loss,
+    symmetric_optimum,
+)
+from toyforge.theory.predict import REGIMES, Prediction, PredictionGrid, predict, predict_grid
+from toyforge.theory.timesharing import TimeSharing, time_sharing
+
+__all__ = [
+    "REGIMES",
+    "Prediction",
+    "PredictionGrid",
+    "SymmetricOptimum",
+    "TimeSharing",
+    "constant_loss",
+    "interference_sigma",
+    "jumprelu_loss",
+    "leading_asymptotic_loss",
+    "linear_loss",
+    "mmse_loss",
+    "optimal_scale",
+    "predict",
+    "predict_grid",
+    "profile_loss",
+    "reduced_expectations",
+    "reduced_loss",
+    "refined_asymptotic_loss",
+    "relu_moments",
+    "symmetric_optimum",
+    "threshold_u",
+    "time_sharing",
+    "zero_loss",
+]

@@ -1,0 +1,287 @@
+"""``predict`` and ``predict_grid``: the large-N loss, its regime and every baseline.
+
+Regimes (spec persian_rug.md §2.3 and §8 item 3), decided in this order:
+
+* ``"time-sharing"``: dropping a fraction of the features and giving the rest more neurons
+  (:mod:`toyforge.theory.timesharing`) beats the symmetric optimum by more than a relative
+  ``1e-9`` (numerical noise level);
+* ``"linear"``: otherwise, if the symmetric optimum lies on the *linear branch*: an inactive
+  feature's pre-activation ``c* + sigma z`` is clipped with probability
+  ``Phi(-c*/sigma) < 0.01`` (``c*/sigma > 2.326``), so the ReLU acts as the identity and the loss
+  is within a hair of the linear loss ``(1 - r) v``;
+* ``"symmetric"``: otherwise (the threshold branch of the Persian-rug solution).
+
+The reported ``loss`` is the lower envelope ``min(symmetric_loss, time_sharing_loss)``.
+``scale``, ``c``, ``bias`` always describe the symmetric optimum (what the Persian-rug
+construction needs).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy.special import ndtr
+
+from toyforge._validate import check_interval
+from toyforge.errors import InvalidParameter
+from toyforge.theory.asymptotics import leading_asymptotic_loss, refined_asymptotic_loss
+from toyforge.theory.baselines import (
+    constant_loss,
+    jumprelu_loss,
+    linear_loss,
+    mmse_loss,
+    zero_loss,
+)
+from toyforge.theory.largen import symmetric_optimum
+from toyforge.theory.timesharing import TimeSharing, best_on_grid, time_sharing
+
+__all__ = ["REGIMES", "Prediction", "PredictionGrid", "predict", "predict_grid"]
+
+REGIMES = ("symmetric", "time-sharing", "linear")
+TIME_SHARING_TOLERANCE = 1e-9
+LINEAR_BRANCH_CLIP_PROBABILITY = 0.01
+
+_ARRAY_FIELDS = (
+    "loss", "scale", "c", "bias", "sigma", "symmetric_loss", "time_sharing_loss",
+    "time_sharing_fraction", "linear_loss", "zero_loss", "constant_loss", "mmse_loss",
+    "jumprelu_loss", "asymptotic_loss", "refined_asymptotic_loss",
+)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Prediction:
+    """Large-N prediction at one (ratio, feature_prob); per-feature, per-sample MSE.
+
+    Attributes
+    ----------
+    ratio, feature_prob : float
+        ``r = n_hidden / n_features`` and ``p``.
+    loss : float
+        Lower envelope ``min(symmetric_loss, time_sharing_loss)``.
+    regime : str
+        ``"symmetric"``, ``"time-sharing"`` or ``"linear"`` (module docstring).
+    scale, c, bias : float
+        Symmetric optimum ``a*``, ``c*`` and effective bias ``a* c*`` (spec §2.3).
+    sigma : float
+        ``sqrt((1/r - 1)(p/3 - p^2/4))``.
+    symmetric_loss, time_sharing_loss : float
+        ``L_sym`` (spec §2.3) and the best two-group time-sharing loss (spec §8.3).
+    time_sharing_fraction : float
+        Fraction of features served by the best time-sharing solution (1: none dropped).
+    linear_loss, zero_loss, constant_loss : float
+        ``(1 - r) v``, ``p/3``, ``v``.
+    mmse_loss, jumprelu_loss : float
+        Elementwise bounds on the same Gaussian interference (spec §3.2).
+    asymptotic_loss, refined_asymptotic_loss : float
+        Leading high-sparsity law and its refined u-equation form (spec §3.1).
+    linear_branch : bool
+        The symmetric optimum clips inactive features with probability below 1%.
+    """
+
+    ratio: float
+    feature_prob: float
+    loss: float
+    regime: str
+    scale: float
+    c: float
+    bias: float
+    sigma: float
+    symmetric_loss: float
+    time_sharing_loss: float
+    time_sharing_fraction: float
+    linear_loss: float
+    zero_loss: float
+    constant_loss: float
+    mmse_loss: float
+    jumprelu_loss: float
+    asymptotic_loss: float
+    refined_asymptotic_loss: float
+    linear_branch: bool
+
+    def __post_init__(self) -> None:
+        if self.regime not in REGIMES:
+            raise InvalidParameter("regime", self.regime, "one of " + ", ".join(REGIMES))
+        for name in _ARRAY_FIELDS:
+            if not math.isfinite(getattr(self, name)):
+                raise InvalidParameter(name, getattr(self, name), "a finite number")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dict of every field."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PredictionGrid:
+    """Predictions on a grid: every array has shape (len(ratios), len(feature_probs)).
+
+    Fields are those of :class:`Prediction` as 2-D arrays (``regime`` an array of str,
+    ``linear_branch`` of bool) plus the axes ``ratios`` and ``feature_probs`` (1-D).
+    """
+
+    ratios: np.ndarray
+    feature_probs: np.ndarray
+    loss: np.ndarray
+    regime: np.ndarray
+    scale: np.ndarray
+    c: np.ndarray
+    bias: np.ndarray
+    sigma: np.ndarray
+    symmetric_loss: np.ndarray
+    time_sharing_loss: np.ndarray
+    time_sharing_fraction: np.ndarray
+    linear_loss: np.ndarray
+    zero_loss: np.ndarray
+    constant_loss: np.ndarray
+    mmse_loss: np.ndarray
+    jumprelu_loss: np.ndarray
+    asymptotic_loss: np.ndarray
+    refined_asymptotic_loss: np.ndarray
+    linear_branch: np.ndarray
+
+    def __post_init__(self) -> None:
+        shape = (self.ratios.size, self.feature_probs.size)
+        for name in (*_ARRAY_FIELDS, "regime", "linear_branch"):
+            if getattr(self, name).shape != shape:
+                raise InvalidParameter(name, getattr(self, name).shape, f"shape {shape}")
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(len(ratios), len(feature_probs))``."""
+        return (self.ratios.size, self.feature_probs.size)
+
+    def at(self, i: int, j: int) -> Prediction:
+        """The :class:`Prediction` at ``ratios[i]``, ``feature_probs[j]``."""
+        values = {name: float(getattr(self, name)[i, j]) for name in _ARRAY_FIELDS}
+        return Prediction(ratio=float(self.ratios[i]), feature_prob=float(self.feature_probs[j]),
+                          regime=str(self.regime[i, j]),
+                          linear_branch=bool(self.linear_branch[i, j]), **values)
+
+    def to_rows(self) -> list[dict[str, Any]]:
+        """Tidy table: one dict per grid point (ratio-major), keys as in Prediction.to_dict."""
+        return [self.at(i, j).to_dict() for i in range(self.shape[0])
+                for j in range(self.shape[1])]
+
+
+def _check_array(name: str, values: Any, allowed: str) -> np.ndarray:
+    try:
+        array = np.asarray(values, dtype=float)
+    except (TypeError, ValueError) as error:
+        raise InvalidParameter(name, values, allowed) from error
+    if array.ndim != 1 or array.size == 0:
+        raise InvalidParameter(name, values, f"a non-empty 1-D sequence, {allowed}")
+    bad = ~(np.isfinite(array) & (array > 0) & (array <= 1))
+    if np.any(bad):
+        raise InvalidParameter(name, float(array[np.argmax(bad)]), allowed)
+    return array
+
+
+def _assemble(ratio: np.ndarray, p: np.ndarray, sharing: TimeSharing | None) -> dict[str, Any]:
+    """Every field as arrays of the broadcast shape of ``ratio`` and ``p``."""
+    optimum = symmetric_optimum(ratio, p)
+    if sharing is None:
+        sharing = time_sharing(ratio, p, optimum.loss)
+    sym = optimum.loss
+    shared = np.minimum(sharing.loss, sym)
+    gains = (shared < sym * (1.0 - TIME_SHARING_TOLERANCE)) & (sharing.served_fraction < 1.0)
+    safe_sigma = np.where(optimum.sigma > 0, optimum.sigma, 1.0)
+    clip_probability = np.where(optimum.sigma > 0, ndtr(-optimum.c / safe_sigma), 0.0)
+    linear_branch = (optimum.sigma > 0) & (clip_probability < LINEAR_BRANCH_CLIP_PROBABILITY)
+    regime = np.where(gains, "time-sharing", np.where(linear_branch, "linear", "symmetric"))
+    linear = linear_loss(ratio, p)
+    jump = np.minimum(jumprelu_loss(ratio, p), sym)
+    return {
+        "loss": np.where(gains, shared, sym),
+        "regime": regime,
+        "scale": optimum.scale, "c": optimum.c, "bias": optimum.bias, "sigma": optimum.sigma,
+        "symmetric_loss": sym,
+        "time_sharing_loss": shared,
+        "time_sharing_fraction": np.where(gains, sharing.served_fraction, 1.0),
+        "linear_loss": linear,
+        "zero_loss": zero_loss(p) + 0 * ratio,
+        "constant_loss": constant_loss(p) + 0 * ratio,
+        "mmse_loss": np.minimum(mmse_loss(ratio, p), jump),
+        "jumprelu_loss": jump,
+        "asymptotic_loss": leading_asymptotic_loss(ratio, p),
+        "refined_asymptotic_loss": refined_asymptotic_loss(ratio, p),
+        "linear_branch": linear_branch,
+    }
+
+
+def predict(ratio: float, feature_prob: float) -> Prediction:
+    """Large-N loss of the permutation-symmetric ReLU autoencoder and its baselines.
+
+    Parameters
+    ----------
+    ratio : float
+        ``n_hidden / n_features``, ``0 < ratio <= 1`` (1 is exact: loss 0).
+    feature_prob : float
+        Probability that a feature is on, ``0 < feature_prob <= 1``.
+
+    Returns
+    -------
+    Prediction
+
+    Raises
+    ------
+    InvalidParameter
+        For values outside the domain (or not finite real numbers).
+    """
+    r = check_interval("ratio", ratio, 0.0, 1.0, low_open=True)
+    p = check_interval("feature_prob", feature_prob, 0.0, 1.0, low_open=True)
+    fields = _assemble(np.array([r]), np.array([p]), None)
+    values = {name: float(fields[name][0]) for name in _ARRAY_FIELDS}
+    return Prediction(ratio=r, feature_prob=p, regime=str(fields["regime"][0]),
+                      linear_branch=bool(fields["linear_branch"][0]), **values)
+
+
+def predict_grid(ratios: Any, feature_probs: Any) -> PredictionGrid:
+    """:func:`predict` on every pair of ``ratios x feature_probs``, vectorised.
+
+    Parameters
+    ----------
+    ratios : sequence of float
+        1-D, each in (0, 1].
+    feature_probs : sequence of float
+        1-D, each in (0, 1].
+
+    Returns
+    -------
+    PredictionGrid
+        Arrays of shape (len(ratios), len(feature_probs)). The time-sharing search shares one
+        geometric grid of served ratios per feature_prob column (agrees with :func:`predict`
+        to about 1e-4 relative in ``time_sharing_loss``).
+    """
+    r_axis = _check_array("ratios", ratios, "values with 0 < ratio <= 1")
+    p_axis = _check_array("feature_probs", feature_probs, "values with 0 < feature_prob <= 1")
+    ratio, p = np.meshgrid(r_axis, p_axis, indexing="ij")
+    sym = symmetric_optimum(ratio, p).loss
+    sharing = _grid_time_sharing(r_axis, p_axis, sym)
+    fields = _assemble(ratio, p, sharing)
+    return PredictionGrid(ratios=r_axis, feature_probs=p_axis, **fields)
+
+
+def _grid_time_sharing(r_axis: np.ndarray, p_axis: np.ndarray, sym: np.ndarray) -> TimeSharing:
+    """Time sharing on a grid with one shared geometric grid of served ratios per column."""
+    served_axis = np.geomspace(r_axis.min(), 1.0, 96)
+    served_axis[-1] = 1.0
+    served_loss = symmetric_optimum(served_axis[:, None], p_axis[None, :]).loss  # (n_s, n_p)
+    n_r, n_p = sym.shape
+    ratio = np.broadcast_to(r_axis[:, None], (n_r, n_p)).reshape(-1)
+    p = np.broadcast_to(p_axis[None, :], (n_r, n_p)).reshape(-1)
+    own = sym.reshape(-1)
+    served = np.concatenate([ratio[:, None], np.broadcast_to(
+        served_axis[None, :], (ratio.size, served_axis.size))], axis=1)
+    values = np.concatenate([own[:, None], np.broadcast_to(
+        served_loss.T[None, :, :], (n_r, n_p, served_axis.size)).reshape(ratio.size, -1)],
+        axis=1)
+    variance = p / 3.0 - p * p / 4.0
+    objective = variance[:, None] + ratio[:, None] * (values - variance[:, None]) / served
+    objective = np.where(served >= ratio[:, None], objective, np.inf)
+    flat = best_on_grid(served, objective, ratio, p, own)
+    return TimeSharing(loss=flat.loss.reshape(n_r, n_p),
+                       served_fraction=flat.served_fraction.reshape(n_r, n_p),
+                       served_ratio=flat.served_ratio.reshape(n_r, n_p))
