@@ -362,6 +362,11 @@ class ModularAdditionMLP(_ArraysMixin):
     embedding : ndarray, shape (p, d), optional
     projection : ndarray, shape (d, N), optional
     W_in_right : ndarray, shape (p, N), optional
+    readout : ndarray, shape (N, d), optional
+        The tied-unembedding factor of a factored model, ``W_out = readout @ embedding.T``
+        (PAIR's trained model: ``W_in = E·H``, ``W_out = O·Eᵀ``). When given, ``W_out`` must
+        equal that product (relative tolerance 1e-5); it is kept so that a trained or
+        constructed model can be reloaded into the factored trainer.
     activation : {"relu", "quadratic"}
     """
 
@@ -370,11 +375,12 @@ class ModularAdditionMLP(_ArraysMixin):
     embedding: np.ndarray | None = None
     projection: np.ndarray | None = None
     W_in_right: np.ndarray | None = None
+    readout: np.ndarray | None = None
     activation: str = "relu"
 
     architecture: ClassVar[str] = "modular-addition-mlp"
     _array_fields: ClassVar[tuple[str, ...]] = (
-        "W_out", "W_in", "embedding", "projection", "W_in_right")
+        "W_out", "W_in", "embedding", "projection", "W_in_right", "readout")
     _hyper_fields: ClassVar[tuple[str, ...]] = ("activation",)
 
     def __post_init__(self) -> None:
@@ -402,6 +408,20 @@ class ModularAdditionMLP(_ArraysMixin):
             _set(self, "W_in_right", as_weight_array("W_in_right", self.W_in_right, 2))
             require_shape("W_in_right", self.W_in_right, (modulus, n_hidden),
                           "modulus x n_hidden")
+        if self.readout is not None:
+            self._check_readout()
+
+    def _check_readout(self) -> None:
+        if self.embedding is None:
+            raise IncompatibleWeights("readout (W_out = readout @ embedding.T) needs a factored "
+                                      "model with an embedding")
+        _set(self, "readout", as_weight_array("readout", self.readout, 2))
+        require_shape("readout", self.readout, (self.n_hidden, self.embedding.shape[1]),
+                      "n_hidden x d_embed")
+        product = self.readout @ self.embedding.T
+        scale = max(float(np.max(np.abs(product), initial=0.0)), 1e-30)
+        if not np.allclose(self.W_out, product, rtol=1e-5, atol=1e-5 * scale):
+            raise IncompatibleWeights("W_out differs from readout @ embedding.T")
 
     @property
     def modulus(self) -> int:
@@ -412,6 +432,12 @@ class ModularAdditionMLP(_ArraysMixin):
     def n_hidden(self) -> int:
         """N, the number of hidden neurons."""
         return int(self.W_out.shape[0])
+
+    def _trainable_fields(self) -> tuple[str, ...]:
+        # W_out is derived (readout @ embedding.T) when the readout is tied to the embedding
+        skip = {"W_out"} if self.readout is not None else set()
+        return tuple(name for name in self._array_fields
+                     if getattr(self, name) is not None and name not in skip)
 
     @property
     def factored(self) -> bool:

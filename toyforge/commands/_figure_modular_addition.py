@@ -1,0 +1,132 @@
+"""``toyforge figure grokking|fourier-spectrum|neuron-activations|modular-weights``.
+
+Figures of the modular-addition family (spec modular_addition.md §3–4): grokking curves from a
+saved history, the Fourier spectrum of a model's ``W_in`` with its key frequencies, hidden
+activation heatmaps over (a, b), and a trained ``W_in`` beside the exact construction at the
+same frequencies.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from toyforge.commands._common import output_path
+
+
+def register(members: Any) -> None:
+    """Add the modular-addition figure members to ``toyforge figure``."""
+    grokking = members.add_parser("grokking", help="train/test accuracy and loss vs step",
+                                  description="Grokking curves from a .history.npz file")
+    grokking.add_argument("--history", required=True,
+                          help="history file written by `toyforge train modular-addition`")
+    grokking.add_argument("--title", default=None)
+    grokking.add_argument("--out", required=True, help="image file (.png, .pdf, .svg)")
+    grokking.set_defaults(func=run_grokking)
+    for name, help_text, func in (
+            ("fourier-spectrum", "Fourier power of W_in per frequency", run_spectrum),
+            ("neuron-activations", "hidden activations over (a, b)", run_neurons),
+            ("modular-weights", "trained W_in beside the construction", run_weights)):
+        parser = members.add_parser(name, help=help_text, description=help_text)
+        parser.add_argument("--model", required=True, help="modular-addition weight file")
+        parser.add_argument("--out", required=True, help="image file (.png, .pdf, .svg)")
+        if name == "neuron-activations":
+            parser.add_argument("--neurons", type=int, default=8,
+                                help="how many neurons (strongest first; default 8)")
+        parser.set_defaults(func=func)
+
+
+def _load_model(path: str) -> Any:
+    from toyforge.constructions.io import load
+    from toyforge.constructions.models import ModularAdditionMLP
+    from toyforge.errors import IncompatibleWeights
+
+    model = load(path)
+    if not isinstance(model, ModularAdditionMLP):
+        raise IncompatibleWeights(f"{path} holds a {model.architecture}, expected a "
+                                  "modular-addition-mlp")
+    return model
+
+
+def run_grokking(args: argparse.Namespace) -> int:
+    import zipfile
+
+    import numpy as np
+
+    from toyforge.errors import CorruptFile
+    from toyforge.figures._style import save_figure
+    from toyforge.figures.modular import grokking_figure
+    from toyforge.verify.train_modular import TrainingHistory
+
+    out = output_path(args.out)
+    try:
+        with np.load(args.history, allow_pickle=False) as data:
+            history = TrainingHistory.from_arrays({name: data[name] for name in data.files})
+    except (ValueError, zipfile.BadZipFile, EOFError) as error:
+        raise CorruptFile(f"{args.history}: not a training history ({error})") from error
+    save_figure(grokking_figure(history, title=args.title), out,
+                {"figure": "grokking", "history": args.history})
+    print(f"wrote {out}")
+    return 0
+
+
+def run_spectrum(args: argparse.Namespace) -> int:
+    from toyforge.figures._style import save_figure
+    from toyforge.figures.modular import fourier_spectrum_figure
+    from toyforge.verify.analysis import fourier_spectrum, key_frequencies
+
+    out = output_path(args.out)
+    model = _load_model(args.model)
+    save_figure(fourier_spectrum_figure(fourier_spectrum(model.input_matrix()),
+                                        key_frequencies(model)), out,
+                {"figure": "fourier-spectrum", "model": args.model})
+    print(f"wrote {out}")
+    return 0
+
+
+def run_neurons(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from toyforge.figures._style import save_figure
+    from toyforge.figures.modular import neuron_activation_figure
+    from toyforge.verify.analysis import neuron_frequencies
+
+    out = output_path(args.out)
+    model = _load_model(args.model)
+    p = model.modulus
+    a, b = np.meshgrid(np.arange(p), np.arange(p), indexing="ij")
+    activations = model.hidden(a.ravel(), b.ravel()).reshape(p, p, model.n_hidden)
+    strength = np.linalg.norm(model.input_matrix(), axis=0) * np.linalg.norm(model.W_out, axis=1)
+    neurons = list(np.argsort(strength)[::-1][:max(1, args.neurons)])
+    dominant = neuron_frequencies(model)
+    labels = [f"neuron {n} (k = {dominant[n]})" for n in neurons]
+    save_figure(neuron_activation_figure(activations, neurons, labels), out,
+                {"figure": "neuron-activations", "model": args.model})
+    print(f"wrote {out}")
+    return 0
+
+
+def run_weights(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from toyforge.figures._style import save_figure
+    from toyforge.figures.modular import construction_vs_trained_figure
+    from toyforge.verify.analysis import compare_with_construction, neuron_frequencies
+
+    out = output_path(args.out)
+    model = _load_model(args.model)
+    comparison = compare_with_construction(model)
+    trained = np.asarray(model.input_matrix(), dtype=np.float64)
+    dominant = neuron_frequencies(model)
+    angles = 2 * np.pi * np.outer(np.arange(model.modulus), dominant) / model.modulus
+    phase = np.angle(np.sum(np.exp(1j * angles) * trained, axis=0))  # per-neuron phase
+    order = np.lexsort((phase, dominant))
+    frequencies = ", ".join(str(k) for k in comparison.key_frequencies)
+    figure = construction_vs_trained_figure(
+        comparison.construction_model.input_matrix(), trained[:, order],
+        constructed_label=f"construction (k = {frequencies}, "
+                          f"{comparison.construction_n_hidden} neurons)",
+        trained_label=f"trained ({model.n_hidden} neurons, sorted by frequency)")
+    save_figure(figure, out, {"figure": "modular-weights", "model": args.model})
+    print(f"wrote {out}")
+    return 0

@@ -1,0 +1,125 @@
+"""``toyforge train modular-addition``: the PAIR grokking run (full-batch AdamW, numpy).
+
+Defaults are the PAIR recipe (spec modular_addition.md §3.1): p = 67, 40 % of the unordered
+pairs, tied embedding 500, 24 hidden ReLU neurons, AdamW lr 1e-3, wd 1, β = (0.9, 0.98),
+50 000 steps, float32. Writes the model (``--out``, summary in its metadata) and the logged
+history beside it (``<stem>.history.npz``), both atomically.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from toyforge.commands._common import float_arg, output_path, print_json, print_table, progress
+
+
+def register(members: Any) -> None:
+    """Add the ``modular-addition`` member to ``toyforge train``."""
+    parser = members.add_parser(
+        "modular-addition", help="PAIR grokking run: a + b mod p in a tied-embedding MLP",
+        description=__doc__.splitlines()[0])
+    parser.add_argument("--modulus", type=int, default=67, help="p (default 67)")
+    parser.add_argument("--train-fraction", type=float_arg, default=0.4,
+                        help="fraction of pairs in the training set (default 0.4)")
+    parser.add_argument("--ordered", action="store_true",
+                        help="use all p² ordered pairs (default: unordered a <= b, as PAIR)")
+    parser.add_argument("--embed", type=int, default=500, help="embedding width (default 500)")
+    parser.add_argument("--hidden", type=int, default=24, help="hidden neurons (default 24)")
+    parser.add_argument("--direct", action="store_true",
+                        help="free W_in/W_out instead of the tied factored architecture")
+    parser.add_argument("--lr", type=float_arg, default=1e-3, help="AdamW learning rate")
+    parser.add_argument("--weight-decay", type=float_arg, default=1.0,
+                        help="decoupled weight decay (default 1)")
+    parser.add_argument("--beta1", type=float_arg, default=0.9)
+    parser.add_argument("--beta2", type=float_arg, default=0.98)
+    parser.add_argument("--steps", type=int, default=50_000, help="maximum steps (default 50000)")
+    parser.add_argument("--dtype", choices=("float32", "float64"), default="float32",
+                        help="training precision (default float32; float64 groks much later)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of init and split")
+    parser.add_argument("--log-every", type=int, default=100, help="history row every K steps")
+    parser.add_argument("--stop-after-grok", type=int, default=None, metavar="K",
+                        help="stop K steps after test accuracy first reaches 99 %%")
+    parser.add_argument("--out", required=True, help="weights file (.npz or .safetensors)")
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(func=run)
+
+
+def history_path(out: Path) -> Path:
+    """``run.npz`` -> ``run.history.npz`` (the history lives beside the weights)."""
+    return out.with_name(out.stem + ".history.npz")
+
+
+def _config(args: argparse.Namespace) -> Any:
+    from toyforge.verify.train_modular import ModularTrainingConfig
+
+    return ModularTrainingConfig(
+        modulus=args.modulus, train_fraction=args.train_fraction, unordered=not args.ordered,
+        d_embed=args.embed, n_hidden=args.hidden,
+        architecture="direct" if args.direct else "factored", lr=args.lr,
+        weight_decay=args.weight_decay, beta1=args.beta1, beta2=args.beta2, steps=args.steps,
+        dtype=args.dtype, seed=args.seed, eval_every=args.log_every,
+        stop_after_grok=args.stop_after_grok)
+
+
+def summary(result: Any) -> dict[str, Any]:
+    """The JSON summary of a run (issue 5): accuracies, memorise/grok steps, Fourier measures."""
+    from toyforge.verify.analysis import fourier_gini, fourier_spectrum, key_frequencies
+
+    model = result.model
+    key = key_frequencies(model)
+    share = fourier_spectrum(model.input_matrix()).share
+    return {
+        "train_accuracy": result.train_accuracy,
+        "test_accuracy": result.test_accuracy,
+        "memorize_step": result.memorize_step,
+        "grok_step": result.grok_step,
+        "key_frequencies": list(key),
+        "key_power_share": float(sum(share[k - 1] for k in key)),
+        "fourier_gini": fourier_gini(model),
+        "steps_run": result.steps_run,
+        "steps_per_second": result.steps_per_second,
+        "wall_seconds": result.wall_seconds,
+        "cpu_seconds": result.cpu_seconds,
+        "modulus": result.config.modulus,
+        "dtype": result.config.dtype,
+        "seed": result.config.seed,
+    }
+
+
+def _save_history(path: Path, history: Any) -> None:
+    import numpy as np
+
+    from toyforge._fileio import atomic_write
+
+    atomic_write(path, lambda handle: np.savez(handle, **history.to_arrays()))
+
+
+def run(args: argparse.Namespace) -> int:
+    from toyforge.constructions.io import save
+    from toyforge.verify.train_modular import train_modular_addition
+
+    out = output_path(args.out)
+    config = _config(args)
+    bar = progress(range(0, config.steps, config.eval_every), desc="modular-addition",
+                   enabled=not args.no_progress)
+    ticks = iter(bar)
+
+    def advance(step: int, current_model: Any) -> None:
+        del step, current_model
+        next(ticks, None)
+
+    result = train_modular_addition(config, callback=advance)
+    for _ in ticks:  # close the bar when the run stopped early
+        pass
+    info = summary(result)
+    save(result.model, out, metadata={"training": info, "config": config})
+    _save_history(history_path(out), result.history)
+    if args.json:
+        print_json(info)
+    else:
+        print_table([[key, value] for key, value in info.items()], header=["quantity", "value"])
+        print(f"wrote {out} and {history_path(out)}")
+    return 0
