@@ -1,5 +1,48 @@
-"""Evaluation, training and comparison of models: numba kernels with numpy references."""
+"""Evaluation, training and comparison of models: numba kernels with numpy references.
 
+Public API (numba kernels load lazily, on the first call that needs them):
+
+* data: :class:`SparseBatch`, :func:`sample_sparse_batch`, :func:`fixed_dataset`,
+  :func:`modular_addition_pairs`;
+* evaluation: :func:`evaluate` -> :class:`Estimate`, :class:`SparseDataSpec`,
+  :func:`evaluate_modular_addition` -> :class:`ModularAdditionReport`,
+  :func:`register_evaluator`;
+* weight files (re-exported from :mod:`toyforge.constructions.io`): :func:`save`, :func:`load`.
+"""
+
+from toyforge.constructions.io import load, save
+from toyforge.verify.data import (
+    SparseBatch,
+    fixed_dataset,
+    modular_addition_pairs,
+    sample_sparse_batch,
+)
 from toyforge.verify.estimate import Estimate
+from toyforge.verify.evaluate import (
+    AutoencoderEvaluation,
+    EvaluationRequest,
+    ModularAdditionReport,
+    SparseDataSpec,
+    evaluate,
+    evaluate_model,
+    evaluate_modular_addition,
+    register_evaluator,
+)
 
-__all__ = ["Estimate"]
+__all__ = [
+    "AutoencoderEvaluation",
+    "Estimate",
+    "EvaluationRequest",
+    "ModularAdditionReport",
+    "SparseBatch",
+    "SparseDataSpec",
+    "evaluate",
+    "evaluate_model",
+    "evaluate_modular_addition",
+    "fixed_dataset",
+    "load",
+    "modular_addition_pairs",
+    "register_evaluator",
+    "sample_sparse_batch",
+    "save",
+]
