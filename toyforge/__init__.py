@@ -33,7 +33,17 @@ _LAZY_EXPORTS: dict[str, str] = {
     "ModularAdditionMLP": "toyforge.constructions.models",
     "save": "toyforge.constructions.io",
     "load": "toyforge.constructions.io",
+    "read_info": "toyforge.constructions.io",
+    "modular_addition": "toyforge.constructions.modular_addition",
     "Estimate": "toyforge.verify.estimate",
+    "evaluate": "toyforge.verify.evaluate",
+    "SparseDataSpec": "toyforge.verify.evaluate",
+    "evaluate_modular_addition": "toyforge.verify.evaluate",
+    "sample_sparse_batch": "toyforge.verify.data",
+    "train": "toyforge.verify.train",
+    "TrainConfig": "toyforge.verify.train",
+    "init_relu_autoencoder": "toyforge.verify.train",
+    "train_modular_addition": "toyforge.verify.train_modular",
 }
 
 __all__ = [
