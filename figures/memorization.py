@@ -1,0 +1,183 @@
+"""Figures of the memorisation experiments: double descent, 2-D geometry, dimensionalities,
+reconstruction-limit heatmaps.
+
+Renderers take result objects of :mod:`toyforge.verify.double_descent` and
+:mod:`toyforge.verify.reconstruction` and return :class:`matplotlib.figure.Figure` objects; they
+compute no losses (spec memorization.md §2, §3, §7, §8).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from toyforge.figures._style import new_figure, style
+
+__all__ = [
+    "dimensionality_figure",
+    "double_descent_figure",
+    "geometry_figure",
+    "reconstruction_heatmap",
+]
+
+
+def _medians(result: Any, attribute: str) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                   np.ndarray]:
+    sizes = result.sizes()
+    values = [[_value(getattr(point, attribute)) for point in result.at(int(size))]
+              for size in sizes]
+    return (sizes, np.array([np.median(v) for v in values]),
+            np.array([np.min(v) for v in values]), np.array([np.max(v) for v in values]))
+
+
+def _value(item: Any) -> float:
+    return float(getattr(item, "value", item))
+
+
+def _draw_vectors(axes: Any, vectors: np.ndarray, color: str, *, dots: bool = False) -> None:
+    """Lines from the origin to each 2-D vector (rows of ``vectors``)."""
+    for x, y in vectors:
+        axes.plot([0, x], [0, y], color=color, linewidth=0.8, alpha=0.8)
+    if dots:
+        axes.scatter(vectors[:, 0], vectors[:, 1], s=6, color=color, zorder=3)
+    limit = max(float(np.abs(vectors).max(initial=0.0)) * 1.15, 1e-9)
+    axes.set_xlim(-limit, limit)
+    axes.set_ylim(-limit, limit)
+    axes.set_aspect("equal")
+    axes.set_xticks([])
+    axes.set_yticks([])
+
+
+def _memorising_point(result: Any) -> Any:
+    candidates = [p for p in result.points if p.train_loss < 1e-3 and p.n_points >= 3]
+    return min(candidates, key=lambda p: (abs(p.n_points - 5), p.seed)) if candidates else None
+
+
+def _generalising_point(result: Any) -> Any:
+    largest = int(result.sizes().max())
+    return result.at(largest)[0]
+
+
+def double_descent_figure(result: Any) -> Figure:
+    """Train and test loss against T (log-log, median and seed range) with geometry insets.
+
+    Inset left: hidden vectors of the training points in the memorising regime (a regular
+    T-gon); inset right: feature columns W_i at the largest T (the generalising pentagon).
+    """
+    with style():
+        figure, axes = new_figure(width=7.0, height=4.6)
+        for attribute, color, label in (("train_loss", "C0", "train loss"),
+                                        ("test_loss", "C3", "test loss")):
+            sizes, median, low, high = _medians(result, attribute)
+            floor = np.maximum(median, 1e-8)
+            axes.plot(sizes, floor, "o-", color=color, label=label, markersize=3)
+            axes.fill_between(sizes, np.maximum(low, 1e-8), np.maximum(high, 1e-8),
+                              color=color, alpha=0.2, linewidth=0)
+        axes.axhline(1.0, color="0.5", linestyle=":", linewidth=1, label="zero output")
+        axes.set_xscale("log")
+        axes.set_yscale("log")
+        axes.set_xlabel("training-set size T")
+        axes.set_ylabel("loss per point")
+        config = result.config
+        axes.set_title(f"data double descent: n={config.n_features}, m=2, "
+                       f"S={config.sparsity:g}, {config.steps} AdamW steps")
+        axes.legend(loc="upper left", fontsize=8)
+        memorising = _memorising_point(result)
+        if memorising is not None:
+            inset = axes.inset_axes([0.46, 0.05, 0.22, 0.33])
+            _draw_vectors(inset, memorising.hidden, "C0", dots=True)
+            inset.set_title(f"T={memorising.n_points}: hidden h_t", fontsize=7)
+        generalising = _generalising_point(result)
+        inset = axes.inset_axes([0.74, 0.05, 0.22, 0.33])
+        _draw_vectors(inset, generalising.W.T, "C3")
+        inset.set_title(f"T={generalising.n_points}: features W_i", fontsize=7)
+    return figure
+
+
+def geometry_figure(result: Any, sizes: Sequence[int], seed: int = 0) -> Figure:
+    """Hidden vectors (top row) and feature columns (bottom row) in 2-D for chosen T."""
+    chosen = [next(p for p in result.at(int(size)) if p.seed == seed) for size in sizes]
+    with style():
+        figure, axes = new_figure(2, len(chosen), width=2.0 * len(chosen) + 0.5, height=4.4,
+                                  squeeze=False)
+        for column, point in enumerate(chosen):
+            _draw_vectors(axes[0, column], point.hidden, "C0", dots=True)
+            axes[0, column].set_title(f"T={point.n_points}\ntrain {point.train_loss:.2g}, "
+                                      f"test {point.test_loss.value:.3g}", fontsize=8)
+            _draw_vectors(axes[1, column], point.W.T, "C3")
+            axes[1, column].set_xlabel(f"|W|_F={point.weight_norm:.3g}", fontsize=8)
+        axes[0, 0].set_ylabel("hidden vectors h_t")
+        axes[1, 0].set_ylabel("features W_i")
+    return figure
+
+
+def dimensionality_figure(result: Any, threshold: float = 0.5) -> Figure:
+    """Feature dimensionality D_i (features with ‖W_i‖ > threshold) and data-point
+    dimensionalities D_X and D* of every training point, against T (log x)."""
+    with style():
+        figure, (left, right) = new_figure(1, 2, width=9.0, height=3.6)
+        rng = np.random.default_rng(0)
+        for point in result.points:
+            norms = np.linalg.norm(point.W, axis=0)
+            dims = point.feature_dims[norms > threshold]
+            jitter = point.n_points * np.exp(rng.uniform(-0.08, 0.08, dims.size))
+            left.scatter(jitter, dims, s=4, color="C3", alpha=0.4, linewidths=0)
+            shown = point.max_data_dims
+            jitter = point.n_points * np.exp(rng.uniform(-0.08, 0.08, shown.size))
+            right.scatter(jitter, np.maximum(shown, 1e-6), s=3, color="C0", alpha=0.3,
+                          linewidths=0)
+        sizes = result.sizes()
+        right.plot(sizes, 2.0 / sizes, "k--", linewidth=1, label="2/T (T-gon)")
+        for value in (1.0, 0.5, 0.4):
+            left.axhline(value, color="0.6", linestyle=":", linewidth=0.8)
+        left.set_xscale("log")
+        left.set_xlabel("training-set size T")
+        left.set_ylabel(f"feature dimensionality D_i (|W_i| > {threshold})")
+        right.set_xscale("log")
+        right.set_yscale("log")
+        right.set_xlabel("training-set size T")
+        right.set_ylabel("max data dimensionality D*_t")
+        right.legend(fontsize=8)
+    return figure
+
+
+def reconstruction_heatmap(grid: Any, bounds: dict[str, Sequence[float]] | None = None
+                           ) -> Figure:
+    """Relative test loss and accuracy over a reconstruction grid, with optional bound curves.
+
+    ``bounds`` maps a label to one y-value per x-value (e.g. the ℓ1 hidden size per sparsity
+    when y is n_hidden), drawn as lines over the loss heatmap.
+    """
+    with style():
+        figure, axes = new_figure(1, 2, width=9.5, height=3.8)
+        x_index = np.arange(len(grid.x_values))
+        y_index = np.arange(len(grid.y_values))
+        panels = ((grid.relative_loss, "test loss / zero-output loss", "viridis", (0, 1)),
+                  (grid.accuracy, "accuracy (|x'-x|^2 <= 0.1 |x|^2)", "magma", (0, 1)))
+        for axis, (values, title, cmap, limits) in zip(axes, panels, strict=True):
+            image = axis.imshow(np.clip(values, *limits), origin="lower", aspect="auto",
+                                cmap=cmap, vmin=limits[0], vmax=limits[1])
+            figure.colorbar(image, ax=axis, shrink=0.85)
+            axis.set_xticks(x_index, [f"{v:g}" for v in grid.x_values], fontsize=7)
+            axis.set_yticks(y_index, [f"{v:g}" for v in grid.y_values], fontsize=7)
+            axis.set_xlabel(grid.x_axis)
+            axis.set_ylabel(grid.y_axis)
+            axis.set_title(title, fontsize=9)
+            for row in y_index:
+                for column in x_index:
+                    axis.text(column, row, f"{values[row, column]:.2f}", ha="center",
+                              va="center", fontsize=6, color="w")
+        for label, curve in (bounds or {}).items():
+            positions = np.interp(np.asarray(curve, dtype=float), grid.y_values, y_index,
+                                  left=-0.5, right=len(y_index) - 0.5)
+            axes[0].plot(x_index, positions, "--", linewidth=1.5, label=label)
+        if bounds:
+            axes[0].legend(fontsize=7, loc="upper left")
+        axes[0].set_xlim(-0.5, len(x_index) - 0.5)
+        axes[0].set_ylim(-0.5, len(y_index) - 0.5)
+        figure.suptitle(f"limits of reconstruction: {grid.base.setting}, "
+                        f"n={grid.base.n_features}", fontsize=10)
+    return figure
