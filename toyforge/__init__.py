@@ -44,6 +44,8 @@ _LAZY_EXPORTS: dict[str, str] = {
     "TrainConfig": "toyforge.verify.train",
     "init_relu_autoencoder": "toyforge.verify.train",
     "train_modular_addition": "toyforge.verify.train_modular",
+    "run_sweep": "toyforge.verify.sweep",
+    "load_spec": "toyforge.verify.sweep",
 }
 
 __all__ = [
