@@ -464,14 +464,11 @@ def _rows_and_parameters(model_or_rows: Any, n_features: int | None, scale: floa
 
 
 def large_n_optimum(ratio: float, feature_prob: float) -> tuple[float, float, float]:
-    """(a*, c*, L) of the symmetric large-N optimum (spec §2.3) from the theory package."""
-    try:
-        from toyforge.theory import predict  # type: ignore[attr-defined]
-    except ImportError:  # theory/__init__ without predict yet: the optimiser itself
-        from toyforge.theory.largen import symmetric_optimum as predict
+    """(a*, c*, L_sym) of the symmetric large-N optimum (:func:`toyforge.theory.predict`)."""
+    from toyforge.theory.predict import predict
+
     prediction = predict(ratio, feature_prob)
-    loss = getattr(prediction, "symmetric_loss", prediction.loss)
-    return float(prediction.scale), float(prediction.c), float(loss)
+    return prediction.scale, prediction.c, prediction.symmetric_loss
 
 
 def _large_n_parameters(ratio: float, feature_prob: float,
