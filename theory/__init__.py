@@ -41,11 +41,13 @@ from toyforge.theory.largen import (
     reduced_loss,
     symmetric_optimum,
 )
+from toyforge.theory.finite_n import FinitePrediction, predict_finite
 from toyforge.theory.predict import REGIMES, Prediction, PredictionGrid, predict, predict_grid
 from toyforge.theory.timesharing import TimeSharing, time_sharing
 
 __all__ = [
     "REGIMES",
+    "FinitePrediction",
     "Prediction",
     "PredictionGrid",
     "SymmetricOptimum",
@@ -58,6 +60,7 @@ __all__ = [
     "mmse_loss",
     "optimal_scale",
     "predict",
+    "predict_finite",
     "predict_grid",
     "profile_loss",
     "reduced_expectations",

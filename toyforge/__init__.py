@@ -28,6 +28,9 @@ _SUBPACKAGES = ("theory", "constructions", "verify", "figures", "cli")
 _LAZY_EXPORTS: dict[str, str] = {
     "predict": "toyforge.theory",
     "predict_grid": "toyforge.theory",
+    "predict_finite": "toyforge.theory",
+    "persian_rug": "toyforge.constructions.persian_rug",
+    "PersianRugAutoencoder": "toyforge.constructions.persian_rug",
     "ReluAutoencoder": "toyforge.constructions.models",
     "MLP": "toyforge.constructions.models",
     "ModularAdditionMLP": "toyforge.constructions.models",
@@ -40,6 +43,8 @@ _LAZY_EXPORTS: dict[str, str] = {
     "SparseDataSpec": "toyforge.verify.evaluate",
     "evaluate_modular_addition": "toyforge.verify.evaluate",
     "sample_sparse_batch": "toyforge.verify.data",
+    "rug_monte_carlo": "toyforge.verify.rug_monte_carlo",
+    "compare_persian_rug": "toyforge.verify.compare",
     "train": "toyforge.verify.train",
     "TrainConfig": "toyforge.verify.train",
     "init_relu_autoencoder": "toyforge.verify.train",

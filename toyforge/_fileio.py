@@ -28,10 +28,18 @@ def atomic_path(path: str | os.PathLike[str], suffix: str = "") -> Iterator[Path
     temp_path = Path(temp_name)
     try:
         yield temp_path
+        os.chmod(temp_path, _default_file_mode())  # mkstemp creates 0600
         os.replace(temp_path, target)
     finally:
         if temp_path.exists():
             temp_path.unlink()
+
+
+def _default_file_mode() -> int:
+    """0666 minus the process umask: the mode ``open(path, "w")`` would have given."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], None]) -> None:

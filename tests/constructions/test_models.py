@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from toyforge.constructions.models import ARCHITECTURES, MLP, ModularAdditionMLP, ReluAutoencoder
 
+from toyforge.constructions.models import ARCHITECTURES, MLP, ModularAdditionMLP, ReluAutoencoder
 from toyforge.errors import IncompatibleWeights, InvalidParameter
 
 
