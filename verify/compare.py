@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from toyforge._serde import to_jsonable
 from toyforge._validate import (
     check_choice,
     check_int,
@@ -243,6 +244,7 @@ class ComparisonResult:
 def compare_persian_rug(n_features: int, ratio: float, feature_prob: float, *,
                         progress: Callable[..., Any] | None = None,
                         trained: TrainedPoint | None = None,
+                        evaluation: Any | None = None,
                         **options: Any) -> ComparisonResult:
     """Compare theory, finite-N theory, the rug's Monte Carlo and (optionally) training.
 
@@ -254,6 +256,9 @@ def compare_persian_rug(n_features: int, ratio: float, feature_prob: float, *,
     trained : TrainedPoint, optional
         A model already trained at this size (:func:`train_autoencoder`); it is reported
         instead of training a new one.
+    evaluation : RugEvaluation, optional
+        A Monte Carlo evaluation of this very rug (:func:`rug_monte_carlo`, same size, seed
+        and feature_prob); it is reported instead of sampling again.
     **options
         Other fields of :class:`RugCompareConfig` (``seed``, ``n_samples``, ``train``, …).
 
@@ -273,8 +278,11 @@ def compare_persian_rug(n_features: int, ratio: float, feature_prob: float, *,
                         selection=config.selection)
     theory = predict(model.ratio, p)
     finite = predict_finite(model, p)
-    evaluation = rug_monte_carlo(model, p, config.n_samples, config.mc_seed,
-                                 parallel=config.parallel, progress=progress)
+    if evaluation is None:
+        evaluation = rug_monte_carlo(model, p, config.n_samples, config.mc_seed,
+                                     parallel=config.parallel, progress=progress)
+    else:
+        _check_evaluation_matches(evaluation, model, p)
     if trained is not None and trained.model is not None and \
             trained.model.n_features != config.n_features:
         raise InvalidParameter("trained", trained.model.n_features,
@@ -295,6 +303,41 @@ def compare_persian_rug(n_features: int, ratio: float, feature_prob: float, *,
         trained_loss=None if trained is None else trained.loss,
         trained_stderr=None if trained is None else trained.stderr,
         train_seconds=None if trained is None else trained.seconds)
+
+
+def _check_evaluation_matches(evaluation: Any, model: Any, feature_prob: float) -> None:
+    """Refuse a reused Monte Carlo evaluation that belongs to another rug or data law."""
+    mine = (model.n_features, model.n_hidden, model.scale, model.bias, feature_prob)
+    theirs = (evaluation.n_features, evaluation.n_hidden, evaluation.scale, evaluation.bias,
+              evaluation.feature_prob)
+    if mine != theirs:
+        raise InvalidParameter("evaluation", theirs,
+                               f"an evaluation of this rug (n_features, n_hidden, scale, bias, "
+                               f"feature_prob) = {mine}")
+
+
+def comparison_summary(result: ComparisonResult) -> dict[str, Any]:
+    """JSON-able summary of a comparison (the documented keys of ``toyforge compare
+    persian-rug --json`` first)."""
+    return {
+        "theory_loss": result.theory_loss,
+        "finite_theory_loss": result.finite_theory_loss,
+        "construction_loss": result.construction_loss,
+        "construction_stderr": result.construction_stderr,
+        "trained_loss": result.trained_loss,
+        "trained_stderr": result.trained_stderr,
+        "theory_regime": result.theory_regime,
+        "time_sharing_loss": result.time_sharing_loss,
+        "linear_loss": result.linear_loss,
+        "finite_edgeworth_loss": result.finite_edgeworth_loss,
+        "finite_optimal_loss": result.finite_optimal_loss,
+        "construction_vs_finite_z": result.construction_vs_finite_z,
+        "n_hidden": result.n_hidden,
+        "ratio_effective": result.ratio_effective,
+        "scale": result.scale,
+        "bias": result.bias,
+        "config": to_jsonable(result.config),
+    }
 
 
 # --------------------------------------------------------------------------- curves

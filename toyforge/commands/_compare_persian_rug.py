@@ -41,31 +41,6 @@ def register(members: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def result_summary(result: Any) -> dict[str, Any]:
-    """The JSON of ``toyforge compare persian-rug`` (documented keys first)."""
-    from toyforge._serde import to_jsonable
-
-    return {
-        "theory_loss": result.theory_loss,
-        "finite_theory_loss": result.finite_theory_loss,
-        "construction_loss": result.construction_loss,
-        "construction_stderr": result.construction_stderr,
-        "trained_loss": result.trained_loss,
-        "trained_stderr": result.trained_stderr,
-        "theory_regime": result.theory_regime,
-        "time_sharing_loss": result.time_sharing_loss,
-        "linear_loss": result.linear_loss,
-        "finite_edgeworth_loss": result.finite_edgeworth_loss,
-        "finite_optimal_loss": result.finite_optimal_loss,
-        "construction_vs_finite_z": result.construction_vs_finite_z,
-        "n_hidden": result.n_hidden,
-        "ratio_effective": result.ratio_effective,
-        "scale": result.scale,
-        "bias": result.bias,
-        "config": to_jsonable(result.config),
-    }
-
-
 def print_comparison(result: Any) -> None:
     """The comparison table (loss, SE, relative difference to the large-N theory)."""
     config = result.config
@@ -82,7 +57,7 @@ def print_comparison(result: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the comparison and print it."""
-    from toyforge.verify.compare import compare_persian_rug
+    from toyforge.verify.compare import compare_persian_rug, comparison_summary
 
     result = compare_persian_rug(
         args.features, args.ratio, args.feature_prob, seed=args.seed, n_samples=args.samples,
@@ -90,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
         train_lr=args.train_lr, parallel=args.threads,
         progress=lambda it, total: progress(it, total=total, desc="rug Monte Carlo"))
     if args.json:
-        print_json(result_summary(result))
+        print_json(comparison_summary(result))
     else:
         print_comparison(result)
     return 0
