@@ -27,6 +27,7 @@ from toyforge.constructions.modular_addition import (
     untied_quadratic,
 )
 from toyforge.errors import InvalidParameter
+from toyforge.verify.properties import assert_exact_on_all_inputs, frequency_sets, primes
 
 PRIMES = [p for p in range(3, 258) if all(p % d for d in range(2, int(p**0.5) + 1))]
 SMALL_PRIMES = [p for p in PRIMES if p <= 113]
@@ -51,24 +52,21 @@ def test_is_prime_matches_sieve():
 
 @pytest.mark.slow
 @settings(max_examples=40)
-@given(st.sampled_from(PRIMES), st.integers(min_value=1, max_value=3))
-def test_quadratic_three_neurons_exact(modulus, n_frequencies):
-    frequencies = [1 + (7 * i) % ((modulus - 1) // 2) for i in range(n_frequencies)]
-    frequencies = sorted(set(frequencies))
+@given(primes(max_value=257).flatmap(
+    lambda p: st.tuples(st.just(p), frequency_sets(p, min_size=1, max_size=3))))
+def test_quadratic_three_neurons_exact(problem):
+    modulus, frequencies = problem
     model = modular_addition(modulus, frequencies, 3, "quadratic")
-    report = exactness(model)
-    assert report.accuracy == 1.0 and report.margin > 0 and report.exact
+    assert_exact_on_all_inputs(model)  # all p² pairs: accuracy 1 and margin > 0
 
 
 @pytest.mark.slow
 @settings(max_examples=40)
-@given(st.sampled_from(PRIMES))
+@given(primes(max_value=257))
 def test_relu_documented_counts_exact(modulus):
     # spec §2.2: N = 5 for every p <= 113, N = 7 for p up to 257 (rotation 0)
     n_neurons = 5 if modulus <= 113 else 7
-    model = modular_addition(modulus, 1, n_neurons)
-    report = exactness(model)
-    assert report.n_wrong == 0 and report.margin > 0
+    assert_exact_on_all_inputs(modular_addition(modulus, 1, n_neurons))
 
 
 def test_quadratic_margin_closed_form():

@@ -20,6 +20,8 @@ from toyforge.theory import (
     reduced_loss,
     symmetric_optimum,
 )
+from toyforge.verify.estimate import Estimate
+from toyforge.verify.properties import assert_theory_matches_monte_carlo
 
 
 def _relu_integrals(t: float) -> tuple[float, float]:
@@ -151,8 +153,7 @@ def test_theory_matches_monte_carlo_of_reduced_model(ratio, p):
     x = (rng.random(n) < p) * rng.random(n)
     pre = x + float(optimum.c) + float(optimum.sigma) * rng.standard_normal(n)
     errors = (float(optimum.scale) * np.maximum(pre, 0.0) - x) ** 2
-    mean, stderr = errors.mean(), errors.std(ddof=1) / math.sqrt(n)
-    assert abs(mean - float(optimum.loss)) <= 4 * stderr, (mean, stderr, optimum.loss)
+    assert_theory_matches_monte_carlo(optimum.loss, Estimate.from_samples(errors), n_se=4)
 
 
 def test_loss_decreases_in_ratio_and_vanishes_as_p_goes_to_zero():
