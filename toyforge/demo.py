@@ -7,7 +7,9 @@ One run goes through the whole toolchain on one (ratio, feature_prob) point:
 3. **evaluate** the saved file by matrix-free Monte Carlo (with its standard error);
 4. **train** an ordinary ReLU autoencoder of the same size with the torch-free trainer;
 5. **compare** large-N theory, exact finite-N theory, the construction and the trained model;
-6. **draw** the rug beside the trained W and the loss-vs-ratio curves.
+6. **scale up**: build the same rug at 2^20 features (matrix-free) and evaluate it, far beyond
+   any size that can be trained;
+7. **draw** the rug beside the trained W and the loss-vs-ratio curves.
 
 It lives in the front-door layer because it uses every other layer, figures included.
 Nothing here prints: :func:`run_demo` reports each finished step to an optional callback.
@@ -49,17 +51,23 @@ class DemoConfig:
         Size of the rugs on the loss-vs-ratio curves.
     curve_samples : int
         Monte Carlo samples per point of the curves.
+    large_features : int
+        Size of the scaled-up rug (a power of two; 2^20 by default).
+    large_samples : int
+        Monte Carlo samples of the scaled-up rug.
     """
 
-    n_features: int = 4096
+    n_features: int = 2048
     ratio: float = 0.25
     feature_prob: float = 0.05
     seed: int = 0
     n_samples: int = 20_000
-    train_steps: int = 600
+    train_steps: int = 300
     train_learning_rate: float = 3e-3
     curve_features: int = 1024
     curve_samples: int = 4000
+    large_features: int = 2**20
+    large_samples: int = 1000
 
     def __post_init__(self) -> None:
         from toyforge.constructions.persian_rug import check_power_of_two
@@ -74,10 +82,12 @@ class DemoConfig:
                        low_open=True)
         check_power_of_two("curve_features", self.curve_features)
         check_int("curve_samples", self.curve_samples, minimum=2)
+        check_power_of_two("large_features", self.large_features)
+        check_int("large_samples", self.large_samples, minimum=2)
 
 
 QUICK_DEMO = DemoConfig(n_features=1024, n_samples=4000, train_steps=150, curve_features=256,
-                        curve_samples=1000)
+                        curve_samples=1000, large_features=2**16, large_samples=500)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -87,6 +97,7 @@ class DemoResult:
     config: DemoConfig
     prediction: Any
     comparison: Any
+    large_evaluation: Any
     files: dict[str, Path]
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -133,9 +144,10 @@ def run_demo(out: str | Path, config: DemoConfig | None = None, *,
     trained = step("train", lambda: _train(config, rug.n_hidden, files["trained"]))
     comparison = step("compare", lambda: _compare(config, trained, evaluation))
     atomic_write_text(files["comparison"], to_json(comparison_summary(comparison), indent=2))
+    large = step("scale-up", lambda: _scale_up(config, progress))
     step("figures", lambda: _figures(config, rug, trained, files))
     return DemoResult(config=config, prediction=prediction, comparison=comparison,
-                      files=files, seconds=seconds)
+                      large_evaluation=large, files=files, seconds=seconds)
 
 
 def _predict(config: DemoConfig) -> Any:
@@ -181,6 +193,15 @@ def _compare(config: DemoConfig, trained: Any, evaluation: Any) -> Any:
                                seed=config.seed, n_samples=config.n_samples,
                                mc_seed=_mc_seed(config), trained=trained,
                                evaluation=evaluation)
+
+
+def _scale_up(config: DemoConfig, progress: Callable[..., Any] | None) -> Any:
+    from toyforge.constructions.persian_rug import persian_rug
+    from toyforge.verify.rug_monte_carlo import rug_monte_carlo
+
+    model = persian_rug(config.large_features, config.ratio, config.feature_prob, config.seed)
+    return rug_monte_carlo(model, config.feature_prob, config.large_samples, _mc_seed(config),
+                           progress=progress)
 
 
 def _figures(config: DemoConfig, rug: Any, trained: Any, files: dict[str, Path]) -> None:
