@@ -175,7 +175,7 @@ class ModularTrainingResult:
 
 # --------------------------------------------------------------------------- initialisation
 
-def _truncated_normal(rng: np.random.Generator, shape: tuple[int, ...], std: float) -> np.ndarray:
+def truncated_normal(rng: np.random.Generator, shape: tuple[int, ...], std: float) -> np.ndarray:
     """Normal(0, std) truncated to ±2 std (haiku/jax ``truncated_normal``)."""
     values = rng.standard_normal(shape)
     bad = np.abs(values) > 2.0
@@ -192,14 +192,14 @@ def init_parameters(config: ModularTrainingConfig,
     dtype = np.dtype(config.dtype)
     if config.architecture == "factored":
         params = {
-            "embedding": _truncated_normal(rng, (p, d), math.sqrt(2.0 / p) / 0.87962566103423978),
-            "projection": _truncated_normal(rng, (d, n), 1.0 / math.sqrt(d)),
-            "readout": _truncated_normal(rng, (n, d), 1.0 / math.sqrt(n)),
+            "embedding": truncated_normal(rng, (p, d), math.sqrt(2.0 / p) / 0.87962566103423978),
+            "projection": truncated_normal(rng, (d, n), 1.0 / math.sqrt(d)),
+            "readout": truncated_normal(rng, (n, d), 1.0 / math.sqrt(n)),
         }
     else:
         params = {
-            "W_in": _truncated_normal(rng, (p, n), math.sqrt(2.0 / p) / 0.87962566103423978),
-            "W_out": _truncated_normal(rng, (n, p), 1.0 / math.sqrt(n)),
+            "W_in": truncated_normal(rng, (p, n), math.sqrt(2.0 / p) / 0.87962566103423978),
+            "W_out": truncated_normal(rng, (n, p), 1.0 / math.sqrt(n)),
         }
     return {name: value.astype(dtype) for name, value in params.items()}
 

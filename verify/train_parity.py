@@ -22,7 +22,7 @@ import numpy as np
 from toyforge._validate import check_choice, check_int, check_interval, check_seed
 from toyforge.constructions.models import MLP
 from toyforge.constructions.sparse_parity import sparse_parity_data
-from toyforge.verify.train_modular import _single_thread_blas
+from toyforge.verify.train_modular import _single_thread_blas, truncated_normal
 
 __all__ = ["ParityTrainingConfig", "ParityTrainingResult", "train_sparse_parity"]
 
@@ -86,15 +86,6 @@ class ParityTrainingResult:
     wall_seconds: float
 
 
-def _truncated_normal(rng: np.random.Generator, shape: tuple[int, ...], std: float) -> np.ndarray:
-    values = rng.standard_normal(shape)
-    bad = np.abs(values) > 2.0
-    while np.any(bad):
-        values[bad] = rng.standard_normal(int(bad.sum()))
-        bad = np.abs(values) > 2.0
-    return values * std
-
-
 def _forward(params: dict[str, np.ndarray], x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     pre = x @ params["W1"].T + params["b1"]
     return pre, np.maximum(pre, 0) @ params["W2"][0] + params["b2"][0]
@@ -128,10 +119,10 @@ def _train(config: ParityTrainingConfig) -> ParityTrainingResult:
     x_train, y_train = sparse_parity_data(config.n_train, config.n_bits, config.k, rng)
     x_test, y_test = sparse_parity_data(config.n_test, config.n_bits, config.k, rng)
     params = {
-        "W1": _truncated_normal(rng, (config.n_hidden, config.n_bits),
+        "W1": truncated_normal(rng, (config.n_hidden, config.n_bits),
                                 1 / math.sqrt(config.n_bits)),
         "b1": np.zeros(config.n_hidden),
-        "W2": _truncated_normal(rng, (1, config.n_hidden), 1 / math.sqrt(config.n_hidden)),
+        "W2": truncated_normal(rng, (1, config.n_hidden), 1 / math.sqrt(config.n_hidden)),
         "b2": np.zeros(1),
     }
     first = {name: np.zeros_like(v) for name, v in params.items()}
