@@ -327,10 +327,7 @@ def import_construction_modules() -> None:
     for info in pkgutil.iter_modules(toyforge.constructions.__path__):
         if info.name == "io":
             continue
-        try:
-            importlib.import_module(f"toyforge.constructions.{info.name}")
-        except Exception as error:  # a module under construction must not break loading
-            logger.debug("could not import toyforge.constructions.%s: %s", info.name, error)
+        importlib.import_module(f"toyforge.constructions.{info.name}")
 
 
 def _build(cls: type, arrays: dict[str, np.ndarray], config: dict[str, Any],

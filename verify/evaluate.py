@@ -231,25 +231,19 @@ def evaluator_for(model: Any) -> Evaluator:
     return EVALUATORS[name]
 
 
+# Modules of toyforge.verify that register evaluators for architectures defined elsewhere.
+EVALUATOR_MODULES: tuple[str, ...] = ("toyforge.verify.rug_monte_carlo",)
+
+
 def _import_construction_modules() -> None:
-    """Import every toyforge.constructions and toyforge.verify module (they may register).
-
-    Modules that fail to import are skipped (logged at debug level).
-    """
+    """Import every toyforge.constructions module and the evaluator modules (they register)."""
     import importlib
-    import pkgutil
 
-    import toyforge.verify
     from toyforge.constructions.io import import_construction_modules
 
     import_construction_modules()
-    for info in pkgutil.iter_modules(toyforge.verify.__path__):
-        if info.name in ("kernels", "evaluate") or info.name.startswith("_"):
-            continue
-        try:
-            importlib.import_module(f"toyforge.verify.{info.name}")
-        except Exception as error:  # a module under construction must not break evaluation
-            logger.debug("could not import toyforge.verify.%s: %s", info.name, error)
+    for name in EVALUATOR_MODULES:
+        importlib.import_module(name)
 
 
 def evaluate_model(model: Any, request: EvaluationRequest) -> Any:
