@@ -9,13 +9,14 @@ DEMO_OUT    ?= demo-output
 # pytest-xdist workers for `make test` (CI has 2 cores)
 TEST_WORKERS ?= 2
 
-.PHONY: demo test test-fast bench lint format warmup clean help
+.PHONY: demo test test-fast bench lint format warmup report gallery clean help
 
 help:
 	@echo "make demo   - install into $(VENV) and run 'toyforge demo' end to end"
 	@echo "make test   - install with the dev extra and run the full test suite"
 	@echo "make bench  - speed benchmarks (ratios against references, single thread)"
 	@echo "make lint   - ruff"
+	@echo "make report - quick reproduction report into report/ (make gallery: the full one)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -68,6 +69,13 @@ format: $(VENV)/.installed-dev
 
 warmup: $(VENV)/.installed
 	$(BIN)/toyforge warmup
+
+# The reproduction report (quick: a few minutes) and the README gallery (full: ~20 minutes).
+report: $(VENV)/.installed
+	$(BIN)/toyforge report --out report --quick
+
+gallery: $(VENV)/.installed
+	$(BIN)/toyforge report --out figures/gallery
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) $(DEMO_OUT) build *.egg-info .pytest_cache .ruff_cache

@@ -51,6 +51,8 @@ _LAZY_EXPORTS: dict[str, str] = {
     "train_modular_addition": "toyforge.verify.train_modular",
     "run_sweep": "toyforge.verify.sweep",
     "load_spec": "toyforge.verify.sweep",
+    "run_demo": "toyforge.demo",
+    "run_report": "toyforge.report",
 }
 
 __all__ = [
