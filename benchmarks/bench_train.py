@@ -124,6 +124,8 @@ def _first_step_latency() -> float:
 
 
 def _measure_shape(name: str, quick: bool, with_torch: bool) -> dict:
+    from toyforge.verify.kernels.autoencoder_train import DEFAULT_DENSE_THRESHOLD
+
     n_features, ratio, feature_prob = SHAPES[name]
     n_hidden = int(n_features * ratio)
     timing = {"min_block": 0.3 if quick else 0.5, "blocks": 3 if quick else 5}
@@ -135,7 +137,7 @@ def _measure_shape(name: str, quick: bool, with_torch: bool) -> dict:
     step = _numba_step_function(stepper, n_features, feature_prob, rng)
     stepper.dense_threshold = 0.0  # early training: dense dL/du path
     row["numba_early"] = measure(step, **timing).calls_per_second
-    stepper.dense_threshold = 0.06
+    stepper.dense_threshold = DEFAULT_DENSE_THRESHOLD
     warm_steps = (300 if quick else 1000) if n_features <= 1024 else (100 if quick else 1000)
     start = time.perf_counter()
     sparse = 0

@@ -32,6 +32,7 @@ from toyforge.theory.baselines import (
     mmse_loss,
     zero_loss,
 )
+from toyforge.theory.finite_n import FinitePrediction, predict_finite
 from toyforge.theory.largen import (
     SymmetricOptimum,
     interference_sigma,
@@ -41,7 +42,6 @@ from toyforge.theory.largen import (
     reduced_loss,
     symmetric_optimum,
 )
-from toyforge.theory.finite_n import FinitePrediction, predict_finite
 from toyforge.theory.predict import REGIMES, Prediction, PredictionGrid, predict, predict_grid
 from toyforge.theory.timesharing import TimeSharing, time_sharing
 

@@ -90,11 +90,17 @@ def time_sharing(ratio: np.ndarray | float, feature_prob: np.ndarray | float,
 
 
 def best_on_grid(served: np.ndarray, objective: np.ndarray, ratio: np.ndarray, p: np.ndarray,
-                 own: np.ndarray) -> TimeSharing:
+                 own: np.ndarray, columns: np.ndarray | None = None) -> TimeSharing:
     """Refine the best grid value of the time-sharing objective (flat arrays).
 
     ``served`` and ``objective`` have shape (n_points, n_grid), sorted by increasing served
     ratio, the first column being ``s = r`` itself. Returns flat arrays.
+
+    ``columns`` (optional, int, one per point): points with the same id share ``p`` and the
+    served ratios and symmetric losses of grid columns 1.. (a ``predict_grid`` column). Their
+    objectives are then ``v + r g(s)`` with one ``g`` per id, so the parabolic vertex depends
+    only on (id, best index) when the bracket lies inside columns 1..: one exact
+    :func:`symmetric_optimum` per such group, not per point (same result up to rounding).
     """
     rows = np.arange(ratio.size)
     best = np.argmin(objective, axis=1)
@@ -104,16 +110,44 @@ def best_on_grid(served: np.ndarray, objective: np.ndarray, ratio: np.ndarray, p
     candidate = _parabolic_step(served, objective, best, interior)
     refine = interior & (best_value < own - 1e-15 * own)
     if np.any(refine):
-        value = symmetric_optimum(candidate[refine], p[refine]).loss
-        refined = _objective(candidate[refine], ratio[refine], p[refine], value)
-        improved = refined < best_value[refine]
-        index = np.flatnonzero(refine)[improved]
+        index = np.flatnonzero(refine)
+        value = _refined_symmetric(candidate, p, index, columns, best, objective)
+        refined = _objective(candidate[index], ratio[index], p[index], value)
+        improved = refined < best_value[index]
+        index = index[improved]
         best_s[index] = candidate[index]
         best_value[index] = refined[improved]
     no_gain = best_value >= own
     best_s = np.where(no_gain, ratio, best_s)
     loss = np.where(no_gain, own, best_value)
     return TimeSharing(loss=loss, served_fraction=ratio / best_s, served_ratio=best_s)
+
+
+def _refined_symmetric(candidate: np.ndarray, p: np.ndarray, index: np.ndarray,
+                       columns: np.ndarray | None, best: np.ndarray,
+                       objective: np.ndarray) -> np.ndarray:
+    """``L_sym(candidate[index], p[index])``; with ``columns``, once per shared group.
+
+    Grouped points take the candidate of their group's first point (``candidate`` is updated
+    in place, so the reported served ratio is the one whose loss was evaluated).
+    """
+    if columns is None:
+        return symmetric_optimum(candidate[index], p[index]).loss
+    sub_best = best[index]
+    shared = (sub_best >= 2) & np.isfinite(objective[index, sub_best - 1])
+    key = np.where(shared, columns[index] * objective.shape[1] + sub_best, -1)
+    value = np.empty(index.size)
+    lone = ~shared
+    if np.any(lone):
+        value[lone] = symmetric_optimum(candidate[index[lone]], p[index[lone]]).loss
+    if np.any(shared):
+        groups, first, inverse = np.unique(key[shared], return_index=True, return_inverse=True)
+        members = index[shared]
+        leaders = members[first]
+        group_value = symmetric_optimum(candidate[leaders], p[leaders]).loss
+        candidate[members] = candidate[leaders][inverse]
+        value[shared] = group_value[inverse]
+    return value
 
 
 def _finish(served: np.ndarray, objective: np.ndarray, ratio: np.ndarray, p: np.ndarray,

@@ -202,7 +202,8 @@ class TrainConfig:
     backend : {"auto", "kernel", "numpy"}
     dense_threshold : float
         Kernel backend: dense ``dL/du`` path when the previous step's fraction of positive
-        pre-activations exceeds this (spec performance.md §7 finding 4; crossover 5–8 %).
+        pre-activations exceeds this (spec performance.md §7 finding 4; measured crossover here
+        12–15 %, :data:`toyforge.verify.kernels.autoencoder_train.DEFAULT_DENSE_THRESHOLD`).
     threads : int or None
         numba threads for the kernel backend (None: leave numba's setting, serial kernels;
         > 1 uses the parallel kernels; set ``OMP_WAIT_POLICY=PASSIVE`` first, spec finding 3).
@@ -223,7 +224,7 @@ class TrainConfig:
     eval_every: int | None = None
     eval_samples: int = 16384
     backend: str = "auto"
-    dense_threshold: float = 0.06
+    dense_threshold: float = 0.12
     threads: int | None = None
 
     def __post_init__(self) -> None:

@@ -137,3 +137,65 @@ def test_parallel_kernels_equal_serial():
 def test_warmup_compiles_every_path():
     names = kernels.warmup()
     assert len(names) == 4
+
+
+@given(seed=st.integers(0, 2**31), n_features=st.integers(1, 70), batch=st.integers(1, 6),
+       positive=st.sampled_from([0.0, 0.02, 0.3, 1.0]), dtype=st.sampled_from([np.float32,
+                                                                                np.float64]))
+def test_sparse_output_pass_equals_dense_pass(seed, n_features, batch, positive, dtype):
+    """Group-skipping sparse pass (uint8 mask + uint64 view) == dense pass, any n_features."""
+    rng = np.random.default_rng(seed)
+    U = rng.normal(size=(batch, n_features)).astype(dtype)
+    bias = np.full(n_features, -3.0 if positive == 0.0 else np.quantile(-U, 1 - positive),
+                   dtype=dtype)
+    data = sample_sparse_batch(n_features, 0.2, batch, rng, dtype=dtype)
+    importance = rng.uniform(0.0, 2.0, n_features).astype(dtype)
+    scale = 1.0 / (batch * n_features)
+    G = np.empty_like(U)
+    grad_bias_dense = np.empty(n_features, dtype=dtype)
+    loss_dense, positives_dense = kernels.output_pass_dense(
+        U, bias, data.indptr, data.indices, data.values, importance, scale, G, grad_bias_dense)
+    work = rng.normal(size=n_features).astype(dtype)  # garbage in: the pass must clear it
+    mask, mask_words = kernels.mask_buffer(n_features)
+    assert mask.size % 32 == 0 and mask.size >= n_features
+    g_indptr = np.empty(batch + 1, dtype=np.int64)
+    g_indices = np.empty(batch * n_features, dtype=np.int32)
+    g_values = np.empty(batch * n_features, dtype=dtype)
+    grad_bias = np.empty(n_features, dtype=dtype)
+    loss, positives = kernels.output_pass_sparse(
+        U, bias, data.indptr, data.indices, data.values, importance, scale, work, mask,
+        mask_words, g_indptr, g_indices, g_values, grad_bias)
+    assert positives == positives_dense == int(np.sum(U + bias > 0))
+    assert loss == pytest.approx(loss_dense, rel=1e-6 if dtype == np.float32 else 1e-12)
+    sparse = np.zeros_like(U)
+    for row in range(batch):
+        columns = g_indices[g_indptr[row]:g_indptr[row + 1]]
+        assert np.all(np.diff(columns) > 0)
+        sparse[row, columns] = g_values[g_indptr[row]:g_indptr[row + 1]]
+    np.testing.assert_array_equal(sparse != 0, G != 0)
+    # same formula; the dense kernel's reassoc flag may round the last float32 bit differently
+    np.testing.assert_allclose(sparse, G, rtol=1e-6 if dtype == np.float32 else 1e-14, atol=0)
+    np.testing.assert_allclose(grad_bias, grad_bias_dense, **TOLERANCE[dtype])
+    assert not np.any(work)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(("weight_decay", "decoupled"), [(0.0, False), (0.1, False), (0.1, True)])
+def test_adam_flat_matches_optim_adam(dtype, weight_decay, decoupled):
+    """The coefficient-array Adam kernel == optim.Adam over three steps (float32 stays float32)."""
+    rng = np.random.default_rng(0)
+    config = AdamConfig(lr=1e-2, weight_decay=weight_decay, decoupled=decoupled)
+    reference = {"w": rng.normal(size=37).astype(dtype)}
+    param = reference["w"].copy()
+    first, second = np.zeros_like(param), np.zeros_like(param)
+    optimizer = Adam(config=config)
+    for t in range(1, 4):
+        grad = rng.normal(size=37).astype(dtype)
+        optimizer.step(reference, {"w": grad})
+        coefs = kernels.adam_coefficients(config.lr, config.beta1, config.beta2, config.eps,
+                                          1 - config.beta1**t, 1 - config.beta2**t,
+                                          weight_decay, decoupled, dtype)
+        assert coefs.dtype == dtype
+        kernels.adam_flat(param, first, second, grad, coefs)
+    assert param.dtype == dtype
+    np.testing.assert_allclose(param, reference["w"], **TOLERANCE[dtype])

@@ -19,19 +19,23 @@ The design is the one measured in spec performance.md §0 ("numba sparse-aware")
 
 The path is chosen per step from the fraction of positive pre-activations measured in the
 previous step (spec performance.md §7 finding 4: dense at init, sparse once trained;
-crossover 5–8 %). :class:`AutoencoderStepper` owns the buffers and runs one step.
+crossover measured at 12–15 % here, see :data:`DEFAULT_DENSE_THRESHOLD`).
+:class:`AutoencoderStepper` owns the buffers and runs one step.
 
-Adam follows :mod:`toyforge.verify.optim` exactly (torch form; Kingma & Ba 2015; AdamW by
-Loshchilov & Hutter 2019). The numpy reference of every kernel is
+Adam follows the formulas of :mod:`toyforge.verify.optim` (torch form; Kingma & Ba 2015;
+AdamW by Loshchilov & Hutter 2019), computed in the training dtype (:func:`adam_coefficients`).
+The numpy reference of every kernel is
 :func:`toyforge.verify.gradients.relu_autoencoder_loss_gradients` plus
 :class:`toyforge.verify.optim.Adam`. Parallel kernels are separate functions with the suffix
 ``_parallel`` (DESIGN.md numba rules); reductions use ``fastmath={"reassoc"}`` only, which does
-not assume the absence of NaN or inf.
+not assume the absence of NaN or inf. The Adam kernels use ``error_model="numpy"`` (division
+by zero gives inf/NaN as in numpy instead of raising): numba's default Python error model
+puts a zero check in the loop, which stops LLVM from vectorising the update (measured 2.4 vs
+0.3 ns per float32 parameter).
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,14 +44,17 @@ from numba import njit, prange
 from toyforge.verify.optim import Adam, AdamConfig
 
 __all__ = [
+    "ADAM_BLOCK_ELEMENTS",
     "DEFAULT_DENSE_THRESHOLD",
     "AutoencoderStepper",
     "StepStats",
+    "adam_coefficients",
     "adam_flat",
     "adam_rows_from_sparse",
     "adam_rows_from_sparse_parallel",
     "first_layer",
     "first_layer_parallel",
+    "mask_buffer",
     "output_pass_dense",
     "output_pass_sparse",
     "sparse_hidden_gradient",
@@ -56,8 +63,15 @@ __all__ = [
     "warmup",
 ]
 
-#: Fraction of positive pre-activations above which dL/du is kept dense (spec §7 finding 4).
-DEFAULT_DENSE_THRESHOLD = 0.06
+#: Fraction of positive pre-activations above which dL/du is kept dense. Spec §7 finding 4
+#: measured a 5–8 % crossover; with the word-skipping output pass and the float32 fused Adam the
+#: sparse path is faster up to about 12–15 % (shape B, 8.8 % positive: 20.6 ms sparse vs
+#: 25.1 ms dense per step, one core), so the switch sits at 12 %.
+DEFAULT_DENSE_THRESHOLD = 0.12
+
+#: Parameters per block of the fused gradient-row + Adam kernels (gradient block stays in L1).
+ADAM_BLOCK_ELEMENTS = 4096
+
 
 _REASSOC = {"reassoc"}
 
@@ -173,37 +187,109 @@ def output_pass_dense(U, bias, indptr, indices, values, importance, scale, G, gr
     return loss * scale, n_positive
 
 
-@njit(cache=True)
-def output_pass_sparse(U, bias, indptr, indices, values, importance, scale, work,
-                       g_indptr, g_indices, g_values, grad_bias):
-    """Fused ReLU + loss + ``dL/du`` compacted to its non-zeros (CSR).
+@njit(cache=False)
+def _mark_positive(u_row, bias, mask):
+    """``mask[f] = u + b > 0`` over the row (branch-free, vectorised); returns the count."""
+    hits = 0
+    for f in range(u_row.shape[0]):
+        hit = 1 if u_row[f] + bias[f] > 0.0 else 0
+        mask[f] = hit
+        hits += hit
+    return hits
 
-    Same as :func:`output_pass_dense`, but ``dL/du`` goes to ``g_indptr`` (batch + 1,),
-    ``g_indices``, ``g_values`` (capacity batch·n_features). ``work`` is a row buffer
-    (n_features,). Returns ``(loss, n_positive)``.
+
+@njit(cache=False)
+def _active_loss_change(u_row, bias, importance, start, stop, indices, values):
+    """Loss change ``Σ I ((y − x)² − y²)`` at the active features of one row."""
+    change = 0.0
+    for k in range(start, stop):
+        f = indices[k]
+        x = values[k]
+        pre = u_row[f] + bias[f]
+        y = pre if pre > 0.0 else 0.0
+        change += importance[f] * ((y - x) * (y - x) - y * y)
+    return change
+
+
+def mask_buffer(n_features: int) -> tuple[np.ndarray, np.ndarray]:
+    """Zeroed uint8 mask of ``32·ceil(n_features / 32)`` bytes and its uint64 view.
+
+    The scratch buffers of :func:`output_pass_sparse` (groups of 4 words = 32 features).
+    """
+    mask = np.zeros(32 * ((n_features + 31) // 32), dtype=np.uint8)
+    return mask, mask.view(np.uint64)
+
+
+@njit(cache=False)
+def _collect_positive(mask, mask_words, positions):
+    """Feature indices with ``mask[f] = 1``, in increasing order, into ``positions``.
+
+    Groups of 4 words (32 features) that are all zero are skipped with one test; inside a
+    non-zero word the compaction is branch-free (write, then advance by the mask byte).
+    Returns the count.
+    """
+    count = 0
+    for group in range(0, mask_words.shape[0], 4):
+        if (mask_words[group] | mask_words[group + 1] | mask_words[group + 2]
+                | mask_words[group + 3]) == 0:
+            continue
+        for word in range(group, group + 4):
+            if mask_words[word] == 0:
+                continue
+            for f in range(8 * word, 8 * word + 8):
+                positions[count] = f
+                count += mask[f]
+    return count
+
+
+@njit(cache=True)
+def output_pass_sparse(U, bias, indptr, indices, values, importance, scale, work, mask,
+                       mask_words, g_indptr, g_indices, g_values, grad_bias):
+    """Fused ReLU + loss + ``dL/du`` compacted to its non-zeros (CSR), one scan of U per row.
+
+    Same results as :func:`output_pass_dense`, but ``dL/du`` goes to ``g_indptr``
+    (batch + 1,), ``g_indices``, ``g_values`` (capacity batch·n_features), sorted by feature
+    within a row. ``work`` (n_features,) holds the row's targets densely during the pass (left
+    zero). ``mask``, ``mask_words`` come from :func:`mask_buffer`: a vectorised loop marks
+    ``u + b > 0``, then groups of 32 features without a positive entry are skipped and the
+    rest compacted branch-free, so only the few positive entries take the scalar path (spec
+    performance.md §8, "one fused ReLU/compaction pass"). Returns ``(loss, n_positive)``.
     """
     batch, n_features = U.shape
     two_scale = 2.0 * scale
+    positions = np.empty(mask.shape[0], dtype=np.int64)
     for f in range(n_features):
         grad_bias[f] = 0.0
+        work[f] = 0.0
     loss = 0.0
     n_positive = 0
     count = 0
     g_indptr[0] = 0
     for row in range(batch):
-        row_loss, row_positive = _residual_row(U[row], bias, importance, work)
-        row_loss += _correct_active(U[row], bias, importance, indptr[row], indptr[row + 1],
-                                    indices, values, work)
-        for f in range(n_features):
-            if work[f] != 0.0:
-                gradient = work[f] * two_scale
+        u_row = U[row]
+        first, last = indptr[row], indptr[row + 1]
+        for k in range(first, last):
+            work[indices[k]] = values[k]
+        row_loss = 0.0
+        hits = _mark_positive(u_row, bias, mask)
+        n_positive += hits
+        n_found = _collect_positive(mask, mask_words, positions) if hits else 0
+        for k in range(n_found):
+            f = positions[k]
+            pre = u_row[f] + bias[f]
+            row_loss += importance[f] * pre * pre
+            residual = importance[f] * (pre - work[f])
+            if residual != 0.0:
+                gradient = residual * two_scale
                 g_indices[count] = f
                 g_values[count] = gradient
                 grad_bias[f] += gradient
                 count += 1
+        row_loss += _active_loss_change(u_row, bias, importance, first, last, indices, values)
+        for k in range(first, last):
+            work[indices[k]] = 0.0
         g_indptr[row + 1] = count
         loss += row_loss
-        n_positive += row_positive
     return loss * scale, n_positive
 
 
@@ -263,21 +349,37 @@ def transpose_csr(indptr, indices, values, n_columns):
     return col_ptr, col_rows, col_values
 
 
-@njit(cache=False)
-def _adam_update(param, first, second, grad, lr, beta1, beta2, eps, correction1,
-                 correction2, weight_decay, decoupled):
-    """One Adam/AdamW update of a contiguous 1-D slice (verify/optim.py formulas)."""
-    step = lr / correction1
+@njit(cache=False, error_model="numpy")
+def _adam_update(param, first, second, grad, coefs):
+    """One Adam/AdamW update of a contiguous 1-D slice (verify/optim.py formulas).
+
+    ``coefs`` (:func:`adam_coefficients`, dtype of ``param``) holds ``beta1, 1 - beta1, beta2,
+    1 - beta2, lr / c1, 1 / c2, eps, l2, shrink``: all arithmetic stays in the parameter dtype
+    (float32 on the hot path, vectorised), and ``sqrt(v / c2)`` is ``sqrt(v * (1 / c2))``.
+    """
+    beta1, one_minus_beta1, beta2, one_minus_beta2 = coefs[0], coefs[1], coefs[2], coefs[3]
+    step, inverse_correction2, eps, l2, shrink = coefs[4], coefs[5], coefs[6], coefs[7], coefs[8]
     # Branch-free loop body (vectorisable): L2 adds l2·θ to g (Adam), AdamW scales θ by shrink.
-    l2 = 0.0 if decoupled else weight_decay
-    shrink = 1.0 - lr * weight_decay if decoupled else 1.0
     for h in range(param.shape[0]):
         g = grad[h] + l2 * param[h]
-        m = first[h] * beta1 + (1.0 - beta1) * g
-        v = second[h] * beta2 + (1.0 - beta2) * (g * g)
+        m = first[h] * beta1 + one_minus_beta1 * g
+        v = second[h] * beta2 + one_minus_beta2 * (g * g)
         first[h] = m
         second[h] = v
-        param[h] = param[h] * shrink - step * m / (math.sqrt(v / correction2) + eps)
+        param[h] = param[h] * shrink - step * m / (np.sqrt(v * inverse_correction2) + eps)
+
+
+def adam_coefficients(lr, beta1, beta2, eps, correction1, correction2, weight_decay, decoupled,
+                      dtype=np.float32):
+    """The constant array :func:`_adam_update` reads, in ``dtype`` (torch Adam/AdamW form).
+
+    ``correction1 = 1 - beta1**t``, ``correction2 = 1 - beta2**t``; Adam adds
+    ``weight_decay · θ`` to the gradient (L2), AdamW scales θ by ``1 - lr · weight_decay``.
+    """
+    l2 = 0.0 if decoupled else weight_decay
+    shrink = 1.0 - lr * weight_decay if decoupled else 1.0
+    return np.array([beta1, 1.0 - beta1, beta2, 1.0 - beta2, lr / correction1,
+                     1.0 / correction2, eps, l2, shrink], dtype=dtype)
 
 
 @njit(cache=False, fastmath=_REASSOC)
@@ -292,50 +394,64 @@ def _gather_row(column, col_ptr, col_rows, col_values, D, out):
             out[h] += value * D[row, h]
 
 
-@njit(cache=True)
-def adam_rows_from_sparse(param, first, second, col_ptr, col_rows, col_values, D, lr, beta1,
-                          beta2, eps, correction1, correction2, weight_decay, decoupled,
+@njit(cache=False, error_model="numpy")
+def _adam_rows_block(param, first, second, col_ptr, col_rows, col_values, D, coefs, grad_out,
+                     store_grad, block_start, block_stop, grad_block):
+    """Gradient rows ``block_start:block_stop`` into ``grad_block``, then one Adam pass."""
+    width = param.shape[1]
+    for i in range(block_start, block_stop):
+        row = grad_block[i - block_start]
+        _gather_row(i, col_ptr, col_rows, col_values, D, row)
+        if store_grad:
+            grad_out[i, :] = row
+    # One long vectorised loop over the block's contiguous rows: short rows (n_hidden ~ 100)
+    # would otherwise leave much of each row to the scalar remainder of the vector loop.
+    lo, hi = block_start * width, block_stop * width
+    _adam_update(param.reshape(-1)[lo:hi], first.reshape(-1)[lo:hi], second.reshape(-1)[lo:hi],
+                 grad_block.reshape(-1)[:hi - lo], coefs)
+
+
+@njit(cache=True, error_model="numpy")
+def adam_rows_from_sparse(param, first, second, col_ptr, col_rows, col_values, D, coefs,
                           grad_out, store_grad):
     """Row ``i`` of the gradient is ``Σ_b C[b, i] D[b]`` (C feature-major); Adam fused.
 
     Used for ``dW_out`` (C = dL/du, D = Z) and ``dW_inT`` (C = x, D = dZ). Every row gets an
-    Adam update, including rows with a zero gradient (moments decay). If ``store_grad``, the
-    gradient is also written to ``grad_out`` (same shape as ``param``; for tests).
+    Adam update, including rows with a zero gradient (moments decay); ``coefs`` from
+    :func:`adam_coefficients` in the dtype of ``param``. Rows are processed in blocks of about
+    :data:`ADAM_BLOCK_ELEMENTS` parameters (gradient block in L1, then one vectorised Adam
+    pass over the block's contiguous rows). If ``store_grad``, the gradient is also written to
+    ``grad_out`` (same shape as ``param``; for tests). ``param``, ``first``, ``second`` must be
+    C-contiguous.
     """
     n_rows, width = param.shape
-    grad = np.empty(width, dtype=param.dtype)
-    for i in range(n_rows):
-        _gather_row(i, col_ptr, col_rows, col_values, D, grad)
-        if store_grad:
-            grad_out[i, :] = grad
-        _adam_update(param[i], first[i], second[i], grad, lr, beta1, beta2, eps, correction1,
-                     correction2, weight_decay, decoupled)
+    block = max(1, ADAM_BLOCK_ELEMENTS // max(1, width))
+    grad_block = np.empty((block, width), dtype=param.dtype)
+    for block_start in range(0, n_rows, block):
+        _adam_rows_block(param, first, second, col_ptr, col_rows, col_values, D, coefs,
+                         grad_out, store_grad, block_start, min(n_rows, block_start + block),
+                         grad_block)
 
 
-@njit(cache=True, parallel=True)
-def adam_rows_from_sparse_parallel(param, first, second, col_ptr, col_rows, col_values, D, lr,
-                                   beta1, beta2, eps, correction1, correction2, weight_decay,
-                                   decoupled, grad_out, store_grad):
+@njit(cache=True, parallel=True, error_model="numpy")
+def adam_rows_from_sparse_parallel(param, first, second, col_ptr, col_rows, col_values, D,
+                                   coefs, grad_out, store_grad):
     """Parallel version of :func:`adam_rows_from_sparse` (blocks of rows per thread)."""
     n_rows, width = param.shape
-    block = 64
+    block = max(1, ADAM_BLOCK_ELEMENTS // max(1, width))
     n_blocks = (n_rows + block - 1) // block
     for block_index in prange(n_blocks):
-        grad = np.empty(width, dtype=param.dtype)
-        for i in range(block_index * block, min(n_rows, (block_index + 1) * block)):
-            _gather_row(i, col_ptr, col_rows, col_values, D, grad)
-            if store_grad:
-                grad_out[i, :] = grad
-            _adam_update(param[i], first[i], second[i], grad, lr, beta1, beta2, eps,
-                         correction1, correction2, weight_decay, decoupled)
+        grad_block = np.empty((block, width), dtype=param.dtype)
+        block_start = block_index * block
+        _adam_rows_block(param, first, second, col_ptr, col_rows, col_values, D, coefs,
+                         grad_out, store_grad, block_start, min(n_rows, block_start + block),
+                         grad_block)
 
 
-@njit(cache=True)
-def adam_flat(param, first, second, grad, lr, beta1, beta2, eps, correction1, correction2,
-              weight_decay, decoupled):
+@njit(cache=True, error_model="numpy")
+def adam_flat(param, first, second, grad, coefs):
     """Adam/AdamW on flat contiguous arrays (the dense path's ``W_out`` and the bias)."""
-    _adam_update(param, first, second, grad, lr, beta1, beta2, eps, correction1, correction2,
-                 weight_decay, decoupled)
+    _adam_update(param, first, second, grad, coefs)
 
 
 # --------------------------------------------------------------------------- stepper
@@ -402,7 +518,8 @@ class AutoencoderStepper:
         self.G = np.empty_like(self.U)  # dense dL/du, or unused
         self.grad_W_out = np.empty_like(self.W_out)
         self.grad_b = np.empty_like(self.b)
-        self.work = np.empty(n_features, dtype=dtype)
+        self.work = np.zeros(n_features, dtype=dtype)
+        self.mask, self.mask_words = mask_buffer(n_features)
         self.g_indptr = np.empty(batch_size + 1, dtype=np.int64)
         self.g_indices = np.empty(batch_size * n_features, dtype=np.int32)
         self.g_values = np.empty(batch_size * n_features, dtype=dtype)
@@ -423,54 +540,57 @@ class AutoencoderStepper:
         forward = first_layer_parallel if self.parallel else first_layer
         forward(indptr, indices, values, self.W_inT, self.Z)
         np.matmul(self.Z, self.W_out.T, out=self.U)
-        hyper = self._adam_hyper()
+        coefs, bias_coefs = self._adam_coefficients()
         if sparse:
-            loss, n_positive = self._sparse_backward(indptr, indices, values, hyper)
+            loss, n_positive = self._sparse_backward(indptr, indices, values, coefs)
         else:
-            loss, n_positive = self._dense_backward(indptr, indices, values, hyper)
-        self._input_layer_update(indptr, indices, values, hyper)
-        decay = hyper[-2] if self.decay_bias else 0.0
-        adam_flat(self.b, *self.moments["b"], self.grad_b, *hyper[:-2], decay, hyper[-1])
+            loss, n_positive = self._dense_backward(indptr, indices, values, coefs)
+        self._input_layer_update(indptr, indices, values, coefs)
+        adam_flat(self.b, *self.moments["b"], self.grad_b, bias_coefs)
         fraction = n_positive / (self.batch_size * self.n_features)
         self.last_positive_fraction = fraction
         return StepStats(loss=float(loss), positive_fraction=fraction, sparse_path=sparse)
 
-    def _adam_hyper(self) -> tuple:
+    def _adam_coefficients(self) -> tuple[np.ndarray, np.ndarray]:
+        """Advance the step count; Adam constants for the weights and for the bias."""
         optimizer = self.optimizer
         config = optimizer.config
         lr = optimizer.learning_rate()
         optimizer.step_count += 1
         t = optimizer.step_count
-        return (lr, config.beta1, config.beta2, config.eps, 1.0 - config.beta1**t,
-                1.0 - config.beta2**t, config.weight_decay, config.decoupled)
+        hyper = (lr, config.beta1, config.beta2, config.eps, 1.0 - config.beta1**t,
+                 1.0 - config.beta2**t)
+        coefs = adam_coefficients(*hyper, config.weight_decay, config.decoupled, self.dtype)
+        decay = config.weight_decay if self.decay_bias else 0.0
+        return coefs, adam_coefficients(*hyper, decay, config.decoupled, self.dtype)
 
-    def _dense_backward(self, indptr, indices, values, hyper) -> tuple[float, int]:
+    def _dense_backward(self, indptr, indices, values, coefs) -> tuple[float, int]:
         loss, n_positive = output_pass_dense(self.U, self.b, indptr, indices, values,
                                              self.importance, self.scale, self.G, self.grad_b)
         np.matmul(self.G.T, self.Z, out=self.grad_W_out)
         np.matmul(self.G, self.W_out, out=self.dZ)
         adam_flat(self.W_out.reshape(-1), self.moments["W_out"][0].reshape(-1),
-                  self.moments["W_out"][1].reshape(-1), self.grad_W_out.reshape(-1), *hyper)
+                  self.moments["W_out"][1].reshape(-1), self.grad_W_out.reshape(-1), coefs)
         return loss, n_positive
 
-    def _sparse_backward(self, indptr, indices, values, hyper) -> tuple[float, int]:
+    def _sparse_backward(self, indptr, indices, values, coefs) -> tuple[float, int]:
         loss, n_positive = output_pass_sparse(
             self.U, self.b, indptr, indices, values, self.importance, self.scale, self.work,
-            self.g_indptr, self.g_indices, self.g_values, self.grad_b)
+            self.mask, self.mask_words, self.g_indptr, self.g_indices, self.g_values, self.grad_b)
         gather = sparse_hidden_gradient_parallel if self.parallel else sparse_hidden_gradient
         gather(self.g_indptr, self.g_indices, self.g_values, self.W_out, self.dZ)
         col_ptr, col_rows, col_values = transpose_csr(self.g_indptr, self.g_indices,
                                                       self.g_values, self.n_features)
         fused = adam_rows_from_sparse_parallel if self.parallel else adam_rows_from_sparse
         fused(self.W_out, *self.moments["W_out"], col_ptr, col_rows, col_values, self.Z,
-              *hyper, self.grad_W_out, self.store_grad)
+              coefs, self.grad_W_out, self.store_grad)
         return loss, n_positive
 
-    def _input_layer_update(self, indptr, indices, values, hyper) -> None:
+    def _input_layer_update(self, indptr, indices, values, coefs) -> None:
         col_ptr, col_rows, col_values = transpose_csr(indptr, indices, values, self.n_features)
         fused = adam_rows_from_sparse_parallel if self.parallel else adam_rows_from_sparse
         fused(self.W_inT, *self.moments["W_inT"], col_ptr, col_rows, col_values, self.dZ,
-              *hyper, self.grad_W_inT, self.store_grad)
+              coefs, self.grad_W_inT, self.store_grad)
 
     def arrays(self) -> dict[str, np.ndarray]:
         """Copies of the current weights: ``W_in`` (n_hidden, n_features), ``W_out``, ``b``."""
