@@ -21,6 +21,7 @@ __all__ = [
     "double_descent_figure",
     "geometry_figure",
     "reconstruction_heatmap",
+    "reconstruction_limits_figure",
 ]
 
 
@@ -82,8 +83,12 @@ def double_descent_figure(result: Any) -> Figure:
         axes.set_xlabel("training-set size T")
         axes.set_ylabel("loss per point")
         config = result.config
+        seeds = len({point.seed for point in result.points})
         axes.set_title(f"data double descent: n={config.n_features}, m=2, "
-                       f"S={config.sparsity:g}, {config.steps} AdamW steps")
+                       f"S={config.sparsity:g}, {config.steps} AdamW steps\n{seeds} seed"
+                       f"{'s' if seeds > 1 else ''} (median, range), best of "
+                       f"{config.restarts} init{'s' if config.restarts > 1 else ''}",
+                       fontsize=9)
         axes.legend(loc="upper left", fontsize=8)
         memorising = _memorising_point(result)
         if memorising is not None:
@@ -170,14 +175,85 @@ def reconstruction_heatmap(grid: Any, bounds: dict[str, Sequence[float]] | None 
                 for column in x_index:
                     axis.text(column, row, f"{values[row, column]:.2f}", ha="center",
                               va="center", fontsize=6, color="w")
-        for label, curve in (bounds or {}).items():
-            positions = np.interp(np.asarray(curve, dtype=float), grid.y_values, y_index,
-                                  left=-0.5, right=len(y_index) - 0.5)
-            axes[0].plot(x_index, positions, "--", linewidth=1.5, label=label)
-        if bounds:
-            axes[0].legend(fontsize=7, loc="upper left")
-        axes[0].set_xlim(-0.5, len(x_index) - 0.5)
-        axes[0].set_ylim(-0.5, len(y_index) - 0.5)
+        _draw_bounds(axes[0], grid, bounds)
         figure.suptitle(f"limits of reconstruction: {grid.base.setting}, "
                         f"n={grid.base.n_features}", fontsize=10)
+    return figure
+
+
+_BOUND_STYLES = ("--", ":", "-.")
+
+
+def _bound_positions(curve: Sequence[float], y_values: Sequence[float]) -> np.ndarray:
+    """Heatmap row coordinates of ``curve`` (y-axis values), interpolated between the rows
+    in log space when every y value is positive (hidden sizes), else linearly; clipped to
+    the edges."""
+    values = np.asarray(curve, dtype=float)
+    rows = np.asarray(y_values, dtype=float)
+    index = np.arange(rows.size, dtype=float)
+    if np.all(rows > 0) and np.all(values > 0):
+        values, rows = np.log(values), np.log(rows)
+    return np.interp(values, rows, index, left=-0.5, right=rows.size - 0.5)
+
+
+def _draw_bounds(axis: Any, grid: Any, bounds: dict[str, Sequence[float]] | None,
+                 legend: bool = True) -> None:
+    x_index = np.arange(len(grid.x_values))
+    for number, (label, curve) in enumerate((bounds or {}).items()):
+        axis.plot(x_index, _bound_positions(curve, grid.y_values),
+                  _BOUND_STYLES[number % len(_BOUND_STYLES)], color="w" if number else "C1",
+                  linewidth=1.6, label=label)
+    if bounds and legend:
+        axis.legend(fontsize=6, loc="upper right", framealpha=0.7)
+    axis.set_xlim(-0.5, len(x_index) - 0.5)
+    axis.set_ylim(-0.5, len(grid.y_values) - 0.5)
+
+
+def reconstruction_limits_figure(panels: Sequence[tuple[str, Any]],
+                                 bounds: dict[str, Sequence[float]] | None = None,
+                                 columns: int = 2) -> Figure:
+    """Relative test loss heatmaps of several reconstruction grids, with bound curves.
+
+    Parameters
+    ----------
+    panels : sequence of (title, ReconstructionGrid)
+        One heatmap each (colour: test loss / zero-output loss, clipped to [0, 1]); every cell
+        is labelled "loss / accuracy".
+    bounds : dict, optional
+        Label → one y-axis value per x value (e.g. the hidden size m = 2k or the ℓ1 threshold
+        m = 2k ln(n/m) per sparsity, spec memorization.md §8), drawn over every panel.
+    columns : int
+        Panels per row.
+    """
+    rows = -(-len(panels) // columns)
+    with style():
+        figure, axes = new_figure(rows, columns, width=4.3 * columns, height=3.6 * rows,
+                                  squeeze=False)
+        image = None
+        for axis, (title, grid) in zip(axes.flat, panels, strict=False):
+            values = np.clip(grid.relative_loss, 0.0, 1.0)
+            image = axis.imshow(values, origin="lower", aspect="auto", cmap="viridis",
+                                vmin=0.0, vmax=1.0)
+            for row in range(values.shape[0]):
+                for column in range(values.shape[1]):
+                    axis.text(column, row, f"{grid.relative_loss[row, column]:.2f}\n"
+                              f"{grid.accuracy[row, column]:.2f}", ha="center", va="center",
+                              fontsize=5.5, color="w" if values[row, column] < 0.6 else "k")
+            axis.set_xticks(np.arange(len(grid.x_values)),
+                            [f"{v:g}" for v in grid.x_values], fontsize=7)
+            axis.set_yticks(np.arange(len(grid.y_values)),
+                            [f"{v:g}" for v in grid.y_values], fontsize=7)
+            axis.set_xlabel(grid.x_axis)
+            axis.set_ylabel(grid.y_axis)
+            axis.set_title(title, fontsize=8)
+            _draw_bounds(axis, grid, bounds, legend=False)
+        for axis in list(axes.flat)[len(panels):]:
+            axis.set_visible(False)
+        if image is not None:
+            figure.colorbar(image, ax=axes, shrink=0.6,
+                            label="test loss / zero-output loss (cell: loss / accuracy)")
+        if bounds:
+            handles, labels = axes.flat[0].get_legend_handles_labels()
+            figure.legend(handles, labels, loc="outside lower center", ncols=len(labels),
+                          fontsize=8, facecolor="0.45", labelcolor="w")
     return figure

@@ -80,7 +80,9 @@ class DoubleDescentConfig:
     seeds : int
         Number of dataset seeds per T (seeds 0 … seeds−1).
     restarts : int
-        Initialisations per dataset; the one with the lowest final training loss is kept.
+        Initialisations per dataset; the one with the lowest final training loss is kept
+        (default 3: the paper's "several seeds, keep the lowest loss" remedy for the fragile
+        m = 2 optimisation, spec memorization.md §2, §11; 1 reproduces spec §7's runs).
     steps, warmup_steps : int
         AdamW steps and linear warm-up steps (then cosine decay to 0).
     lr, weight_decay : float
@@ -95,7 +97,7 @@ class DoubleDescentConfig:
     sparsity: float = 0.99
     sizes: tuple[int, ...] = DEFAULT_SIZES
     seeds: int = 3
-    restarts: int = 1
+    restarts: int = 3
     steps: int = 50_000
     warmup_steps: int = 2_500
     lr: float = 1e-3

@@ -26,15 +26,17 @@ compressed-sensing style bounds of spec §8 to compare with.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from toyforge._validate import check_choice, check_int, check_interval
-from toyforge.errors import InvalidParameter
+from toyforge.errors import CorruptFile, InvalidParameter
 from toyforge.verify.estimate import Estimate
 
 __all__ = [
@@ -48,13 +50,14 @@ __all__ = [
     "prepare_setting",
     "reconstruction_grid",
     "sparse_recovery_bounds",
+    "load_reconstruction_grids",
     "train_setting",
 ]
 
 SETTINGS = ("tms", "mlp-block", "unembed")
 MLP_BLOCK_VARIANTS = ("reconstruct-x", "reconstruct-embedded", "reprojector")
 LABEL_KINDS = ("hard", "soft")
-SWEEP_AXES = ("n_hidden", "n_features", "sparsity", "importance_decay")
+SWEEP_AXES = ("n_hidden", "n_features", "sparsity", "importance_decay", "embed_dim")
 ACCURACY_TOLERANCE = 0.1
 """A point counts as reconstructed when ‖x' − x‖² <= 0.1 ‖x‖² (MSE settings)."""
 
@@ -318,19 +321,27 @@ def sparse_recovery_bounds(n_features: int, sparsity: float) -> dict[str, float]
     Returns
     -------
     dict
-        ``k``; ``uniqueness``: m >= 2k (spark(W) > 2k, any decoder); ``l1``: the fixed point of
-        m = 2k ln(n/m) (Donoho–Tanner ℓ1 transition for k ≪ n); ``tms``: k ln(1/(1−S)) (the
-        TMS scaling m = Ω(−n(1−S) log(1−S)), constant 1); ``relu_exact_features``: 2m-type
-        limit inverted — the largest n a one-layer ReLU decoder recovers exactly for
-        1-sparse continuous inputs is 2m, so this is n/2.
+        ``k``; ``uniqueness``: m >= 2k (spark(W) > 2k, any decoder); ``l1``: the root of
+        m = 2k ln(n/m) (Donoho–Tanner ℓ1 transition for k ≪ n), kept within [2k, n];
+        ``tms``: k ln(1/(1−S)) (the TMS scaling m = Ω(−n(1−S) log(1−S)), constant 1);
+        ``relu_exact_features``: 2m-type limit inverted — the largest n a one-layer ReLU
+        decoder recovers exactly for 1-sparse continuous inputs is 2m, so this is n/2.
     """
     n_features = check_int("n_features", n_features, minimum=2)
     sparsity = check_interval("sparsity", sparsity, 0.0, 1.0, high_open=True)
     k = n_features * (1.0 - sparsity)
-    m = max(2.0 * k, 1.0)
-    for _ in range(200):  # fixed point m = 2k ln(n/m), clipped to [1, n]
-        m = min(max(2.0 * k * math.log(n_features / m), 1.0), float(n_features))
-    return {"k": k, "uniqueness": 2.0 * k, "l1": m,
+    # root of m − 2k ln(n/m) (increasing in m) by bisection; the plain fixed-point iteration
+    # oscillates once 2k > m. The asymptotic formula assumes k ≪ n; ℓ1 can never beat the
+    # any-decoder bound, so the result is kept within [2k, n].
+    low, high = 1e-12, float(n_features)
+    for _ in range(200):
+        middle = 0.5 * (low + high)
+        if middle - 2.0 * k * math.log(n_features / middle) < 0.0:
+            low = middle
+        else:
+            high = middle
+    l1 = min(max(high, 2.0 * k), float(n_features))
+    return {"k": k, "uniqueness": 2.0 * k, "l1": l1,
             "tms": k * math.log(1.0 / (1.0 - sparsity)) if sparsity > 0 else 0.0,
             "relu_exact_features": n_features / 2.0}
 
@@ -341,8 +352,10 @@ def sparse_recovery_bounds(n_features: int, sparsity: float) -> dict[str, float]
 class ReconstructionGrid:
     """Test loss (relative to baseline) and accuracy over a 2-D grid of one setting.
 
-    ``relative_loss``, ``relative_stderr`` and ``accuracy`` have shape
-    (len(y_values), len(x_values)).
+    ``relative_loss``, ``relative_stderr``, ``accuracy`` and ``late_improvement`` have shape
+    (len(y_values), len(x_values)). ``late_improvement`` is the convergence check: how much
+    the training loss still fell over the last quarter of the steps, as a fraction of the
+    zero-output baseline (≈ 0 when the run has plateaued).
     """
 
     base: ToySettingConfig
@@ -353,10 +366,11 @@ class ReconstructionGrid:
     relative_loss: np.ndarray
     relative_stderr: np.ndarray
     accuracy: np.ndarray
+    late_improvement: np.ndarray | None = None
 
 
 def _cell_config(base: ToySettingConfig, changes: dict[str, float]) -> ToySettingConfig:
-    typed = {key: int(value) if key in ("n_hidden", "n_features") else float(value)
+    typed = {key: int(value) if key in ("n_hidden", "n_features", "embed_dim") else float(value)
              for key, value in changes.items()}
     return replace(base, **typed)
 
@@ -367,7 +381,8 @@ def reconstruction_grid(base: ToySettingConfig, x_axis: str, x_values: Sequence[
                         ) -> ReconstructionGrid:
     """Train ``base`` at every (x, y) of two axes among :data:`SWEEP_AXES`.
 
-    ``progress(done, total)`` is called after every cell.
+    ``progress(done, total)`` is called after every cell. The ``embed_dim`` axis only
+    applies to the mlp-block setting (its d-dimensional "residual" is then the bottleneck).
     """
     check_choice("x_axis", x_axis, SWEEP_AXES)
     check_choice("y_axis", y_axis, SWEEP_AXES)
@@ -375,16 +390,53 @@ def reconstruction_grid(base: ToySettingConfig, x_axis: str, x_values: Sequence[
         raise InvalidParameter("y_axis", y_axis, f"an axis other than x_axis={x_axis!r}")
     if base.setting == "unembed":
         raise InvalidParameter("base.setting", base.setting, "'tms' or 'mlp-block'")
+    if "embed_dim" in (x_axis, y_axis) and base.setting != "mlp-block":
+        raise InvalidParameter("base.setting", base.setting, "'mlp-block' for an embed_dim axis")
     shape = (len(y_values), len(x_values))
     loss, stderr, accuracy = np.empty(shape), np.empty(shape), np.empty(shape)
+    late = np.empty(shape)
     for row, y_value in enumerate(y_values):
         for column, x_value in enumerate(x_values):
             result = train_setting(_cell_config(base, {x_axis: x_value, y_axis: y_value}))
             loss[row, column] = result.relative_loss
             stderr[row, column] = result.test_loss.stderr / result.baseline
             accuracy[row, column] = result.accuracy
+            late[row, column] = _late_improvement(result)
             if progress is not None:
                 progress(row * len(x_values) + column + 1, loss.size)
     return ReconstructionGrid(base=base, x_axis=x_axis, x_values=tuple(map(float, x_values)),
                               y_axis=y_axis, y_values=tuple(map(float, y_values)),
-                              relative_loss=loss, relative_stderr=stderr, accuracy=accuracy)
+                              relative_loss=loss, relative_stderr=stderr, accuracy=accuracy,
+                              late_improvement=late)
+
+
+def load_reconstruction_grids(path: str | Path) -> list[tuple[str, ReconstructionGrid]]:
+    """The ``(title, grid)`` panels of a ``toyforge figure reconstruction-limits --data`` file.
+
+    Raises CorruptFile when the file is not one.
+    """
+    from toyforge._serde import from_dict
+
+    target = Path(path)
+    try:
+        panels = []
+        for panel in json.loads(target.read_text())["panels"]:
+            values = dict(panel["grid"])
+            values["base"] = from_dict(ToySettingConfig, values["base"])
+            for name in ("x_values", "y_values"):
+                values[name] = tuple(float(v) for v in values[name])
+            for name in ("relative_loss", "relative_stderr", "accuracy", "late_improvement"):
+                if values.get(name) is not None:
+                    values[name] = np.asarray(values[name], dtype=np.float64)
+            panels.append((str(panel["title"]), ReconstructionGrid(**values)))
+    except (ValueError, KeyError, TypeError, InvalidParameter) as error:
+        raise CorruptFile(f"{target}: {error}") from error
+    return panels
+
+
+def _late_improvement(result: SettingResult) -> float:
+    """(train loss at 3/4 of the run − final train loss) / baseline."""
+    losses = np.asarray(result.train.history.train_loss, dtype=np.float64)
+    if losses.size < 4 or result.baseline <= 0:
+        return math.nan
+    return float((losses[(3 * losses.size) // 4] - losses[-1]) / result.baseline)

@@ -4,8 +4,8 @@ The slow pentagon test uses a reduced but honest recipe, measured in this reposi
 (each feature seen ~20 times, well inside the generalising regime of spec memorization.md §7),
 5,000 full-batch AdamW steps at lr 1e-2 with 250 warm-up steps + cosine, wd 1e-2 (instead of
 50,000 at 1e-3). Seeds 0-3 all gave a regular pentagon (gaps 70.2°-73.3°); one run takes
-~6-9 s single-core. The memorising test uses the full 50k-step recipe at T = 5 with the best of
-2 restarts (~5 s).
+~6-9 s single-core. The memorising test uses the paper's recipe at T = 5 trained for 200k
+instead of 50k steps (~8 s), which brings the hidden-vector norms within 2% of each other.
 """
 
 from __future__ import annotations
@@ -39,6 +39,8 @@ def test_config_validation():
     rates = DoubleDescentConfig(steps=100, warmup_steps=10).learning_rates()
     assert rates[9] == pytest.approx(1e-3) and rates[0] == pytest.approx(1e-4)
     assert rates[-1] < 1e-5
+    # the default keeps the best of several initialisations (spec memorization.md §2, §11)
+    assert DoubleDescentConfig().restarts >= 2
 
 
 @pytest.mark.slow  # first call compiles the kernels (~15 s cold, <3 s warm)
@@ -85,24 +87,29 @@ def test_feature_geometry_of_a_pentagon():
 
 
 @pytest.mark.slow
-def test_small_training_set_is_memorised_on_a_polygon():
-    # full recipe (spec memorization.md §10 item 7): T <= 5 reaches ~0 train loss, test ~1.
-    # m = 2 is fragile (seed 1 alone stalls at 0.0086), so keep the best of 2 restarts (§11).
-    config = DoubleDescentConfig(sizes=(5,), seeds=1, restarts=2, n_test=1000)
+def test_small_training_set_is_memorised_on_a_regular_polygon():
+    # spec memorization.md §10 item 7 / §6.2: T = 5 reaches ~0 train loss, test ~1, and the
+    # hidden vectors form a regular 5-gon (norms equal within 2%, D_X = 2/5). The recipe is the
+    # paper's (lr 1e-3, 2.5k warm-up + cosine, wd 1e-2) trained 4x longer: with 50k steps the
+    # weight decay has not equilibrated (integral of lr*wd ~ 0.25) and the norms still spread
+    # by 4.7-5.7% (seeds 0, 2, 3); with 200k steps seeds 0 and 2 measured 1.95% and 1.47%,
+    # |W|_F 2.697 / 2.719 vs the construction's 2.690. Seed 0 needs no restart (~8 s).
+    config = DoubleDescentConfig(sizes=(5,), seeds=1, restarts=1, steps=200_000, n_test=1000)
     point = run_double_descent(config).points[0]
-    assert point.train_loss < 1e-6
+    assert point.train_loss < 1e-12
     assert 0.95 < point.test_loss.value < 1.2
     radii = np.linalg.norm(point.hidden, axis=1)
-    assert radii.max() / radii.min() < 1.1   # near-regular 5-gon (measured spread 5.7%)
-    np.testing.assert_allclose(point.data_dims, 2 / 5, atol=0.03)
-    # weight norm close to the exact T-gon construction (within ~5-10%, spec §6.2)
-    assert point.weight_norm == pytest.approx(polygon_weight_norm(5), rel=0.1)
+    assert radii.max() / radii.min() < 1.025   # regular 5-gon (measured spread 1.95%)
+    np.testing.assert_allclose(point.data_dims, 2 / 5, atol=0.02)
+    np.testing.assert_allclose(point.max_data_dims, 2 / 5, atol=0.02)
+    # weight norm at the exact T-gon construction's (spec §6.2; measured within 0.3%)
+    assert point.weight_norm == pytest.approx(polygon_weight_norm(5), rel=0.02)
 
 
 @pytest.mark.slow
 def test_large_training_set_generalises_with_a_pentagon():
-    config = DoubleDescentConfig(sizes=(2000,), seeds=1, steps=5000, warmup_steps=250,
-                                 lr=1e-2, n_test=1000)
+    config = DoubleDescentConfig(sizes=(2000,), seeds=1, restarts=1, steps=5000,
+                                 warmup_steps=250, lr=1e-2, n_test=1000)
     point = run_double_descent(config).points[0]
     geometry = feature_geometry(point.W, threshold=0.5)
     assert geometry["features"].size == 5

@@ -101,3 +101,47 @@ def test_cli_double_descent_resumes(tmp_path, capsys):
     assert out.read_text() == first
     assert "feat>0.5" in capsys.readouterr().out
     assert main([*argv[:-3], "--hidden", "3", "--out", str(out)]) == 2
+
+
+def test_embed_dim_axis_is_for_the_mlp_block_only():
+    base = ToySettingConfig(setting="tms", **{**SMALL, "steps": 10})
+    with pytest.raises(InvalidParameter, match="base.setting"):
+        reconstruction_grid(base, "sparsity", [0.5], "embed_dim", [2])
+    mlp = ToySettingConfig(setting="mlp-block", n_hidden=6, embed_dim=3, **{**SMALL, "steps": 30})
+    grid = reconstruction_grid(mlp, "sparsity", [0.5], "embed_dim", [2, 5])
+    assert grid.late_improvement.shape == (2, 1)
+    assert np.all(np.isfinite(grid.late_improvement))
+
+
+def test_bound_curves_are_placed_between_rows_in_log_space():
+    from toyforge.figures.memorization import _bound_positions
+
+    rows = [1, 2, 4, 8]
+    np.testing.assert_allclose(_bound_positions([4.0, math.sqrt(8.0), 3.0], rows),
+                               [2.0, 1.5, 1.0 + math.log2(1.5)])
+    # off the grid: clipped to the outer edges of the heatmap
+    np.testing.assert_allclose(_bound_positions([0.5, 20.0], rows), [-0.5, 3.5])
+
+
+def test_cli_reconstruction_limits_figure(tmp_path, capsys):
+    out, data = tmp_path / "limits.png", tmp_path / "limits.json"
+    status = main(["figure", "reconstruction-limits", "--features", "10", "--points", "40",
+                   "--steps", "20", "--sparsities", "0.5,0.9", "--sizes", "1,4",
+                   "--test-points", "50", "--out", str(out), "--data", str(data),
+                   "--no-progress"])
+    assert status == 0 and out.stat().st_size > 0
+    panels = json.loads(data.read_text())["panels"]
+    assert len(panels) == 4   # bottleneck and MLP block, uniform and decaying importance
+    assert [p["grid"]["y_axis"] for p in panels] == ["n_hidden"] * 2 + ["embed_dim"] * 2
+    assert [p["grid"]["base"]["importance_decay"] for p in panels] == [1.0, 0.9, 1.0, 0.9]
+    assert "figure:" in capsys.readouterr().out
+
+
+def test_l1_bound_solves_its_equation_and_never_beats_uniqueness():
+    # k << n: the root of m = 2k ln(n/m); k ~ n: the formula would fall below 2k, so 2k holds
+    bounds = sparse_recovery_bounds(40, 0.9)
+    k, m = bounds["k"], bounds["l1"]
+    assert m == pytest.approx(2 * k * math.log(40 / m), rel=1e-9)
+    for sparsity in (0.5, 0.7, 0.8):
+        bounds = sparse_recovery_bounds(40, sparsity)
+        assert bounds["uniqueness"] <= bounds["l1"] <= 40

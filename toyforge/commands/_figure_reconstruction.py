@@ -1,0 +1,147 @@
+"""``toyforge figure reconstruction-limits``: where a bottleneck stops reconstructing sparse data.
+
+Trains the bottleneck (tied ReLU-output model, hidden size m) and the MLP block (a fixed random
+embedding into d dimensions, then an MLP of width ``--mlp-hidden``) over sparsity x hidden size
+(m for the bottleneck, d for the MLP block), with uniform and with decaying importance, and draws
+the test loss relative to the zero output as heatmaps. The compressed-sensing bounds of spec
+memorization.md §8 (m = 2k for any decoder, the ℓ1 threshold m = 2k ln(n/m), k = n(1 − S)) are
+drawn over every panel. ``--data`` also writes the grids as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import replace
+from typing import Any
+
+from toyforge.commands._common import float_arg, output_path, progress
+
+
+def _float_list(text: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float_arg(part) for part in text.split(",") if part.strip())
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"expected numbers like 0.5,0.9, got {text!r}") \
+            from error
+    if not values:
+        raise argparse.ArgumentTypeError("expected at least one number")
+    return values
+
+
+def _int_list(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"expected integers like 1,2,4, got {text!r}") \
+            from error
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
+    return values
+
+
+def register(members: Any) -> None:
+    """Add ``reconstruction-limits`` to ``toyforge figure``."""
+    parser = members.add_parser(
+        "reconstruction-limits", help="reconstruction loss vs sparsity and hidden size",
+        description=__doc__.splitlines()[0])
+    parser.add_argument("--features", type=int, default=40, help="n (default 40)")
+    parser.add_argument("--points", type=int, default=1000,
+                        help="fixed training set of T points, full batch (default 1000)")
+    parser.add_argument("--sparsities", type=_float_list,
+                        default=(0.5, 0.7, 0.8, 0.9, 0.95, 0.98), help="x axis: values of S")
+    parser.add_argument("--sizes", type=_int_list, default=(1, 2, 4, 8, 16, 32),
+                        help="y axis: bottleneck m and MLP-block embedding d")
+    parser.add_argument("--decay", type=float_arg, default=0.9,
+                        help="decaying importance I_i = decay^i (default 0.9)")
+    parser.add_argument("--mlp-hidden", type=int, default=None,
+                        help="MLP-block width (default 2n)")
+    parser.add_argument("--steps", type=int, default=1000, help="Adam steps (default 1000)")
+    parser.add_argument("--lr", type=float_arg, default=1e-2, help="learning rate (1e-2)")
+    parser.add_argument("--test-points", type=int, default=1000, help="test-set size (1000)")
+    parser.add_argument("--settings", choices=("both", "tms", "mlp-block"), default="both")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", required=True, help="image file (.png, .pdf, .svg)")
+    parser.add_argument("--data", default=None, help="also write the grids to this JSON")
+    parser.add_argument("--from-data", default=None,
+                        help="redraw from a JSON written by --data instead of training")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(func=run)
+
+
+def _bases(args: argparse.Namespace) -> list[tuple[str, str, Any]]:
+    from toyforge.verify.reconstruction import ToySettingConfig
+
+    common = dict(n_features=args.features, n_points=args.points, batch_size=None,
+                  steps=args.steps, lr=args.lr, n_test=args.test_points, seed=args.seed)
+    mlp_hidden = args.mlp_hidden if args.mlp_hidden is not None else 2 * args.features
+    chosen = []
+    if args.settings in ("both", "tms"):
+        chosen.append(("bottleneck", "n_hidden", ToySettingConfig(setting="tms", **common)))
+    if args.settings in ("both", "mlp-block"):
+        chosen.append((f"MLP block (width {mlp_hidden})", "embed_dim", ToySettingConfig(
+            setting="mlp-block", n_hidden=mlp_hidden, embed_dim=1, **common)))
+    return [(f"{label}, {name}", axis, replace(config, importance_decay=decay))
+            for label, axis, config in chosen
+        for name, decay in (("uniform importance", 1.0), (f"importance {args.decay:g}^i",
+                                                           args.decay))]
+
+
+def _train_panels(args: argparse.Namespace) -> list[tuple[str, Any]]:
+    from threadpoolctl import threadpool_limits
+
+    from toyforge.verify.reconstruction import reconstruction_grid
+
+    bases = _bases(args)
+    cells = len(bases) * len(args.sparsities) * len(args.sizes)
+    bar = progress(range(cells), total=cells, desc="reconstruction grid",
+                   enabled=not args.no_progress)
+    panels = []
+    with threadpool_limits(1):  # tiny matrices: BLAS threads only add overhead
+        for title, axis, base in bases:
+            grid = reconstruction_grid(base, "sparsity", args.sparsities, axis, args.sizes,
+                                       progress=lambda done, total: next(bar, None))
+            panels.append((title, grid))
+    for _ in bar:  # closes the progress bar
+        pass
+    return panels
+
+
+def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from toyforge._fileio import atomic_write_text
+    from toyforge._serde import to_json
+    from toyforge.figures._style import save_figure
+    from toyforge.figures.memorization import reconstruction_limits_figure
+    from toyforge.verify.reconstruction import load_reconstruction_grids, sparse_recovery_bounds
+
+    out = output_path(args.out)
+    data_path = None if args.data is None else output_path(args.data, "--data")
+    if args.from_data is not None:
+        panels = load_reconstruction_grids(args.from_data)
+    else:
+        panels = _train_panels(args)
+    first = panels[0][1]
+    n_features, sparsities = first.base.n_features, first.x_values
+    bounds = [sparse_recovery_bounds(n_features, s) for s in sparsities]
+    curves = {"m = 2k (any decoder)": [b["uniqueness"] for b in bounds],
+              "ℓ1: m = 2k ln(n/m)": [b["l1"] for b in bounds]}
+    figure = reconstruction_limits_figure(panels, curves)
+    figure.suptitle(f"limits of reconstruction: n = {n_features}, T = {first.base.n_points} "
+                    f"training points, {first.base.steps} full-batch Adam steps, "
+                    f"lr {first.base.lr:g}", fontsize=10)
+    save_figure(figure, out, {"panels": [grid.base for _, grid in panels], "bounds": curves})
+    late = max(float(np.nanmax(np.abs(grid.late_improvement))) for _, grid in panels
+               if grid.late_improvement is not None)
+    for title, grid in panels:
+        print(f"{title}: relative test loss {grid.relative_loss.min():.3f}"
+              f"-{grid.relative_loss.max():.3f}, accuracy {grid.accuracy.min():.2f}"
+              f"-{grid.accuracy.max():.2f}")
+    print(f"largest train-loss change over the last quarter of steps: {late:.2g} of the "
+          "baseline")
+    if data_path is not None:
+        atomic_write_text(data_path, to_json({"panels": [
+            {"title": title, "grid": grid} for title, grid in panels], "bounds": curves}))
+        print(f"data: {data_path}")
+    print(f"figure: {out}")
+    return 0
