@@ -77,24 +77,31 @@ def _both_sides(m: np.ndarray, sigma: np.ndarray) -> tuple[tuple, tuple]:
     With ``a = |m| / sigma``, ``phi = phi(a)`` and the Mills ratio
     ``R = Phi(-a) / phi(a) = sqrt(pi/2) erfcx(a / sqrt 2)``: at ``-|m|``,
     ``M_k = sigma^k phi h_k`` with ``h_0 = R``, ``h_1 = 1 - a R``, ``h_2 = R - a h_1``,
-    ``h_3 = 2 h_1 - a h_2`` (series for ``a >= 12``); at ``+|m|`` the closed forms with
-    ``Phi(a) = 1 - phi R``.
+    ``h_3 = 2 h_1 - a h_2`` (series for ``a >= 12``; every ``h_k > 0``); at ``+|m|`` the
+    identity ``(y)_+^k = y^k - (-1)^k (-y)_+^k`` with the raw Gaussian moments
+    ``E[y] = x``, ``E[y^2] = x^2 + s^2``, ``E[y^3] = x^3 + 3 x s^2``::
+
+        M0(x) = 1 - M0(-x),  M1(x) = x + M1(-x),
+        M2(x) = x^2 + s^2 - M2(-x),  M3(x) = x (x^2 + 3 s^2) + M3(-x)
+
+    (no cancellation: ``M_k(-x) <= M_k(x)`` for ``x >= 0``).
     """
-    sd = np.where(sigma > 0, sigma, 0.0)
     absolute = np.abs(m)
-    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-        a = np.where(sd > 0, absolute / np.where(sd > 0, sd, 1.0), _T_MAX)
-    a = np.minimum(a, _T_MAX)
+    if np.all(sigma > 0):
+        sd = sigma
+        with np.errstate(over="ignore"):
+            a = np.minimum(absolute / sd, _T_MAX)
+    else:
+        sd = np.where(sigma > 0, sigma, 0.0)
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            a = np.where(sd > 0, absolute / np.where(sd > 0, sd, 1.0), _T_MAX)
+        a = np.minimum(a, _T_MAX)
     with np.errstate(under="ignore"):
-        density = _INV_SQRT_2PI * np.exp(-0.5 * np.minimum(a * a, 1e4))
-    mills = _SQRT_HALF_PI * erfcx(a * _INV_SQRT_2)
+        density = np.exp(-0.5 * (a * a))
+        density *= _INV_SQRT_2PI
+    mills = erfcx(a * _INV_SQRT_2)
+    mills *= _SQRT_HALF_PI
     tail = density * mills                          # Phi(-a)
-    cdf = 1.0 - tail
-    x = absolute
-    upper = (cdf,
-             x * cdf + sd * density,
-             (x * x + sd * sd) * cdf + x * sd * density,
-             (x * x * x + 3.0 * x * sd * sd) * cdf + (x * x + 2.0 * sd * sd) * sd * density)
     h1 = 1.0 - a * mills
     h2 = mills - a * h1
     h3 = 2.0 * h1 - a * h2
@@ -103,25 +110,41 @@ def _both_sides(m: np.ndarray, sigma: np.ndarray) -> tuple[tuple, tuple]:
         h1[deep], h2[deep], h3[deep] = _tail_series(a[deep])
     with np.errstate(under="ignore"):
         scaled = sd * density
-        lower = (tail,
-                 np.maximum(scaled * h1, 0.0),
-                 np.maximum(sd * scaled * h2, 0.0),
-                 np.maximum(sd * sd * scaled * h3, 0.0))
+        sd2 = sd * sd
+        lower = (tail, scaled * h1, (sd * scaled) * h2, (sd2 * scaled) * h3)
+    x = absolute
+    upper = (1.0 - tail,
+             x + lower[1],
+             (x * x + sd2) - lower[2],
+             x * (x * x + 3.0 * sd2) + lower[3])
     return upper, lower
 
 
+def _series_coefficients(k: int) -> tuple[float, ...]:
+    """``(-1/2)^j (k + 2j)! / j!`` for ``j < _TAIL_TERMS`` (module docstring)."""
+    out = [float(math.factorial(k))]
+    for j in range(_TAIL_TERMS - 1):
+        out.append(out[-1] * -0.5 * (k + 2 * j + 1) * (k + 2 * j + 2) / (j + 1))
+    return tuple(out)
+
+
+_SERIES = {k: _series_coefficients(k) for k in (1, 2, 3)}
+
+
 def _tail_series(s: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``h_1, h_2, h_3`` by the asymptotic series of the module docstring (``s >= 12``)."""
+    """``h_1, h_2, h_3`` by the asymptotic series of the module docstring (``s >= 12``).
+
+    Horner's scheme in ``1 / s^2``: ``h_k = s^-(k+1) sum_j c_kj (1/s^2)^j``.
+    """
     out = []
     with np.errstate(under="ignore"):  # far terms may underflow harmlessly
-        inv_s2 = 1.0 / (s * s)
+        inv_s = 1.0 / s
+        inv_s2 = inv_s * inv_s
         for k in (1, 2, 3):
-            total = np.zeros_like(s)
-            coefficient = float(math.factorial(k))
-            power = s ** -(k + 1)
-            for j in range(_TAIL_TERMS):
-                total += coefficient * power
-                coefficient *= -0.5 * (k + 2 * j + 1) * (k + 2 * j + 2) / (j + 1)
-                power = power * inv_s2
-            out.append(total)
+            coefficients = _SERIES[k]
+            total = np.full_like(s, coefficients[-1])
+            for coefficient in coefficients[-2::-1]:
+                total *= inv_s2
+                total += coefficient
+            out.append(total * inv_s ** (k + 1))
     return out[0], out[1], out[2]

@@ -210,11 +210,22 @@ def _jump_objective(theta: np.ndarray, sigma: np.ndarray, p: np.ndarray) -> np.n
     """``J(theta) = p/3 - b^T A^{-1} b`` (best g, d for this threshold)."""
     table, inactive = _region_integrals(theta, sigma)
 
+    # binomial expansion sum_j C(k, j) theta^(k-j) T[j], terms added in order of j (the
+    # factors C(k, j) theta^(k-j) are formed once; same floating-point operations as before)
+    factors = {0: (None,), 1: (theta, None), 2: (theta * theta, 2 * theta, None)}
+
+    def expand(k: int, terms) -> np.ndarray:
+        total = None
+        for factor, term in zip(factors[k], terms, strict=False):
+            value = term if factor is None else factor * term
+            total = value if total is None else total + value
+        return total
+
     def power(k: int, i: int) -> np.ndarray:  # E_u E_z[u^i (u + sigma z)^k 1[. > theta]]
-        return sum(math.comb(k, j) * theta ** (k - j) * table[(i, j)] for j in range(k + 1))
+        return expand(k, [table[(i, j)] for j in range(k + 1)])
 
     def inactive_power(k: int) -> np.ndarray:
-        return sum(math.comb(k, j) * theta ** (k - j) * inactive[j] for j in range(k + 1))
+        return expand(k, inactive[: k + 1])
 
     c = [(1 - p) * inactive_power(k) + p * power(k, 0) for k in range(3)]
     d = [p * power(k, 1) for k in range(2)]
