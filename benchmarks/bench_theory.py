@@ -50,6 +50,8 @@ def main(out: Path, quick: bool) -> None:
     point = measure(lambda: predict(0.25, 0.05), min_block=block, blocks=3)
     symmetric_point = measure(lambda: symmetric_optimum(0.25, 0.05), min_block=block, blocks=3)
     grid = measure(lambda: predict_grid(axis, axis), min_block=block, blocks=3, warmup=1)
+    lean = measure(lambda: predict_grid(axis, axis, bounds=False), min_block=block, blocks=3,
+                   warmup=1)
     grid_sym = measure(lambda: symmetric_optimum(ratio_grid, prob_grid), min_block=block,
                        blocks=3, warmup=1)
     subset = [(0.25, 0.05), (0.1, 0.01), (0.5, 0.3), (0.002001, 0.8)][: 2 if quick else 4]
@@ -67,6 +69,9 @@ def main(out: Path, quick: bool) -> None:
          "us": per_point_quad * 1e6},
         {"case": f"predict_grid {n}x{n} (all fields)", "seconds": grid.seconds_per_call,
          "speedup_vs_quadrature": quad_grid / grid.seconds_per_call},
+        {"case": f"predict_grid {n}x{n} (bounds=False: no MMSE/JumpReLU)",
+         "seconds": lean.seconds_per_call,
+         "speedup_vs_quadrature": quad_grid / lean.seconds_per_call},
         {"case": f"symmetric_optimum {n}x{n}", "seconds": grid_sym.seconds_per_call,
          "speedup_vs_quadrature": quad_grid / grid_sym.seconds_per_call},
         {"case": f"quadrature {n}x{n} (extrapolated from {len(subset)} points)",

@@ -65,3 +65,16 @@ def test_grouped_time_sharing_refinement_equals_per_point():
                                 - variance) / grouped.served_ratio
     np.testing.assert_allclose(grouped.loss[gained], exact[gained], rtol=1e-12)
     assert np.all(grouped.served_ratio >= ratio)
+
+
+def test_grid_without_bounds_changes_nothing_else():
+    from toyforge.theory import predict_grid
+
+    ratios, probs = [0.05, 0.3, 0.9], [1e-4, 0.02, 0.5]
+    full = predict_grid(ratios, probs)
+    lean = predict_grid(ratios, probs, bounds=False)
+    assert np.isnan(lean.mmse_loss).all() and np.isnan(lean.jumprelu_loss).all()
+    for name in ("loss", "symmetric_loss", "time_sharing_loss", "scale", "bias", "c", "sigma",
+                 "linear_loss", "asymptotic_loss"):
+        np.testing.assert_array_equal(getattr(lean, name), getattr(full, name), err_msg=name)
+    assert lean.regime.tolist() == full.regime.tolist()
