@@ -8,7 +8,7 @@ compute no losses (spec memorization.md §2, §3, §7, §8).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -22,6 +22,7 @@ __all__ = [
     "geometry_figure",
     "reconstruction_heatmap",
     "reconstruction_limits_figure",
+    "reconstruction_limits_titled",
 ]
 
 
@@ -256,4 +257,15 @@ def reconstruction_limits_figure(panels: Sequence[tuple[str, Any]],
             handles, labels = axes.flat[0].get_legend_handles_labels()
             figure.legend(handles, labels, loc="outside lower center", ncols=len(labels),
                           fontsize=8, facecolor="0.45", labelcolor="w")
+    return figure
+
+
+def reconstruction_limits_titled(panels: Sequence[tuple[str, Any]],
+                                 curves: Mapping[str, Sequence[float]]) -> Figure:
+    """:func:`reconstruction_limits_figure` with a title naming the recipe of the grids."""
+    figure = reconstruction_limits_figure(panels, curves)
+    first = panels[0][1].base
+    figure.suptitle(f"limits of reconstruction: n = {first.n_features}, T = {first.n_points} "
+                    f"training points, {first.steps} full-batch Adam steps, lr {first.lr:g}",
+                    fontsize=10)
     return figure

@@ -102,6 +102,8 @@ class ReportConfig:
     double_descent: Mapping[str, Any] = field(default_factory=lambda: {"seeds": 1,
                                                                         "restarts": 1})
     geometry_sizes: tuple[int, ...] = (5, 10, 100, 500, 2000)
+    # reconstruction limits (toyforge figure reconstruction-limits; its defaults)
+    reconstruction: Mapping[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """The config as JSON-ready data."""
@@ -118,6 +120,8 @@ QUICK_REPORT = ReportConfig(
     phase_compare_points=4, phase_compare_features=256, phase_compare_samples=4000,
     phase_train_steps=300,
     grok={"train_fraction": 0.7, "lr": 3e-3, "steps": 5000, "stop_after_grok": 500},
+    reconstruction={"n_features": 20, "n_points": 300, "sparsities": (0.7, 0.9, 0.95),
+                    "sizes": (1, 4, 16), "steps": 400, "n_test": 300},
     double_descent={"seeds": 1, "restarts": 1, "sizes": (3, 5, 10, 30, 100, 500, 1000, 2000),
                     "steps": 5000, "warmup_steps": 250, "lr": 1e-2},
 )
@@ -605,6 +609,37 @@ def _item_memorization(ctx: _Context) -> tuple[list[Path], list[Table], dict[str
     return paths, [table], settings
 
 
+def _item_reconstruction(ctx: _Context) -> tuple[list[Path], list[Table], dict[str, Any]]:
+    from toyforge.figures.memorization import reconstruction_limits_titled
+    from toyforge.verify.reconstruction import (
+        load_reconstruction_grids,
+        reconstruction_bound_curves,
+        reconstruction_limit_panels,
+        save_reconstruction_grids,
+    )
+
+    settings = to_jsonable(dict(ctx.config.reconstruction))
+    target = ctx.cache("reconstruction") / f"{_config_key(settings)}.json"
+    if target.is_file():
+        panels = load_reconstruction_grids(target)
+    else:
+        panels = reconstruction_limit_panels(**ctx.config.reconstruction)
+        first = panels[0][1]
+        save_reconstruction_grids(target, panels, reconstruction_bound_curves(
+            first.base.n_features, first.x_values))
+        _count(ctx)
+    first = panels[0][1]
+    curves = reconstruction_bound_curves(first.base.n_features, first.x_values)
+    path = _save(reconstruction_limits_titled(panels, curves),
+                 ctx.out / "memorization_reconstruction.png", settings)
+    rows = tuple((title, float(grid.relative_loss.min()), float(grid.relative_loss.max()),
+                  float(grid.accuracy.min()), float(grid.accuracy.max())) for title, grid in panels)
+    table = Table(title="Reconstruction limits (test loss / zero-output loss; accuracy)",
+                  columns=("panel", "min loss", "max loss", "min accuracy", "max accuracy"),
+                  rows=rows)
+    return [path], [table], settings
+
+
 def _count(ctx: _Context) -> None:
     ctx.computed += 1
 
@@ -617,12 +652,14 @@ ITEMS: dict[str, Callable[[_Context], tuple[list[Path], list[Table], Any]]] = {
     "compare": _item_compare,
     "modular": _item_modular,
     "memorization": _item_memorization,
+    "reconstruction": _item_reconstruction,
 }
 """Report items by name, in report order. Figures per item: phase → phase_diagram.png,
 sweep_phase.png; rug → rug.png, rug_2e20_crop.png, rug_vs_trained.png; loss_curves →
 loss_vs_ratio.png, loss_vs_feature_prob.png; convergence → convergence.png; compare → (table
 only); modular → modular_grokking/spectrum/neurons/weights.png; memorization →
-memorization_double_descent/geometry/dimensionality.png."""
+memorization_double_descent/geometry/dimensionality.png; reconstruction →
+memorization_reconstruction.png."""
 
 ItemCallback = Callable[[str, "ItemResult"], None]
 

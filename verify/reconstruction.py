@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -408,6 +408,69 @@ def reconstruction_grid(base: ToySettingConfig, x_axis: str, x_values: Sequence[
                               y_axis=y_axis, y_values=tuple(map(float, y_values)),
                               relative_loss=loss, relative_stderr=stderr, accuracy=accuracy,
                               late_improvement=late)
+
+
+def reconstruction_limit_panels(*, n_features: int = 40, n_points: int = 1000,
+                                sparsities: Sequence[float] = (0.5, 0.7, 0.8, 0.9, 0.95, 0.98),
+                                sizes: Sequence[int] = (1, 2, 4, 8, 16, 32),
+                                decay: float = 0.9, mlp_hidden: int | None = None,
+                                steps: int = 1000, lr: float = 1e-2, n_test: int = 1000,
+                                settings: str = "both", seed: int = 0,
+                                progress: Callable[[int, int], None] | None = None,
+                                ) -> list[tuple[str, ReconstructionGrid]]:
+    """The panels of the reconstruction-limits figure: sparsity × width grids.
+
+    Bottleneck (tied ReLU-output model, width = hidden size m) and MLP block (fixed random
+    embedding into d dimensions, width = d, MLP of ``mlp_hidden`` = 2n units by default), each
+    with uniform importance and with importance ``decay**i`` (spec memorization.md §8).
+    ``progress(done, total)`` is called after every trained cell.
+    """
+    from threadpoolctl import threadpool_limits
+
+    check_choice("settings", settings, ("both", "tms", "mlp-block"))
+    common = dict(n_features=n_features, n_points=n_points, batch_size=None, steps=steps,
+                  lr=lr, n_test=n_test, seed=seed)
+    width = mlp_hidden if mlp_hidden is not None else 2 * n_features
+    chosen = []
+    if settings in ("both", "tms"):
+        chosen.append(("bottleneck", "n_hidden", ToySettingConfig(setting="tms", **common)))
+    if settings in ("both", "mlp-block"):
+        chosen.append((f"MLP block (width {width})", "embed_dim", ToySettingConfig(
+            setting="mlp-block", n_hidden=width, embed_dim=1, **common)))
+    bases = [(f"{label}, {name}", axis, replace(config, importance_decay=factor))
+             for label, axis, config in chosen
+             for name, factor in (("uniform importance", 1.0), (f"importance {decay:g}^i",
+                                                                  decay))]
+    total = len(bases) * len(sparsities) * len(sizes)
+    panels = []
+    with threadpool_limits(1):  # tiny matrices: BLAS threads only add overhead
+        for index, (title, axis, base) in enumerate(bases):
+            offset = index * len(sparsities) * len(sizes)
+            report = None if progress is None else (
+                lambda done, _total, offset=offset: progress(offset + done, total))
+            panels.append((title, reconstruction_grid(base, "sparsity", sparsities, axis, sizes,
+                                                      progress=report)))
+    return panels
+
+
+def reconstruction_bound_curves(n_features: int, sparsities: Sequence[float]
+                                ) -> dict[str, list[float]]:
+    """The compressed-sensing widths per sparsity (spec §8): m = 2k and the ℓ1 threshold."""
+    bounds = [sparse_recovery_bounds(n_features, sparsity) for sparsity in sparsities]
+    return {"m = 2k (any decoder)": [bound["uniqueness"] for bound in bounds],
+            "ℓ1: m = 2k ln(n/m)": [bound["l1"] for bound in bounds]}
+
+
+def save_reconstruction_grids(path: str | Path, panels: Sequence[tuple[str, Any]],
+                              curves: Mapping[str, Sequence[float]]) -> None:
+    """Write panels (and bound curves) as JSON atomically; read back with
+    :func:`load_reconstruction_grids`."""
+    from toyforge._fileio import atomic_write_text
+    from toyforge._serde import to_json
+
+    atomic_write_text(path, to_json({"panels": [{"title": title, "grid": grid}
+                                                for title, grid in panels],
+                                     "bounds": dict(curves)}))
 
 
 def load_reconstruction_grids(path: str | Path) -> list[tuple[str, ReconstructionGrid]]:

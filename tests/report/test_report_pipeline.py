@@ -24,7 +24,9 @@ TINY = ReportConfig(
           "n_hidden": 12},
     double_descent={"seeds": 1, "sizes": (5, 10), "steps": 100, "warmup_steps": 10,
                     "lr": 1e-2, "n_features": 40, "n_test": 100},
-    geometry_sizes=(5, 10))
+    geometry_sizes=(5, 10),
+    reconstruction={"n_features": 8, "n_points": 40, "sparsities": (0.8,), "sizes": (2,),
+                    "steps": 20, "n_test": 40})
 
 CHEAP_ITEMS = ("rug", "convergence", "modular")
 

@@ -11,7 +11,6 @@ drawn over every panel. ``--data`` also writes the grids as JSON.
 from __future__ import annotations
 
 import argparse
-from dataclasses import replace
 from typing import Any
 
 from toyforge.commands._common import float_arg, output_path, progress
@@ -68,39 +67,18 @@ def register(members: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def _bases(args: argparse.Namespace) -> list[tuple[str, str, Any]]:
-    from toyforge.verify.reconstruction import ToySettingConfig
-
-    common = dict(n_features=args.features, n_points=args.points, batch_size=None,
-                  steps=args.steps, lr=args.lr, n_test=args.test_points, seed=args.seed)
-    mlp_hidden = args.mlp_hidden if args.mlp_hidden is not None else 2 * args.features
-    chosen = []
-    if args.settings in ("both", "tms"):
-        chosen.append(("bottleneck", "n_hidden", ToySettingConfig(setting="tms", **common)))
-    if args.settings in ("both", "mlp-block"):
-        chosen.append((f"MLP block (width {mlp_hidden})", "embed_dim", ToySettingConfig(
-            setting="mlp-block", n_hidden=mlp_hidden, embed_dim=1, **common)))
-    return [(f"{label}, {name}", axis, replace(config, importance_decay=decay))
-            for label, axis, config in chosen
-        for name, decay in (("uniform importance", 1.0), (f"importance {args.decay:g}^i",
-                                                           args.decay))]
-
-
 def _train_panels(args: argparse.Namespace) -> list[tuple[str, Any]]:
-    from threadpoolctl import threadpool_limits
+    from toyforge.verify.reconstruction import reconstruction_limit_panels
 
-    from toyforge.verify.reconstruction import reconstruction_grid
-
-    bases = _bases(args)
-    cells = len(bases) * len(args.sparsities) * len(args.sizes)
+    settings = 2 if args.settings == "both" else 1
+    cells = 2 * settings * len(args.sparsities) * len(args.sizes)
     bar = progress(range(cells), total=cells, desc="reconstruction grid",
                    enabled=not args.no_progress)
-    panels = []
-    with threadpool_limits(1):  # tiny matrices: BLAS threads only add overhead
-        for title, axis, base in bases:
-            grid = reconstruction_grid(base, "sparsity", args.sparsities, axis, args.sizes,
-                                       progress=lambda done, total: next(bar, None))
-            panels.append((title, grid))
+    panels = reconstruction_limit_panels(
+        n_features=args.features, n_points=args.points, sparsities=args.sparsities,
+        sizes=args.sizes, decay=args.decay, mlp_hidden=args.mlp_hidden, steps=args.steps,
+        lr=args.lr, n_test=args.test_points, settings=args.settings, seed=args.seed,
+        progress=lambda done, total: next(bar, None))
     for _ in bar:  # closes the progress bar
         pass
     return panels
@@ -109,11 +87,13 @@ def _train_panels(args: argparse.Namespace) -> list[tuple[str, Any]]:
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from toyforge._fileio import atomic_write_text
-    from toyforge._serde import to_json
     from toyforge.figures._style import save_figure
-    from toyforge.figures.memorization import reconstruction_limits_figure
-    from toyforge.verify.reconstruction import load_reconstruction_grids, sparse_recovery_bounds
+    from toyforge.figures.memorization import reconstruction_limits_titled
+    from toyforge.verify.reconstruction import (
+        load_reconstruction_grids,
+        reconstruction_bound_curves,
+        save_reconstruction_grids,
+    )
 
     out = output_path(args.out)
     data_path = None if args.data is None else output_path(args.data, "--data")
@@ -122,14 +102,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         panels = _train_panels(args)
     first = panels[0][1]
-    n_features, sparsities = first.base.n_features, first.x_values
-    bounds = [sparse_recovery_bounds(n_features, s) for s in sparsities]
-    curves = {"m = 2k (any decoder)": [b["uniqueness"] for b in bounds],
-              "ℓ1: m = 2k ln(n/m)": [b["l1"] for b in bounds]}
-    figure = reconstruction_limits_figure(panels, curves)
-    figure.suptitle(f"limits of reconstruction: n = {n_features}, T = {first.base.n_points} "
-                    f"training points, {first.base.steps} full-batch Adam steps, "
-                    f"lr {first.base.lr:g}", fontsize=10)
+    curves = reconstruction_bound_curves(first.base.n_features, first.x_values)
+    figure = reconstruction_limits_titled(panels, curves)
     save_figure(figure, out, {"panels": [grid.base for _, grid in panels], "bounds": curves})
     late = max(float(np.nanmax(np.abs(grid.late_improvement))) for _, grid in panels
                if grid.late_improvement is not None)
@@ -140,8 +114,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"largest train-loss change over the last quarter of steps: {late:.2g} of the "
           "baseline")
     if data_path is not None:
-        atomic_write_text(data_path, to_json({"panels": [
-            {"title": title, "grid": grid} for title, grid in panels], "bounds": curves}))
+        save_reconstruction_grids(data_path, panels, curves)
         print(f"data: {data_path}")
     print(f"figure: {out}")
     return 0
