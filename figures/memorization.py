@@ -256,7 +256,7 @@ def reconstruction_limits_figure(panels: Sequence[tuple[str, Any]],
         if bounds:
             handles, labels = axes.flat[0].get_legend_handles_labels()
             figure.legend(handles, labels, loc="outside lower center", ncols=len(labels),
-                          fontsize=8, facecolor="0.45", labelcolor="w")
+                          fontsize=8, frameon=True, facecolor="0.45", labelcolor="w")
     return figure
 
 
