@@ -11,25 +11,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from toyforge.commands._common import float_arg, output_path, print_json, print_table
-
-
-def _int_list(text: str) -> tuple[int, ...]:
-    """argparse type: ``1,5,7`` -> (1, 5, 7)."""
-    try:
-        values = tuple(int(part) for part in text.split(",") if part.strip())
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(f"expected integers like 1,5,7, got {text!r}") from error
-    if not values:
-        raise argparse.ArgumentTypeError("expected at least one integer")
-    return values
-
-
-def _float_list(text: str) -> tuple[float, ...]:
-    try:
-        return tuple(float_arg(part) for part in text.split(","))
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(f"expected numbers like 1,0.5, got {text!r}") from error
+from toyforge.commands._common import (
+    float_arg,
+    float_list_arg,
+    int_list_arg,
+    output_path,
+    print_json,
+    print_table,
+)
 
 
 def register(members: Any) -> None:
@@ -39,11 +28,11 @@ def register(members: Any) -> None:
         description=__doc__.splitlines()[0])
     parser.add_argument("--modulus", type=int, required=True, help="an odd prime p")
     parser.add_argument("--activation", choices=("relu", "quadratic"), default="relu")
-    parser.add_argument("--frequencies", type=_int_list, default=None,
+    parser.add_argument("--frequencies", type=int_list_arg, default=None,
                         help="comma-separated frequencies (default: chosen for a useful margin)")
     parser.add_argument("--neurons-per-frequency", type=int, default=None,
                         help="N per frequency (default: the fewest exact)")
-    parser.add_argument("--amplitudes", type=_float_list, default=None,
+    parser.add_argument("--amplitudes", type=float_list_arg, default=None,
                         help="positive readout amplitude per frequency (default 1)")
     parser.add_argument("--rotation", type=float_arg, default=0.0,
                         help="common input phase ρ (the readout uses 2ρ)")

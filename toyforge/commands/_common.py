@@ -29,6 +29,38 @@ def float_arg(text: str) -> float:
 float_arg.__name__ = "number"
 
 
+def float_list_arg(text: str) -> tuple[float, ...]:
+    """argparse type: ``0.05,0.1`` -> (0.05, 0.1); at least one finite number."""
+    try:
+        values = tuple(float_arg(part) for part in text.split(",") if part.strip())
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"expected numbers like 0.05,0.1, got {text!r}") \
+            from error
+    if not values:
+        raise argparse.ArgumentTypeError("expected at least one number")
+    return values
+
+
+def int_list_arg(text: str) -> tuple[int, ...]:
+    """argparse type: ``1,5,7`` -> (1, 5, 7); at least one integer."""
+    try:
+        values = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"expected integers like 1,5,7, got {text!r}") \
+            from error
+    if not values:
+        raise argparse.ArgumentTypeError("expected at least one integer")
+    return values
+
+
+def positive_int_list_arg(text: str) -> tuple[int, ...]:
+    """argparse type: like :func:`int_list_arg`, every value >= 1."""
+    values = int_list_arg(text)
+    if min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
+    return values
+
+
 def grid_arg(text: str) -> tuple[float, float, int]:
     """argparse type for ``A:B:K`` (K points from A to B inclusive)."""
     parts = text.split(":")

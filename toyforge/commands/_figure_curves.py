@@ -12,29 +12,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from toyforge.commands._common import float_arg, output_path, progress
-
-
-def _float_list(text: str) -> tuple[float, ...]:
-    try:
-        values = tuple(float_arg(part) for part in text.split(",") if part.strip())
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(f"expected numbers like 0.05,0.1, got {text!r}") \
-            from error
-    if not values:
-        raise argparse.ArgumentTypeError("expected at least one number")
-    return values
-
-
-def _int_list(text: str) -> tuple[int, ...]:
-    try:
-        values = tuple(int(part) for part in text.split(",") if part.strip())
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(f"expected integers like 256,1024, got {text!r}") \
-            from error
-    if not values:
-        raise argparse.ArgumentTypeError("expected at least one integer")
-    return values
+from toyforge.commands._common import float_arg, float_list_arg, int_list_arg, output_path, progress
 
 
 def register(members: Any) -> None:
@@ -44,7 +22,7 @@ def register(members: Any) -> None:
     curves.add_argument("--axis", choices=("ratio", "feature-prob"), required=True)
     curves.add_argument("--fixed", type=float_arg, required=True,
                         help="value of the other parameter")
-    curves.add_argument("--points", type=_float_list, required=True,
+    curves.add_argument("--points", type=float_list_arg, required=True,
                         help="comma-separated axis values of the rug points")
     curves.add_argument("--features", type=int, default=4096, help="n_features (power of 2)")
     curves.add_argument("--samples", type=int, default=5000, help="MC samples per rug")
@@ -57,7 +35,7 @@ def register(members: Any) -> None:
                                      description="|rug / large-N theory − 1| against p·n")
     convergence.add_argument("--ratio", type=float_arg, required=True)
     convergence.add_argument("--feature-prob", type=float_arg, required=True)
-    convergence.add_argument("--sizes", type=_int_list, required=True,
+    convergence.add_argument("--sizes", type=int_list_arg, required=True,
                              help="comma-separated n_features (powers of 2)")
     convergence.add_argument("--samples", type=int, default=20_000, help="MC samples per size")
     convergence.add_argument("--seed", type=int, default=0)

@@ -13,29 +13,13 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from toyforge.commands._common import float_arg, output_path, progress
-
-
-def _float_list(text: str) -> tuple[float, ...]:
-    try:
-        values = tuple(float_arg(part) for part in text.split(",") if part.strip())
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(f"expected numbers like 0.5,0.9, got {text!r}") \
-            from error
-    if not values:
-        raise argparse.ArgumentTypeError("expected at least one number")
-    return values
-
-
-def _int_list(text: str) -> tuple[int, ...]:
-    try:
-        values = tuple(int(part) for part in text.split(",") if part.strip())
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(f"expected integers like 1,2,4, got {text!r}") \
-            from error
-    if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
-    return values
+from toyforge.commands._common import (
+    float_arg,
+    float_list_arg,
+    output_path,
+    positive_int_list_arg,
+    progress,
+)
 
 
 def register(members: Any) -> None:
@@ -46,9 +30,9 @@ def register(members: Any) -> None:
     parser.add_argument("--features", type=int, default=40, help="n (default 40)")
     parser.add_argument("--points", type=int, default=1000,
                         help="fixed training set of T points, full batch (default 1000)")
-    parser.add_argument("--sparsities", type=_float_list,
+    parser.add_argument("--sparsities", type=float_list_arg,
                         default=(0.5, 0.7, 0.8, 0.9, 0.95, 0.98), help="x axis: values of S")
-    parser.add_argument("--sizes", type=_int_list, default=(1, 2, 4, 8, 16, 32),
+    parser.add_argument("--sizes", type=positive_int_list_arg, default=(1, 2, 4, 8, 16, 32),
                         help="y axis: bottleneck m and MLP-block embedding d")
     parser.add_argument("--decay", type=float_arg, default=0.9,
                         help="decaying importance I_i = decay^i (default 0.9)")

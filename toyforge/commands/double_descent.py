@@ -7,18 +7,7 @@ import os
 import sys
 from typing import Any
 
-from toyforge.commands._common import float_arg, output_path, print_table
-
-
-def _sizes(text: str) -> tuple[int, ...]:
-    try:
-        sizes = tuple(int(part) for part in text.split(",") if part.strip())
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") \
-            from error
-    if not sizes or min(sizes) < 1:
-        raise argparse.ArgumentTypeError(f"expected positive sizes, got {text!r}")
-    return sizes
+from toyforge.commands._common import float_arg, output_path, positive_int_list_arg, print_table
 
 
 def register(subparsers: Any) -> None:
@@ -32,7 +21,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--features", type=int, default=1000, help="n (default 1000)")
     parser.add_argument("--hidden", type=int, default=2, help="m; only 2 (default 2)")
     parser.add_argument("--sparsity", type=float_arg, default=0.99, help="S (default 0.99)")
-    parser.add_argument("--sizes", type=_sizes, default=None,
+    parser.add_argument("--sizes", type=positive_int_list_arg, default=None,
                         help="comma-separated T values (default: the 21-point grid 3..5000)")
     parser.add_argument("--seeds", type=int, default=3, help="dataset seeds per T (default 3)")
     parser.add_argument("--restarts", type=int, default=3,
