@@ -29,8 +29,14 @@ class Timing:
     wall_calls_per_second: float = 0.0
 
 
-def measure(function: Callable[[], Any], *, min_block: float = 0.5, blocks: int = 5,
-            warmup: int = 2, max_calls: int = 1_000_000) -> Timing:
+def measure(
+    function: Callable[[], Any],
+    *,
+    min_block: float = 0.5,
+    blocks: int = 5,
+    warmup: int = 2,
+    max_calls: int = 1_000_000,
+) -> Timing:
     """Time ``function()`` by process CPU time: warm-up, calibration, median of ``blocks``."""
     for _ in range(warmup):
         function()
@@ -54,8 +60,12 @@ def measure(function: Callable[[], Any], *, min_block: float = 0.5, blocks: int 
         rates.append(calls / cpu)
         wall_rates.append(calls / wall)
     rate = statistics.median(rates)
-    return Timing(calls_per_second=rate, seconds_per_call=1.0 / rate, blocks=rates,
-                  wall_calls_per_second=statistics.median(wall_rates))
+    return Timing(
+        calls_per_second=rate,
+        seconds_per_call=1.0 / rate,
+        blocks=rates,
+        wall_calls_per_second=statistics.median(wall_rates),
+    )
 
 
 def blas_info() -> dict[str, Any]:
@@ -65,9 +75,13 @@ def blas_info() -> dict[str, Any]:
         from threadpoolctl import threadpool_info
 
         pools = [pool for pool in threadpool_info() if pool.get("user_api") == "blas"]
-        info["pools"] = [{key: pool.get(key) for key in
-                          ("internal_api", "version", "architecture", "num_threads", "filepath")}
-                         for pool in pools]
+        info["pools"] = [
+            {
+                key: pool.get(key)
+                for key in ("internal_api", "version", "architecture", "num_threads", "filepath")
+            }
+            for pool in pools
+        ]
     except ImportError:  # pragma: no cover
         info["pools"] = "threadpoolctl not installed"
     return info
@@ -85,8 +99,10 @@ def environment() -> dict[str, Any]:
         "machine": platform.machine(),
         "processor": platform.processor(),
         "cpu_count": os.cpu_count(),
-        "threads": {name: os.environ.get(name) for name in
-                    ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS")},
+        "threads": {
+            name: os.environ.get(name)
+            for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS")
+        },
         "blas": blas_info(),
         "time_unit": "single-thread process CPU time (time.process_time)",
     }
@@ -119,8 +135,7 @@ def _jsonable(obj: Any) -> Any:
 def print_rows(title: str, rows: list[dict[str, Any]], columns: list[str]) -> None:
     """Print rows as an aligned table under ``title``."""
     cells = [[_fmt(row.get(column, "")) for column in columns] for row in rows]
-    widths = [max(len(column), *(len(row[i]) for row in cells)) for i, column in
-              enumerate(columns)]
+    widths = [max(len(column), *(len(row[i]) for row in cells)) for i, column in enumerate(columns)]
     print(f"\n## {title}")
     print("  ".join(column.ljust(width) for column, width in zip(columns, widths, strict=True)))
     print("  ".join("-" * width for width in widths))

@@ -27,8 +27,12 @@ import numpy as np
 
 from benchmarks._harness import blas_info, measure, print_rows, torch_available, write_results
 
-SHAPES = {"A": (1024, 0.1, 0.01), "B": (1024, 0.25, 0.05), "C": (4096, 0.1, 0.01),
-          "D": (4096, 0.1, 0.001)}
+SHAPES = {
+    "A": (1024, 0.1, 0.01),
+    "B": (1024, 0.25, 0.05),
+    "C": (4096, 0.1, 0.01),
+    "D": (4096, 0.1, 0.001),
+}
 BATCH = 1024
 
 
@@ -45,14 +49,17 @@ def trained_like_model(n_features: int, ratio: float, feature_prob: float) -> tu
         rng = np.random.default_rng(0)
         n_hidden = int(ratio * n_features)
         W = rng.choice([-1.0, 1.0], size=(n_hidden, n_features)) / np.sqrt(n_hidden)
-        x = np.where(rng.random((256, n_features)) < feature_prob,
-                     rng.random((256, n_features)), 0.0)
+        x = np.where(
+            rng.random((256, n_features)) < feature_prob, rng.random((256, n_features)), 0.0
+        )
         bias = -np.quantile(x @ W.T @ W, 0.98)
         dense = ReluAutoencoder(W_in=W, W_out=W.T.copy(), b=np.full(n_features, bias))
         source = "random ±1/sqrt(m) rows, bias at the 98th percentile of W^T W x"
-    model = ReluAutoencoder(W_in=dense.W_in.astype(np.float32),
-                            W_out=np.ascontiguousarray(dense.W_out, dtype=np.float32),
-                            b=dense.b.astype(np.float32))
+    model = ReluAutoencoder(
+        W_in=dense.W_in.astype(np.float32),
+        W_out=np.ascontiguousarray(dense.W_out, dtype=np.float32),
+        b=dense.b.astype(np.float32),
+    )
     return model, source
 
 
@@ -62,8 +69,11 @@ def numpy_dense_step(model: Any, feature_prob: float, rng: np.random.Generator) 
     W_in_T, W_out_T, bias = model.W_in.T, model.W_out.T, model.b
 
     def step() -> float:
-        x = np.where(rng.random((BATCH, n), dtype=np.float32) <= feature_prob,
-                     rng.random((BATCH, n), dtype=np.float32), np.float32(0))
+        x = np.where(
+            rng.random((BATCH, n), dtype=np.float32) <= feature_prob,
+            rng.random((BATCH, n), dtype=np.float32),
+            np.float32(0),
+        )
         y = np.maximum((x @ W_in_T) @ W_out_T + bias, 0)
         return float(((y - x) ** 2).mean())
 
@@ -100,8 +110,7 @@ def torch_steps(model: Any, feature_prob: float) -> dict[str, Any]:
         return torch.where(torch.rand(BATCH, n) <= feature_prob, torch.rand(BATCH, n), 0)
 
     def loss(x: Any) -> float:
-        y = torch.relu(torch.nn.functional.linear(torch.nn.functional.linear(x, W_in), W_out,
-                                                  b))
+        y = torch.relu(torch.nn.functional.linear(torch.nn.functional.linear(x, W_in), W_out, b))
         return float(torch.nn.functional.mse_loss(y, x))
 
     pregenerated = [generate() for _ in range(8)]
@@ -124,25 +133,31 @@ def first_evaluate_latency() -> dict[str, float]:
     Run twice with the same empty NUMBA_CACHE_DIR: the first process compiles and caches,
     the second is the "warm cache" figure.
     """
-    code = ("import time; t = time.perf_counter(); c = time.process_time(); "
-            "import numpy as np; "
-            "from toyforge.constructions.models import ReluAutoencoder; "
-            "from toyforge.verify import evaluate, SparseDataSpec; "
-            "m = ReluAutoencoder(W_in=np.ones((4, 64), np.float32), "
-            "W_out=np.ones((64, 4), np.float32), b=np.full(64, -1, np.float32)); "
-            "[evaluate(m, SparseDataSpec(feature_prob=0.05), 2048, 0, path=p) "
-            "for p in ('hidden', 'product')]; "
-            "print(time.perf_counter() - t, time.process_time() - c)")
+    code = (
+        "import time; t = time.perf_counter(); c = time.process_time(); "
+        "import numpy as np; "
+        "from toyforge.constructions.models import ReluAutoencoder; "
+        "from toyforge.verify import evaluate, SparseDataSpec; "
+        "m = ReluAutoencoder(W_in=np.ones((4, 64), np.float32), "
+        "W_out=np.ones((64, 4), np.float32), b=np.full(64, -1, np.float32)); "
+        "[evaluate(m, SparseDataSpec(feature_prob=0.05), 2048, 0, path=p) "
+        "for p in ('hidden', 'product')]; "
+        "print(time.perf_counter() - t, time.process_time() - c)"
+    )
     results = {}
     with tempfile.TemporaryDirectory() as cache:
         env = dict(os.environ, NUMBA_CACHE_DIR=cache)
         for label in ("cold cache (compile)", "warm cache"):
             start = time.perf_counter()
-            out = subprocess.run([sys.executable, "-c", code], env=env, check=True,
-                                 capture_output=True, text=True).stdout
+            out = subprocess.run(
+                [sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True
+            ).stdout
             wall, cpu = (float(v) for v in out.strip().splitlines()[-1].split())
-            results[label] = {"process wall s": time.perf_counter() - start,
-                              "import + evaluate wall s": wall, "import + evaluate cpu s": cpu}
+            results[label] = {
+                "process wall s": time.perf_counter() - start,
+                "import + evaluate wall s": wall,
+                "import + evaluate cpu s": cpu,
+            }
     return results
 
 
@@ -162,22 +177,46 @@ def main(out: Path, quick: bool) -> None:
             step, prepared = toyforge_step(model, p, path, rng)
             label = f"toyforge {path} path" + (f" (-> {prepared.path})" if path == "auto" else "")
             candidates[label] = step
-            extra[label] = {"setup_cpu_s": time.process_time() - start,
-                            "positive_fraction": step() / (BATCH * n)}
+            extra[label] = {
+                "setup_cpu_s": time.process_time() - start,
+                "positive_fraction": step() / (BATCH * n),
+            }
         if have_torch:
             candidates.update(torch_steps(model, p))
-        rates = {label: BATCH * measure(fn, **timing).calls_per_second
-                 for label, fn in candidates.items()}
+        rates = {
+            label: BATCH * measure(fn, **timing).calls_per_second
+            for label, fn in candidates.items()
+        }
         numpy_rate = rates["numpy dense reference"]
         torch_rate = rates.get("torch CPU, fresh data")
         for label, rate in rates.items():
-            rows.append({"shape": name, "n": n, "r": ratio, "p": p, "implementation": label,
-                         "samples_per_s": rate, "x_numpy": rate / numpy_rate,
-                         "x_torch_fresh": rate / torch_rate if torch_rate else "",
-                         **extra.get(label, {}), "weights": source})
-    print_rows("evaluation (forward + loss), samples per CPU second, batch 1024, float32",
-               rows, ["shape", "implementation", "samples_per_s", "x_numpy", "x_torch_fresh",
-                      "positive_fraction", "setup_cpu_s"])
+            rows.append(
+                {
+                    "shape": name,
+                    "n": n,
+                    "r": ratio,
+                    "p": p,
+                    "implementation": label,
+                    "samples_per_s": rate,
+                    "x_numpy": rate / numpy_rate,
+                    "x_torch_fresh": rate / torch_rate if torch_rate else "",
+                    **extra.get(label, {}),
+                    "weights": source,
+                }
+            )
+    print_rows(
+        "evaluation (forward + loss), samples per CPU second, batch 1024, float32",
+        rows,
+        [
+            "shape",
+            "implementation",
+            "samples_per_s",
+            "x_numpy",
+            "x_torch_fresh",
+            "positive_fraction",
+            "setup_cpu_s",
+        ],
+    )
     latency = first_evaluate_latency()
     print("import + first evaluate:", latency)
     print("BLAS:", blas_info())

@@ -41,8 +41,21 @@ def _kernel_step(W, b, indptr, indices, values):
     state = {"offset": 0}
 
     def step():
-        train_steps_kernel(W, b, *moments, indptr, indices, values, rates, state["offset"],
-                           0.9, 0.999, 1e-8, 1e-2, losses)
+        train_steps_kernel(
+            W,
+            b,
+            *moments,
+            indptr,
+            indices,
+            values,
+            rates,
+            state["offset"],
+            0.9,
+            0.999,
+            1e-8,
+            1e-2,
+            losses,
+        )
         state["offset"] += KERNEL_STEPS
 
     return step
@@ -56,8 +69,9 @@ def _reference_step(W, b, indptr, indices, values):
     optimiser = Adam(config=AdamConfig(lr=1e-3, weight_decay=1e-2))
 
     def step():
-        _, grad_W, grad_b = loss_and_gradient_reference(params["W"], params["b"], indptr,
-                                                        indices, values)
+        _, grad_W, grad_b = loss_and_gradient_reference(
+            params["W"], params["b"], indptr, indices, values
+        )
         optimiser.step(params, {"W": grad_W, "b": grad_b})
 
     return step
@@ -76,21 +90,41 @@ def main(out: Path, quick: bool) -> None:
         kernel = measure(_kernel_step(*problem), min_block=block, blocks=3)
         reference = measure(_reference_step(*problem), min_block=block, blocks=3)
         kernel_rate = kernel.calls_per_second * KERNEL_STEPS
-        rows.append({"n_points": n_points, "kernel_steps_per_s": kernel_rate,
-                     "reference_steps_per_s": reference.calls_per_second,
-                     "speedup": kernel_rate / reference.calls_per_second,
-                     "kernel_ms_per_step": 1e3 / kernel_rate,
-                     "reference_ms_per_step": 1e3 * reference.seconds_per_call})
+        rows.append(
+            {
+                "n_points": n_points,
+                "kernel_steps_per_s": kernel_rate,
+                "reference_steps_per_s": reference.calls_per_second,
+                "speedup": kernel_rate / reference.calls_per_second,
+                "kernel_ms_per_step": 1e3 / kernel_rate,
+                "reference_ms_per_step": 1e3 * reference.seconds_per_call,
+            }
+        )
     # cost model: seconds per step = a + c·T (fitted on the kernel rows, least squares)
     T = np.array([row["n_points"] for row in rows], dtype=float)
     seconds = np.array([1e-3 * row["kernel_ms_per_step"] for row in rows])
     slope, intercept = np.polyfit(T, seconds, 1)
     grid = float(sum(50_000 * (intercept + slope * size) for size in DEFAULT_SIZES))
-    rows.append({"n_points": "grid (21 sizes, 50k steps, 1 seed, 1 core)",
-                 "projected_seconds": grid, "projected_minutes": grid / 60})
-    print_rows("m=2 double-descent kernel vs numpy reference (n=1000, S=0.99, CPU time)",
-               rows, ["n_points", "kernel_steps_per_s", "reference_steps_per_s", "speedup",
-                      "kernel_ms_per_step", "reference_ms_per_step", "projected_minutes"])
+    rows.append(
+        {
+            "n_points": "grid (21 sizes, 50k steps, 1 seed, 1 core)",
+            "projected_seconds": grid,
+            "projected_minutes": grid / 60,
+        }
+    )
+    print_rows(
+        "m=2 double-descent kernel vs numpy reference (n=1000, S=0.99, CPU time)",
+        rows,
+        [
+            "n_points",
+            "kernel_steps_per_s",
+            "reference_steps_per_s",
+            "speedup",
+            "kernel_ms_per_step",
+            "reference_ms_per_step",
+            "projected_minutes",
+        ],
+    )
     write_results(out, "bench_memorization", rows)
 
 

@@ -30,13 +30,19 @@ def _enumeration_rows(quick: bool) -> list[dict]:
     rows = []
     for frequencies in ((1,), (14, 35, 41, 42, 52)):
         model = modular_addition(113, frequencies, 5)
-        for name, function in (("constructions.exactness", lambda m=model: exactness(m)),
-                               ("verify.evaluate_modular_addition",
-                                lambda m=model: evaluate_modular_addition(m))):
+        for name, function in (
+            ("constructions.exactness", lambda m=model: exactness(m)),
+            ("verify.evaluate_modular_addition", lambda m=model: evaluate_modular_addition(m)),
+        ):
             timing = measure(function, min_block=0.2 if quick else 0.5, blocks=3 if quick else 5)
-            rows.append({"case": f"all 12769 pairs, p=113, N={model.n_hidden}", "method": name,
-                         "calls_per_s": timing.calls_per_second,
-                         "ms_per_call": 1e3 * timing.seconds_per_call})
+            rows.append(
+                {
+                    "case": f"all 12769 pairs, p=113, N={model.n_hidden}",
+                    "method": name,
+                    "calls_per_s": timing.calls_per_second,
+                    "ms_per_call": 1e3 * timing.seconds_per_call,
+                }
+            )
     return rows
 
 
@@ -62,10 +68,11 @@ def _step_functions():
         _, _, grads = _loss_and_grads(fast_params, batch)
         fast_optimiser.step(fast_params, grads)
 
-    reference_params = {k: v.astype(np.float64) for k, v in
-                        init_parameters(config, np.random.default_rng(0)).items()}
-    reference_optimiser = Adam(config=AdamConfig(lr=1e-3, beta1=0.9, beta2=0.98,
-                                                 weight_decay=1.0))
+    reference_params = {
+        k: v.astype(np.float64)
+        for k, v in init_parameters(config, np.random.default_rng(0)).items()
+    }
+    reference_optimiser = Adam(config=AdamConfig(lr=1e-3, beta1=0.9, beta2=0.98, weight_decay=1.0))
 
     def reference_step():
         _, grads = grads_reference(reference_params, train_pairs, 67)
@@ -77,15 +84,20 @@ def _step_functions():
 def _step_rows(quick: bool) -> list[dict]:
     fast_step, reference_step = _step_functions()
     fast = measure(fast_step, min_block=0.2 if quick else 0.5, blocks=3 if quick else 5)
-    reference = measure(reference_step, min_block=0.2 if quick else 0.5,
-                        blocks=3 if quick else 5)
+    reference = measure(reference_step, min_block=0.2 if quick else 0.5, blocks=3 if quick else 5)
     return [
-        {"case": "PAIR step p=67 (911 pairs, 500x24)", "method": "train_modular (fused, f32)",
-         "steps_per_s": fast.calls_per_second, "ratio_vs_reference":
-             fast.calls_per_second / reference.calls_per_second},
-        {"case": "PAIR step p=67 (911 pairs, 500x24)",
-         "method": "reference (one-hot numpy f64 + optim.Adam)",
-         "steps_per_s": reference.calls_per_second, "ratio_vs_reference": 1.0},
+        {
+            "case": "PAIR step p=67 (911 pairs, 500x24)",
+            "method": "train_modular (fused, f32)",
+            "steps_per_s": fast.calls_per_second,
+            "ratio_vs_reference": fast.calls_per_second / reference.calls_per_second,
+        },
+        {
+            "case": "PAIR step p=67 (911 pairs, 500x24)",
+            "method": "reference (one-hot numpy f64 + optim.Adam)",
+            "steps_per_s": reference.calls_per_second,
+            "ratio_vs_reference": 1.0,
+        },
     ]
 
 
@@ -97,13 +109,17 @@ def _grokking_row() -> dict:
     start = time.perf_counter()
     result = train_modular_addition(config)
     wall = time.perf_counter() - start
-    return {"case": "PAIR recipe p=67 seed 0 float32, until test >= 99 %",
-            "memorize_step": result.memorize_step, "grok_step": result.grok_step,
-            "wall_s": wall, "cpu_s": result.cpu_seconds,
-            "steps_per_s": result.steps_per_second,
-            "steps_per_cpu_s": result.steps_run / result.cpu_seconds,
-            "key_frequencies": list(key_frequencies(result.model)),
-            "fourier_gini": fourier_gini(result.model)}
+    return {
+        "case": "PAIR recipe p=67 seed 0 float32, until test >= 99 %",
+        "memorize_step": result.memorize_step,
+        "grok_step": result.grok_step,
+        "wall_s": wall,
+        "cpu_s": result.cpu_seconds,
+        "steps_per_s": result.steps_per_second,
+        "steps_per_cpu_s": result.steps_run / result.cpu_seconds,
+        "key_frequencies": list(key_frequencies(result.model)),
+        "fourier_gini": fourier_gini(result.model),
+    }
 
 
 def main(out: Path, quick: bool) -> None:
@@ -113,14 +129,31 @@ def main(out: Path, quick: bool) -> None:
         enumeration = _enumeration_rows(quick)
         steps = _step_rows(quick)
         grokking = [] if quick else [_grokking_row()]
-    print_rows("modular addition: exact enumeration (CPU time)", enumeration,
-               ["case", "method", "calls_per_s", "ms_per_call"])
-    print_rows("modular addition: one training step (CPU time)", steps,
-               ["case", "method", "steps_per_s", "ratio_vs_reference"])
+    print_rows(
+        "modular addition: exact enumeration (CPU time)",
+        enumeration,
+        ["case", "method", "calls_per_s", "ms_per_call"],
+    )
+    print_rows(
+        "modular addition: one training step (CPU time)",
+        steps,
+        ["case", "method", "steps_per_s", "ratio_vs_reference"],
+    )
     if grokking:
-        print_rows("modular addition: grokking run", grokking,
-                   ["case", "memorize_step", "grok_step", "wall_s", "cpu_s", "steps_per_cpu_s",
-                    "key_frequencies", "fourier_gini"])
+        print_rows(
+            "modular addition: grokking run",
+            grokking,
+            [
+                "case",
+                "memorize_step",
+                "grok_step",
+                "wall_s",
+                "cpu_s",
+                "steps_per_cpu_s",
+                "key_frequencies",
+                "fourier_gini",
+            ],
+        )
     write_results(out, "bench_modular", enumeration + steps + grokking)
 
 

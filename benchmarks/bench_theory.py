@@ -28,15 +28,18 @@ def _quadrature_loss(ratio: float, p: float) -> float:
 
     def profile(c: float) -> float:
         def over(f):
-            return integrate.quad(lambda nu: f(nu) * norm.pdf(nu, c, sigma),
-                                  c - 10 * sigma, c + 10 * sigma, limit=200)[0]
+            return integrate.quad(
+                lambda nu: f(nu) * norm.pdf(nu, c, sigma), c - 10 * sigma, c + 10 * sigma, limit=200
+            )[0]
+
         cross = p * over(lambda nu: g_h(nu)[0])
         square = p * over(lambda nu: g_h(nu)[1]) + (1 - p) * over(lambda nu: max(nu, 0) ** 2)
         return p / 3 - cross * cross / square
 
     c_max = 2 + 10 * sigma + (1 - ratio) * p / (2 * ratio)
-    result = optimize.minimize_scalar(profile, bounds=(-1.0, c_max), method="bounded",
-                                      options={"xatol": 1e-9})
+    result = optimize.minimize_scalar(
+        profile, bounds=(-1.0, c_max), method="bounded", options={"xatol": 1e-9}
+    )
     return float(result.fun)
 
 
@@ -50,10 +53,12 @@ def main(out: Path, quick: bool) -> None:
     point = measure(lambda: predict(0.25, 0.05), min_block=block, blocks=3)
     symmetric_point = measure(lambda: symmetric_optimum(0.25, 0.05), min_block=block, blocks=3)
     grid = measure(lambda: predict_grid(axis, axis), min_block=block, blocks=3, warmup=1)
-    lean = measure(lambda: predict_grid(axis, axis, bounds=False), min_block=block, blocks=3,
-                   warmup=1)
-    grid_sym = measure(lambda: symmetric_optimum(ratio_grid, prob_grid), min_block=block,
-                       blocks=3, warmup=1)
+    lean = measure(
+        lambda: predict_grid(axis, axis, bounds=False), min_block=block, blocks=3, warmup=1
+    )
+    grid_sym = measure(
+        lambda: symmetric_optimum(ratio_grid, prob_grid), min_block=block, blocks=3, warmup=1
+    )
     subset = [(0.25, 0.05), (0.1, 0.01), (0.5, 0.3), (0.002001, 0.8)][: 2 if quick else 4]
     start = time.process_time()
     for ratio, p in subset:
@@ -61,22 +66,42 @@ def main(out: Path, quick: bool) -> None:
     per_point_quad = (time.process_time() - start) / len(subset)
     quad_grid = per_point_quad * n * n
     rows = [
-        {"case": "predict (one point, all fields)", "seconds": point.seconds_per_call,
-         "us": point.seconds_per_call * 1e6},
-        {"case": "symmetric_optimum (one point)", "seconds": symmetric_point.seconds_per_call,
-         "us": symmetric_point.seconds_per_call * 1e6},
-        {"case": "quadrature reference (one point, symmetric loss)", "seconds": per_point_quad,
-         "us": per_point_quad * 1e6},
-        {"case": f"predict_grid {n}x{n} (all fields)", "seconds": grid.seconds_per_call,
-         "speedup_vs_quadrature": quad_grid / grid.seconds_per_call},
-        {"case": f"predict_grid {n}x{n} (bounds=False: no MMSE/JumpReLU)",
-         "seconds": lean.seconds_per_call,
-         "speedup_vs_quadrature": quad_grid / lean.seconds_per_call},
-        {"case": f"symmetric_optimum {n}x{n}", "seconds": grid_sym.seconds_per_call,
-         "speedup_vs_quadrature": quad_grid / grid_sym.seconds_per_call},
-        {"case": f"quadrature {n}x{n} (extrapolated from {len(subset)} points)",
-         "seconds": quad_grid},
+        {
+            "case": "predict (one point, all fields)",
+            "seconds": point.seconds_per_call,
+            "us": point.seconds_per_call * 1e6,
+        },
+        {
+            "case": "symmetric_optimum (one point)",
+            "seconds": symmetric_point.seconds_per_call,
+            "us": symmetric_point.seconds_per_call * 1e6,
+        },
+        {
+            "case": "quadrature reference (one point, symmetric loss)",
+            "seconds": per_point_quad,
+            "us": per_point_quad * 1e6,
+        },
+        {
+            "case": f"predict_grid {n}x{n} (all fields)",
+            "seconds": grid.seconds_per_call,
+            "speedup_vs_quadrature": quad_grid / grid.seconds_per_call,
+        },
+        {
+            "case": f"predict_grid {n}x{n} (bounds=False: no MMSE/JumpReLU)",
+            "seconds": lean.seconds_per_call,
+            "speedup_vs_quadrature": quad_grid / lean.seconds_per_call,
+        },
+        {
+            "case": f"symmetric_optimum {n}x{n}",
+            "seconds": grid_sym.seconds_per_call,
+            "speedup_vs_quadrature": quad_grid / grid_sym.seconds_per_call,
+        },
+        {
+            "case": f"quadrature {n}x{n} (extrapolated from {len(subset)} points)",
+            "seconds": quad_grid,
+        },
     ]
-    print_rows("theory (single-thread CPU time)", rows,
-               ["case", "seconds", "us", "speedup_vs_quadrature"])
+    print_rows(
+        "theory (single-thread CPU time)", rows, ["case", "seconds", "us", "speedup_vs_quadrature"]
+    )
     write_results(out, "bench_theory", rows)

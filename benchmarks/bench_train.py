@@ -38,9 +38,14 @@ def _numba_stepper(n_features: int, n_hidden: int, seed: int = 0):
     from toyforge.verify.train import init_relu_autoencoder
 
     model = init_relu_autoencoder(n_features, n_hidden, seed=seed)
-    return AutoencoderStepper(model.W_in, model.W_out, model.b,
-                              Adam(config=AdamConfig(lr=LR)), batch_size=BATCH,
-                              dtype=np.float32)
+    return AutoencoderStepper(
+        model.W_in,
+        model.W_out,
+        model.b,
+        Adam(config=AdamConfig(lr=LR)),
+        batch_size=BATCH,
+        dtype=np.float32,
+    )
 
 
 def _numba_step_function(stepper, n_features: int, feature_prob: float, rng):
@@ -91,12 +96,21 @@ def _torch_steps(n_features: int, n_hidden: int, feature_prob: float):
         optimizer.step()
 
     def fresh():
-        x = torch.where(torch.rand(BATCH, n_features) <= feature_prob,
-                        torch.rand(BATCH, n_features), torch.zeros(()))
+        x = torch.where(
+            torch.rand(BATCH, n_features) <= feature_prob,
+            torch.rand(BATCH, n_features),
+            torch.zeros(()),
+        )
         train_on(x)
 
-    batches = [torch.where(torch.rand(BATCH, n_features) <= feature_prob,
-                           torch.rand(BATCH, n_features), torch.zeros(())) for _ in range(8)]
+    batches = [
+        torch.where(
+            torch.rand(BATCH, n_features) <= feature_prob,
+            torch.rand(BATCH, n_features),
+            torch.zeros(()),
+        )
+        for _ in range(8)
+    ]
     counter = [0]
 
     def pregenerated():
@@ -108,17 +122,24 @@ def _torch_steps(n_features: int, n_hidden: int, feature_prob: float):
 
 def _first_step_latency() -> float:
     """Wall seconds for import + one training step in a new process (warm numba cache)."""
-    code = ("import time; t = time.perf_counter(); import numpy as np; "
-            "from toyforge.verify.kernels.autoencoder_train import warmup; "
-            "from toyforge.verify.train import SparseFeatureData, TrainConfig, "
-            "init_relu_autoencoder, train; "
-            "train(init_relu_autoencoder(256, 32), SparseFeatureData(n_features=256, "
-            "feature_prob=0.01), TrainConfig(steps=2, batch_size=1024, dense_threshold=0.6)); "
-            "print(time.perf_counter() - t)")
+    code = (
+        "import time; t = time.perf_counter(); import numpy as np; "
+        "from toyforge.verify.kernels.autoencoder_train import warmup; "
+        "from toyforge.verify.train import SparseFeatureData, TrainConfig, "
+        "init_relu_autoencoder, train; "
+        "train(init_relu_autoencoder(256, 32), SparseFeatureData(n_features=256, "
+        "feature_prob=0.01), TrainConfig(steps=2, batch_size=1024, dense_threshold=0.6)); "
+        "print(time.perf_counter() - t)"
+    )
     timings = []
     for _ in range(3):  # the first run may fill the cache
-        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                              check=True, env=os.environ.copy())
+        done = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=os.environ.copy(),
+        )
         timings.append(float(done.stdout.strip().splitlines()[-1]))
     return min(timings[1:])
 
@@ -131,8 +152,9 @@ def _measure_shape(name: str, quick: bool, with_torch: bool) -> dict:
     timing = {"min_block": 0.3 if quick else 0.5, "blocks": 3 if quick else 5}
     row: dict = {"shape": name, "n": n_features, "m": n_hidden, "p": feature_prob}
     rng = np.random.default_rng(1)
-    row["numpy_dense"] = measure(_numpy_dense_step(n_features, n_hidden, feature_prob, rng),
-                                 **timing).calls_per_second
+    row["numpy_dense"] = measure(
+        _numpy_dense_step(n_features, n_hidden, feature_prob, rng), **timing
+    ).calls_per_second
     stepper = _numba_stepper(n_features, n_hidden)
     step = _numba_step_function(stepper, n_features, feature_prob, rng)
     stepper.dense_threshold = 0.0  # early training: dense dL/du path
@@ -167,11 +189,23 @@ def main(out: Path, quick: bool) -> None:
     latency = _first_step_latency()
     for row in rows:
         row["import_first_step_s"] = latency
-    columns = ["shape", "numpy_dense", "numba_early", "numba_trained", "trained_path",
-               "positive_fraction", "trained_x_numpy"]
+    columns = [
+        "shape",
+        "numpy_dense",
+        "numba_early",
+        "numba_trained",
+        "trained_path",
+        "positive_fraction",
+        "trained_x_numpy",
+    ]
     if with_torch:
-        columns += ["torch_fresh", "torch_pregen", "trained_x_torch", "trained_x_torch_pregen",
-                    "early_x_torch"]
+        columns += [
+            "torch_fresh",
+            "torch_pregen",
+            "trained_x_torch",
+            "trained_x_torch_pregen",
+            "early_x_torch",
+        ]
     print_rows("train steps per CPU second (batch 1024, float32, 1 thread)", rows, columns)
     print(f"import + first step (warm cache, wall): {latency:.2f} s")
     print("BLAS:", blas_info())

@@ -20,8 +20,11 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="fewer shapes and shorter blocks")
     parser.add_argument("--only", nargs="*", default=None, help="benchmark module names")
     args = parser.parse_args()
-    names = sorted(info.name for info in pkgutil.iter_modules(benchmarks.__path__)
-                   if info.name.startswith("bench_"))
+    names = sorted(
+        info.name
+        for info in pkgutil.iter_modules(benchmarks.__path__)
+        if info.name.startswith("bench_")
+    )
     if args.only:
         names = [name for name in names if name in args.only or name[6:] in args.only]
     print("environment:", environment())

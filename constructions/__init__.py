@@ -8,5 +8,4 @@ from toyforge.constructions.models import (
     register_architecture,
 )
 
-__all__ = ["ARCHITECTURES", "MLP", "ModularAdditionMLP", "ReluAutoencoder",
-           "register_architecture"]
+__all__ = ["ARCHITECTURES", "MLP", "ModularAdditionMLP", "ReluAutoencoder", "register_architecture"]

@@ -60,6 +60,7 @@ __all__ = [
 
 # --------------------------------------------------------------------------- input checks
 
+
 def _points(name: str, value: Any, min_rows: int = 1) -> np.ndarray:
     array = np.asarray(value, dtype=np.float64)
     if array.ndim != 2 or array.shape[0] < min_rows or array.shape[1] < 1:
@@ -81,6 +82,7 @@ def _targets(name: str, value: Any, n_rows: int) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- §6.1 lookup table
+
 
 def lookup_table(keys: Any, values: Any, margin: float = 0.5) -> MLP:
     """One ReLU neuron per key: ``y(x) = Σ_k ReLU(x̂_k·x − θ_k) v_k`` (spec §6.1).
@@ -127,15 +129,17 @@ def lookup_table(keys: Any, values: Any, margin: float = 0.5) -> MLP:
             k = int(bad[0])
             j = int(np.argmax(overlaps[k]))
             raise InvalidParameter(
-                "keys", f"keys {k} and {j} (overlap {largest[k]:.6g} >= |key {k}| = "
-                        f"{norms[k]:.6g})", "keys whose directions are distinct")
+                "keys",
+                f"keys {k} and {j} (overlap {largest[k]:.6g} >= |key {k}| = {norms[k]:.6g})",
+                "keys whose directions are distinct",
+            )
     thresholds = largest + margin * (norms - largest)
     W2 = (targets / (norms - thresholds)[:, None]).T
-    return MLP(W1=unit, b1=-thresholds, W2=W2, b2=np.zeros(targets.shape[1]),
-               activation="relu")
+    return MLP(W1=unit, b1=-thresholds, W2=W2, b2=np.zeros(targets.shape[1]), activation="relu")
 
 
 # --------------------------------------------------------------------------- §6.2 T-gon memoriser
+
 
 def _polygon_threshold(n_points: int) -> float:
     """τ = max(cos 2π/T, 0) (0 for T = 1)."""
@@ -183,23 +187,26 @@ def polygon_memorizer(n_features: int, points: Any) -> ReluAutoencoder:
     norms = np.linalg.norm(X, axis=1)
     off = np.flatnonzero(np.abs(norms - 1.0) > 1e-9)
     if off.size:
-        raise InvalidParameter("points", f"point {int(off[0])} has norm {norms[off[0]]:.6g}",
-                               "unit-norm points")
+        raise InvalidParameter(
+            "points", f"point {int(off[0])} has norm {norms[off[0]]:.6g}", "unit-norm points"
+        )
     active = X > 0
     shared = np.flatnonzero(active.sum(axis=0) > 1)
     if shared.size:
         feature = int(shared[0])
         owners = np.flatnonzero(active[:, feature])[:2]
         raise InvalidParameter(
-            "points", f"points {int(owners[0])} and {int(owners[1])} share feature {feature}",
-            "points with disjoint supports")
+            "points",
+            f"points {int(owners[0])} and {int(owners[1])} share feature {feature}",
+            "points with disjoint supports",
+        )
     n_points = X.shape[0]
     tau = _polygon_threshold(n_points)
     scale = 1.0 / math.sqrt(1.0 - tau)
     angles = 2 * math.pi * np.arange(n_points) / n_points
-    directions = np.stack([np.cos(angles), np.sin(angles)])        # (2, T)
-    owner = np.argmax(active, axis=0)                               # point of each feature
-    column_values = X[owner, np.arange(n_features)]                 # 0 for unused features
+    directions = np.stack([np.cos(angles), np.sin(angles)])  # (2, T)
+    owner = np.argmax(active, axis=0)  # point of each feature
+    column_values = X[owner, np.arange(n_features)]  # 0 for unused features
     W = scale * column_values[None, :] * directions[:, owner]
     b = -tau * scale * np.linalg.norm(W, axis=0)
     return ReluAutoencoder.tied_from(W, b)
@@ -207,16 +214,21 @@ def polygon_memorizer(n_features: int, points: Any) -> ReluAutoencoder:
 
 # --------------------------------------------------------------------------- §6.3 slab network
 
-def _group_solution(X_group: np.ndarray, targets: np.ndarray, indices: np.ndarray,
-                    name: str) -> np.ndarray:
+
+def _group_solution(
+    X_group: np.ndarray, targets: np.ndarray, indices: np.ndarray, name: str
+) -> np.ndarray:
     """Exact solution of ``X_group @ w = targets`` (all columns), or refuse the group."""
     solution, _, rank, _ = np.linalg.lstsq(X_group, targets, rcond=None)
     residual = np.max(np.abs(X_group @ solution - targets))
     scale = 1.0 + np.max(np.abs(targets))
     if rank < X_group.shape[0] or residual > 1e-9 * scale:
         raise InvalidParameter(
-            name, f"points {indices.tolist()[:8]} are not in general position "
-                  f"(rank {rank} < {X_group.shape[0]})", "points whose groups have full rank")
+            name,
+            f"points {indices.tolist()[:8]} are not in general position "
+            f"(rank {rank} < {X_group.shape[0]})",
+            "points whose groups have full rank",
+        )
     return solution
 
 
@@ -256,8 +268,9 @@ def slab_memorizer(points: Any, labels: Any, group_size: int | None = None) -> M
     rows, biases, outputs = [], [], []
     for start in range(0, n_points, group):
         members = np.arange(start, min(start + group, n_points))
-        solution = _group_solution(X[members], np.column_stack(
-            [np.ones(members.size), y[members, 0]]), members, "points")
+        solution = _group_solution(
+            X[members], np.column_stack([np.ones(members.size), y[members, 0]]), members, "points"
+        )
         w, u = solution[:, 0], solution[:, 1]
         others = np.setdiff1d(np.arange(n_points), members)
         gaps = np.abs(X[others] @ w - 1.0)
@@ -265,19 +278,27 @@ def slab_memorizer(points: Any, labels: Any, group_size: int | None = None) -> M
         if gamma <= 1e-12:
             other = int(others[int(np.argmin(gaps))])
             raise InvalidParameter(
-                "points", f"point {other} lies on the hyperplane of group starting at {start}",
-                "points off every other group's hyperplane (margin > 0)")
+                "points",
+                f"point {other} lies on the hyperplane of group starting at {start}",
+                "points off every other group's hyperplane (margin > 0)",
+            )
         delta = gamma / 2
         largest = float(np.max(np.abs(X @ u)))
         epsilon = delta / (4 * largest) if largest > 0 else delta
         rows += [w + epsilon * u, w, w + epsilon * u, w]
         biases += [-1 + delta, -1 + delta, -1 - delta, -1 - delta]
         outputs += [1 / epsilon, -1 / epsilon, -1 / epsilon, 1 / epsilon]
-    return MLP(W1=np.array(rows), b1=np.array(biases), W2=np.array(outputs)[None, :],
-               b2=np.zeros(1), activation="relu")
+    return MLP(
+        W1=np.array(rows),
+        b1=np.array(biases),
+        W2=np.array(outputs)[None, :],
+        b2=np.zeros(1),
+        activation="relu",
+    )
 
 
 # --------------------------------------------------------------------------- §6.4 √N network
+
 
 @register_architecture
 @dataclass(frozen=True, kw_only=True, slots=True, eq=False)
@@ -317,8 +338,10 @@ class TwoHiddenLayerMLP(_ArraysMixin):
         for layer in (2, 3):
             W, previous = getattr(self, f"W{layer}"), getattr(self, f"W{layer - 1}")
             if W.shape[1] != previous.shape[0]:
-                raise IncompatibleWeights(f"W{layer} has shape {W.shape}, expected "
-                                          f"(rows, {previous.shape[0]}) from W{layer - 1}")
+                raise IncompatibleWeights(
+                    f"W{layer} has shape {W.shape}, expected "
+                    f"(rows, {previous.shape[0]}) from W{layer - 1}"
+                )
 
     @property
     def n_inputs(self) -> int:
@@ -339,8 +362,9 @@ class TwoHiddenLayerMLP(_ArraysMixin):
         return out[0] if single else out
 
 
-def _ramp_coefficients(slopes: np.ndarray, offsets: np.ndarray, gap_knots: np.ndarray,
-                       t_min: float) -> tuple[np.ndarray, float]:
+def _ramp_coefficients(
+    slopes: np.ndarray, offsets: np.ndarray, gap_knots: np.ndarray, t_min: float
+) -> tuple[np.ndarray, float]:
     """Express a per-group affine function as ramps: coefficients on layer-1 units and a bias.
 
     Group a's function is ``slopes[a]·t + offsets[a]``; gap a (between groups a and a+1) has
@@ -359,8 +383,11 @@ def _ramp_coefficients(slopes: np.ndarray, offsets: np.ndarray, gap_knots: np.nd
     return coefficients, bias
 
 
-def sqrt_memorizer(points: Any, labels: Any, seed: int | np.random.Generator | None = 0,
-                   ) -> TwoHiddenLayerMLP:
+def sqrt_memorizer(
+    points: Any,
+    labels: Any,
+    seed: int | np.random.Generator | None = 0,
+) -> TwoHiddenLayerMLP:
     """Two hidden ReLU layers of width ~2√N fitting N real scalar labels (spec §6.4).
 
     Project t = r·x (r ~ N(0, I)), sort, and split the points into K groups of L = ⌈√N⌉
@@ -402,9 +429,15 @@ def sqrt_memorizer(points: Any, labels: Any, seed: int | np.random.Generator | N
     n_points = X.shape[0]
     size = math.ceil(math.sqrt(n_points))
     groups = [np.arange(start, min(start + size, n_points)) for start in range(0, n_points, size)]
-    knots = np.array([[t_sorted[g[-1]] + (t_sorted[h[0]] - t_sorted[g[-1]]) * fraction
-                       for fraction in (1 / 3, 2 / 3)] for g, h in zip(groups, groups[1:],
-                                                                       strict=False)])
+    knots = np.array(
+        [
+            [
+                t_sorted[g[-1]] + (t_sorted[h[0]] - t_sorted[g[-1]]) * fraction
+                for fraction in (1 / 3, 2 / 3)
+            ]
+            for g, h in zip(groups, groups[1:], strict=False)
+        ]
+    )
     knots = knots.reshape(-1, 2)
     t_min = float(t_sorted[0])
     layer2_rows, layer2_bias = [], []
@@ -422,8 +455,9 @@ def sqrt_memorizer(points: Any, labels: Any, seed: int | np.random.Generator | N
     W1 = np.tile(projection, (1 + 2 * knots.shape[0], 1))
     b1 = np.concatenate([[1.0 - t_min], -knots.ravel()])
     W3 = np.tile([1.0, -1.0], size)[None, :]
-    return TwoHiddenLayerMLP(W1=W1, b1=b1, W2=np.array(layer2_rows), b2=np.array(layer2_bias),
-                             W3=W3, b3=np.zeros(1))
+    return TwoHiddenLayerMLP(
+        W1=W1, b1=b1, W2=np.array(layer2_rows), b2=np.array(layer2_bias), W3=W3, b3=np.zeros(1)
+    )
 
 
 def _hinges(t_group: np.ndarray, y_group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -443,11 +477,13 @@ def _refuse_duplicates(X: np.ndarray) -> None:
     if np.any(counts > 1):
         row = X[first[np.argmax(counts > 1)]]
         pair = np.flatnonzero(np.all(X == row, axis=1))[:2]
-        raise InvalidParameter("points", f"points {int(pair[0])} and {int(pair[1])} are equal",
-                               "distinct points")
+        raise InvalidParameter(
+            "points", f"points {int(pair[0])} and {int(pair[1])} are equal", "distinct points"
+        )
 
 
 # --------------------------------------------------------------------------- §6.5 CE circle
+
 
 def circle_unembedding(n_classes: int, scale: float) -> MLP:
     """The hidden-size-2 cross-entropy "final layer" dictionary of spec §6.5.
@@ -471,10 +507,15 @@ def circle_unembedding(n_classes: int, scale: float) -> MLP:
     n_classes = check_int("n_classes", n_classes, minimum=1)
     scale = check_interval("scale", scale, 0.0, math.inf, low_open=True)
     angles = 2 * math.pi * np.arange(n_classes) / n_classes
-    directions = np.stack([np.cos(angles), np.sin(angles)])       # (2, C)
+    directions = np.stack([np.cos(angles), np.sin(angles)])  # (2, C)
     radius = math.sqrt(scale)
-    return MLP(W1=radius * directions, b1=np.zeros(2), W2=radius * directions.T,
-               b2=np.zeros(n_classes), activation="identity")
+    return MLP(
+        W1=radius * directions,
+        b1=np.zeros(2),
+        W2=radius * directions.T,
+        b2=np.zeros(n_classes),
+        activation="identity",
+    )
 
 
 def circle_unembedding_loss(n_classes: int, scale: float) -> float:
@@ -492,6 +533,7 @@ def circle_unembedding_loss(n_classes: int, scale: float) -> float:
 
 
 # --------------------------------------------------------------------------- decompiling
+
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class DictionaryTable:
@@ -547,9 +589,9 @@ def read_dictionary(model: MLP, inputs: Any, dominance: float = 0.99) -> Diction
         raise InvalidParameter("model", "output_relu=True", "an MLP without output ReLU")
     dominance = check_interval("dominance", dominance, 0.0, 1.0, low_open=True)
     X = _points("inputs", inputs)
-    hidden = model.hidden(X)                                          # (N, H)
-    column_norms = np.linalg.norm(model.W2, axis=0)                   # (H,)
-    contribution = np.abs(hidden) * column_norms[None, :]             # (N, H)
+    hidden = model.hidden(X)  # (N, H)
+    column_norms = np.linalg.norm(model.W2, axis=0)  # (H,)
+    contribution = np.abs(hidden) * column_norms[None, :]  # (N, H)
     top = np.argmax(contribution, axis=1)
     total = contribution.sum(axis=1)
     rows = np.arange(X.shape[0])
@@ -568,6 +610,12 @@ def read_dictionary(model: MLP, inputs: Any, dominance: float = 0.99) -> Diction
     weights = model.W1 if model.embedding is None else model.W1 @ model.embedding
     key_norms = np.linalg.norm(weights[neurons], axis=1)
     keys = weights[neurons] / np.where(key_norms > 0, key_norms, 1.0)[:, None]
-    return DictionaryTable(inputs=inputs_index, neurons=neurons, keys=keys,
-                           thresholds=-model.b1[neurons] / np.where(key_norms > 0, key_norms, 1),
-                           values=values, coverage=float(entry.mean()), explained=explained)
+    return DictionaryTable(
+        inputs=inputs_index,
+        neurons=neurons,
+        keys=keys,
+        thresholds=-model.b1[neurons] / np.where(key_norms > 0, key_norms, 1),
+        values=values,
+        coverage=float(entry.mean()),
+        explained=explained,
+    )

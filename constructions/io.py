@@ -87,8 +87,10 @@ class WeightFileInfo:
 
 # --------------------------------------------------------------------------- save
 
-def save(model: Any, path: str | os.PathLike[str], *,
-         metadata: Mapping[str, Any] | None = None) -> Path:
+
+def save(
+    model: Any, path: str | os.PathLike[str], *, metadata: Mapping[str, Any] | None = None
+) -> Path:
     """Write ``model`` to ``path`` (``.npz`` or ``.safetensors``, by suffix), atomically.
 
     Parameters
@@ -127,8 +129,11 @@ def _suffix(path: Path) -> str:
 
 def _model_arrays(model: Any) -> dict[str, np.ndarray]:
     if not hasattr(model, "to_arrays") or not hasattr(model, "architecture"):
-        raise InvalidParameter("model", type(model).__name__,
-                               "a model with architecture and to_arrays() (constructions.models)")
+        raise InvalidParameter(
+            "model",
+            type(model).__name__,
+            "a model with architecture and to_arrays() (constructions.models)",
+        )
     arrays = {name: np.ascontiguousarray(value) for name, value in model.to_arrays().items()}
     for name, value in arrays.items():
         if name == CONFIG_KEY:
@@ -154,14 +159,16 @@ def _config_json(model: Any, metadata: Mapping[str, Any] | None) -> str:
     try:
         return json.dumps(config, allow_nan=False, sort_keys=True)
     except (TypeError, ValueError) as error:
-        raise InvalidParameter("metadata", "not JSON-serialisable",
-                               f"JSON-able values ({error})") from error
+        raise InvalidParameter(
+            "metadata", "not JSON-serialisable", f"JSON-able values ({error})"
+        ) from error
 
 
 def _save_npz(target: Path, arrays: dict[str, np.ndarray], config: str) -> None:
     # Through a file handle: np.savez would append ".npz" to a temporary file name.
-    atomic_write(target, lambda handle: np.savez(handle, **{CONFIG_KEY: np.array(config)},
-                                                 **arrays))
+    atomic_write(
+        target, lambda handle: np.savez(handle, **{CONFIG_KEY: np.array(config)}, **arrays)
+    )
 
 
 def _save_safetensors(target: Path, arrays: dict[str, np.ndarray], config: str) -> None:
@@ -174,13 +181,16 @@ def _import_safetensors() -> Any:
     try:
         import safetensors.numpy as safetensors_numpy
     except ImportError as error:
-        raise InvalidParameter("path", ".safetensors",
-                               "a .npz path, or install the extra: pip install "
-                               "'toyforge[safetensors]'") from error
+        raise InvalidParameter(
+            "path",
+            ".safetensors",
+            "a .npz path, or install the extra: pip install 'toyforge[safetensors]'",
+        ) from error
     return safetensors_numpy
 
 
 # --------------------------------------------------------------------------- load
+
 
 def load(path: str | os.PathLike[str]) -> Any:
     """Read a weight file written by :func:`save` and rebuild the model.
@@ -216,7 +226,8 @@ def read_info(path: str | os.PathLike[str]) -> WeightFileInfo:
     target = Path(path)
     config, arrays = _read(target)
     return WeightFileInfo(
-        path=str(target), architecture=config["architecture"],
+        path=str(target),
+        architecture=config["architecture"],
         schema_version=config["schema_version"],
         hyperparameters=dict(config.get("hyperparameters") or {}),
         metadata=dict(config.get("metadata") or {}),
@@ -246,23 +257,36 @@ def _read_npz(target: Path) -> tuple[str, dict[str, np.ndarray]]:
             entries = {name: archive[name] for name in archive.files}
     except ValueError as error:
         if "pickle" in str(error).lower() or "object" in str(error).lower():
-            raise CorruptFile(f"{target}: contains a pickled (object) array; refused "
-                              "(weight files are loaded with allow_pickle=False)") from error
+            raise CorruptFile(
+                f"{target}: contains a pickled (object) array; refused "
+                "(weight files are loaded with allow_pickle=False)"
+            ) from error
         raise CorruptFile(f"{target}: unreadable .npz ({error})") from error
-    except (OSError, EOFError, zipfile.BadZipFile, zlib.error, KeyError,
-            NotImplementedError) as error:
+    except (
+        OSError,
+        EOFError,
+        zipfile.BadZipFile,
+        zlib.error,
+        KeyError,
+        NotImplementedError,
+    ) as error:
         raise CorruptFile(f"{target}: truncated or damaged .npz ({error})") from error
-    not_arrays = sorted(name for name, value in entries.items()
-                        if not isinstance(value, np.ndarray))
+    not_arrays = sorted(
+        name for name, value in entries.items() if not isinstance(value, np.ndarray)
+    )
     if not_arrays:
         raise CorruptFile(f"{target}: entries {not_arrays} are not .npy arrays")
     if CONFIG_KEY not in entries:
-        raise CorruptFile(f"{target}: no {CONFIG_KEY!r} entry; not a toyforge weight file "
-                          f"(entries: {sorted(entries)})")
+        raise CorruptFile(
+            f"{target}: no {CONFIG_KEY!r} entry; not a toyforge weight file "
+            f"(entries: {sorted(entries)})"
+        )
     config = entries.pop(CONFIG_KEY)
     if config.shape != () or config.dtype.kind != "U":
-        raise CorruptFile(f"{target}: the {CONFIG_KEY!r} entry is not a JSON string "
-                          f"(dtype {config.dtype}, shape {config.shape})")
+        raise CorruptFile(
+            f"{target}: the {CONFIG_KEY!r} entry is not a JSON string "
+            f"(dtype {config.dtype}, shape {config.shape})"
+        )
     return str(config[()]), entries
 
 
@@ -277,8 +301,10 @@ def _read_safetensors(target: Path) -> tuple[str, dict[str, np.ndarray]]:
     except (SafetensorError, OSError, ValueError) as error:
         raise CorruptFile(f"{target}: truncated or damaged .safetensors ({error})") from error
     if CONFIG_KEY not in header:
-        raise CorruptFile(f"{target}: no {CONFIG_KEY!r} entry in the safetensors header "
-                          "metadata; not a toyforge weight file")
+        raise CorruptFile(
+            f"{target}: no {CONFIG_KEY!r} entry in the safetensors header "
+            "metadata; not a toyforge weight file"
+        )
     return header[CONFIG_KEY], arrays
 
 
@@ -288,8 +314,9 @@ def _parse_config(text: str, target: Path) -> dict[str, Any]:
     except json.JSONDecodeError as error:
         raise CorruptFile(f"{target}: the config entry is not valid JSON ({error})") from error
     if not isinstance(config, dict):
-        raise CorruptFile(f"{target}: the config must be a JSON object, got "
-                          f"{type(config).__name__}")
+        raise CorruptFile(
+            f"{target}: the config must be a JSON object, got {type(config).__name__}"
+        )
     architecture = config.get("architecture")
     if not isinstance(architecture, str):
         raise CorruptFile(f"{target}: the config has no architecture name")
@@ -297,8 +324,10 @@ def _parse_config(text: str, target: Path) -> dict[str, Any]:
     if isinstance(version, bool) or not isinstance(version, int):
         raise CorruptFile(f"{target}: the config has no integer schema_version")
     if version > SCHEMA_VERSION:
-        raise CorruptFile(f"{target}: schema_version {version} is newer than this toyforge "
-                          f"reads ({SCHEMA_VERSION}); upgrade toyforge")
+        raise CorruptFile(
+            f"{target}: schema_version {version} is newer than this toyforge "
+            f"reads ({SCHEMA_VERSION}); upgrade toyforge"
+        )
     for key in ("hyperparameters", "metadata"):
         if not isinstance(config.get(key) or {}, dict):
             raise CorruptFile(f"{target}: the config's {key} must be a JSON object")
@@ -315,8 +344,9 @@ def architecture_class(name: str, target: Path | str = "<model>") -> type:
     if name not in ARCHITECTURES:
         import_construction_modules()
     if name not in ARCHITECTURES:
-        raise IncompatibleWeights(f"{target}: unknown architecture {name!r}; known: "
-                                  f"{sorted(ARCHITECTURES)}")
+        raise IncompatibleWeights(
+            f"{target}: unknown architecture {name!r}; known: {sorted(ARCHITECTURES)}"
+        )
     return ARCHITECTURES[name]
 
 
@@ -330,29 +360,34 @@ def import_construction_modules() -> None:
         importlib.import_module(f"toyforge.constructions.{info.name}")
 
 
-def _build(cls: type, arrays: dict[str, np.ndarray], config: dict[str, Any],
-           target: Path) -> Any:
+def _build(cls: type, arrays: dict[str, np.ndarray], config: dict[str, Any], target: Path) -> Any:
     name = config["architecture"]
     missing = _missing_arrays(cls, arrays, config)
     if missing:
-        raise IncompatibleWeights(f"{target}: {name} needs arrays {missing}, which the file "
-                                  f"lacks (it holds {sorted(arrays)})")
+        raise IncompatibleWeights(
+            f"{target}: {name} needs arrays {missing}, which the file "
+            f"lacks (it holds {sorted(arrays)})"
+        )
     try:
         return cls.from_arrays(arrays, config.get("hyperparameters") or {})  # type: ignore[attr-defined]
     except ToyforgeError as error:
         raise IncompatibleWeights(f"{target}: {error}") from error
     except (TypeError, ValueError) as error:
-        raise IncompatibleWeights(f"{target}: arrays/hyperparameters do not fit {name} "
-                                  f"({error})") from error
+        raise IncompatibleWeights(
+            f"{target}: arrays/hyperparameters do not fit {name} ({error})"
+        ) from error
 
 
-def _missing_arrays(cls: type, arrays: Mapping[str, np.ndarray],
-                    config: Mapping[str, Any]) -> list[str]:
+def _missing_arrays(
+    cls: type, arrays: Mapping[str, np.ndarray], config: Mapping[str, Any]
+) -> list[str]:
     """Required dataclass fields of ``cls`` that neither the arrays nor the config provide."""
     if not dataclasses.is_dataclass(cls):
         return []
     hyper = config.get("hyperparameters") or {}
-    required = [f.name for f in dataclasses.fields(cls)
-                if f.init and f.default is dataclasses.MISSING
-                and f.default_factory is dataclasses.MISSING]
+    required = [
+        f.name
+        for f in dataclasses.fields(cls)
+        if f.init and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    ]
     return [name for name in required if name not in arrays and name not in hyper]

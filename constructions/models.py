@@ -54,8 +54,9 @@ class Model(Protocol):
     def hyperparameters(self) -> dict[str, Any]: ...
 
     @classmethod
-    def from_arrays(cls, arrays: Mapping[str, np.ndarray],
-                    hyperparameters: Mapping[str, Any] | None = None) -> Self: ...
+    def from_arrays(
+        cls, arrays: Mapping[str, np.ndarray], hyperparameters: Mapping[str, Any] | None = None
+    ) -> Self: ...
 
 
 ARCHITECTURES: dict[str, type] = {}
@@ -73,6 +74,7 @@ def register_architecture(cls: ModelT) -> ModelT:
 
 
 # --------------------------------------------------------------------------- array helpers
+
 
 def as_weight_array(name: str, value: Any, ndim: int) -> np.ndarray:
     """``value`` as a finite floating array with ``ndim`` dimensions, or IncompatibleWeights."""
@@ -121,8 +123,9 @@ def _as_batch(name: str, x: Any, width: int) -> tuple[np.ndarray, bool]:
     if single:
         array = array[None, :]
     if array.ndim != 2 or array.shape[1] != width:
-        raise IncompatibleWeights(f"{name} must have shape (batch, {width}) or ({width},), "
-                                  f"got {np.shape(x)}")
+        raise IncompatibleWeights(
+            f"{name} must have shape (batch, {width}) or ({width},), got {np.shape(x)}"
+        )
     return array, single
 
 
@@ -134,16 +137,20 @@ class _ArraysMixin:
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         """The model's arrays by name (optional arrays that are None are left out)."""
-        return {name: getattr(self, name) for name in self._array_fields
-                if getattr(self, name) is not None}
+        return {
+            name: getattr(self, name)
+            for name in self._array_fields
+            if getattr(self, name) is not None
+        }
 
     def hyperparameters(self) -> dict[str, Any]:
         """The model's non-array settings, as JSON-able values."""
         return {name: getattr(self, name) for name in self._hyper_fields}
 
     @classmethod
-    def from_arrays(cls, arrays: Mapping[str, np.ndarray],
-                    hyperparameters: Mapping[str, Any] | None = None) -> Any:
+    def from_arrays(
+        cls, arrays: Mapping[str, np.ndarray], hyperparameters: Mapping[str, Any] | None = None
+    ) -> Any:
         """Rebuild the model from ``to_arrays()`` and ``hyperparameters()`` output."""
         unknown = sorted(set(arrays) - set(cls._array_fields))
         if unknown:
@@ -154,8 +161,9 @@ class _ArraysMixin:
         hyper = dict(hyperparameters or {})
         unknown_hyper = sorted(set(hyper) - set(cls._hyper_fields))
         if unknown_hyper:
-            raise IncompatibleWeights(f"unknown hyperparameters {unknown_hyper} for "
-                                      f"{cls.architecture}")  # type: ignore[attr-defined]
+            raise IncompatibleWeights(
+                f"unknown hyperparameters {unknown_hyper} for {cls.architecture}"
+            )  # type: ignore[attr-defined]
         return cls(**dict(arrays), **hyper)
 
     @property
@@ -168,6 +176,7 @@ class _ArraysMixin:
 
 
 # --------------------------------------------------------------------------- ReLU autoencoder
+
 
 @register_architecture
 @dataclass(frozen=True, kw_only=True, slots=True, eq=False)
@@ -203,8 +212,12 @@ class ReluAutoencoder(_ArraysMixin):
         _set(self, "W_out", as_weight_array("W_out", self.W_out, 2))
         _set(self, "b", as_weight_array("b", self.b, 1))
         n_hidden, n_features = self.W_in.shape
-        require_shape("W_out", self.W_out, (n_features, n_hidden),
-                      "n_features x n_hidden, from W_in's n_hidden x n_features")
+        require_shape(
+            "W_out",
+            self.W_out,
+            (n_features, n_hidden),
+            "n_features x n_hidden, from W_in's n_hidden x n_features",
+        )
         require_shape("b", self.b, (n_features,), "n_features")
         if self.tied and not np.array_equal(self.W_out, self.W_in.T):
             raise IncompatibleWeights("tied=True but W_out is not W_in.T")
@@ -253,6 +266,7 @@ class ReluAutoencoder(_ArraysMixin):
 
 # --------------------------------------------------------------------------- generic MLP
 
+
 @register_architecture
 @dataclass(frozen=True, kw_only=True, slots=True, eq=False)
 class MLP(_ArraysMixin):
@@ -290,21 +304,25 @@ class MLP(_ArraysMixin):
 
     def __post_init__(self) -> None:
         if self.activation not in HIDDEN_ACTIVATIONS:
-            raise InvalidParameter("activation", self.activation,
-                                   "one of " + ", ".join(HIDDEN_ACTIVATIONS))
+            raise InvalidParameter(
+                "activation", self.activation, "one of " + ", ".join(HIDDEN_ACTIVATIONS)
+            )
         for name, ndim in (("W1", 2), ("b1", 1), ("W2", 2), ("b2", 1)):
             _set(self, name, as_weight_array(name, getattr(self, name), ndim))
         n_hidden, n_inputs = self.W1.shape
         require_shape("b1", self.b1, (n_hidden,), "n_hidden, from W1")
         if self.W2.shape[1] != n_hidden:
-            raise IncompatibleWeights(f"W2 has shape {self.W2.shape}, expected "
-                                      f"(n_outputs, {n_hidden}) (n_hidden from W1)")
+            raise IncompatibleWeights(
+                f"W2 has shape {self.W2.shape}, expected (n_outputs, {n_hidden}) (n_hidden from W1)"
+            )
         require_shape("b2", self.b2, (self.W2.shape[0],), "n_outputs, from W2")
         if self.embedding is not None:
             _set(self, "embedding", as_weight_array("embedding", self.embedding, 2))
             if self.embedding.shape[0] != n_inputs:
-                raise IncompatibleWeights(f"embedding has shape {self.embedding.shape}, "
-                                          f"expected ({n_inputs}, n_features) (n_inputs from W1)")
+                raise IncompatibleWeights(
+                    f"embedding has shape {self.embedding.shape}, "
+                    f"expected ({n_inputs}, n_features) (n_inputs from W1)"
+                )
 
     @property
     def n_features(self) -> int:
@@ -343,6 +361,7 @@ class MLP(_ArraysMixin):
 
 # --------------------------------------------------------------------------- modular addition
 
+
 @register_architecture
 @dataclass(frozen=True, kw_only=True, slots=True, eq=False)
 class ModularAdditionMLP(_ArraysMixin):
@@ -380,7 +399,13 @@ class ModularAdditionMLP(_ArraysMixin):
 
     architecture: ClassVar[str] = "modular-addition-mlp"
     _array_fields: ClassVar[tuple[str, ...]] = (
-        "W_out", "W_in", "embedding", "projection", "W_in_right", "readout")
+        "W_out",
+        "W_in",
+        "embedding",
+        "projection",
+        "W_in_right",
+        "readout",
+    )
     _hyper_fields: ClassVar[tuple[str, ...]] = ("activation",)
 
     def __post_init__(self) -> None:
@@ -396,28 +421,41 @@ class ModularAdditionMLP(_ArraysMixin):
                 raise IncompatibleWeights("a factored model needs both embedding and projection")
             _set(self, "embedding", as_weight_array("embedding", self.embedding, 2))
             _set(self, "projection", as_weight_array("projection", self.projection, 2))
-            require_shape("embedding", self.embedding, (modulus, self.embedding.shape[1]),
-                          "modulus x d_embed, modulus from W_out")
-            require_shape("projection", self.projection, (self.embedding.shape[1], n_hidden),
-                          "d_embed x n_hidden")
+            require_shape(
+                "embedding",
+                self.embedding,
+                (modulus, self.embedding.shape[1]),
+                "modulus x d_embed, modulus from W_out",
+            )
+            require_shape(
+                "projection",
+                self.projection,
+                (self.embedding.shape[1], n_hidden),
+                "d_embed x n_hidden",
+            )
         else:
             _set(self, "W_in", as_weight_array("W_in", self.W_in, 2))
-            require_shape("W_in", self.W_in, (modulus, n_hidden),
-                          "modulus x n_hidden, from W_out's n_hidden x modulus")
+            require_shape(
+                "W_in",
+                self.W_in,
+                (modulus, n_hidden),
+                "modulus x n_hidden, from W_out's n_hidden x modulus",
+            )
         if self.W_in_right is not None:
             _set(self, "W_in_right", as_weight_array("W_in_right", self.W_in_right, 2))
-            require_shape("W_in_right", self.W_in_right, (modulus, n_hidden),
-                          "modulus x n_hidden")
+            require_shape("W_in_right", self.W_in_right, (modulus, n_hidden), "modulus x n_hidden")
         if self.readout is not None:
             self._check_readout()
 
     def _check_readout(self) -> None:
         if self.embedding is None:
-            raise IncompatibleWeights("readout (W_out = readout @ embedding.T) needs a factored "
-                                      "model with an embedding")
+            raise IncompatibleWeights(
+                "readout (W_out = readout @ embedding.T) needs a factored model with an embedding"
+            )
         _set(self, "readout", as_weight_array("readout", self.readout, 2))
-        require_shape("readout", self.readout, (self.n_hidden, self.embedding.shape[1]),
-                      "n_hidden x d_embed")
+        require_shape(
+            "readout", self.readout, (self.n_hidden, self.embedding.shape[1]), "n_hidden x d_embed"
+        )
         product = self.readout @ self.embedding.T
         scale = max(float(np.max(np.abs(product), initial=0.0)), 1e-30)
         if not np.allclose(self.W_out, product, rtol=1e-5, atol=1e-5 * scale):
@@ -436,8 +474,11 @@ class ModularAdditionMLP(_ArraysMixin):
     def _trainable_fields(self) -> tuple[str, ...]:
         # W_out is derived (readout @ embedding.T) when the readout is tied to the embedding
         skip = {"W_out"} if self.readout is not None else set()
-        return tuple(name for name in self._array_fields
-                     if getattr(self, name) is not None and name not in skip)
+        return tuple(
+            name
+            for name in self._array_fields
+            if getattr(self, name) is not None and name not in skip
+        )
 
     @property
     def factored(self) -> bool:

@@ -65,6 +65,7 @@ _CHUNK_ELEMENTS = 4_000_000
 
 # --------------------------------------------------------------------------- checks
 
+
 def is_prime(number: int) -> bool:
     """Trial-division primality test (moduli here are small)."""
     if number < 2:
@@ -77,11 +78,18 @@ def is_prime(number: int) -> bool:
 def _check_modulus(modulus: object) -> int:
     value = check_int("modulus", modulus, minimum=3)
     if not is_prime(value):
-        raise InvalidParameter("modulus", value, "an odd prime (the Fourier constructions need "
-                               "every non-zero frequency to be invertible mod p)")
+        raise InvalidParameter(
+            "modulus",
+            value,
+            "an odd prime (the Fourier constructions need "
+            "every non-zero frequency to be invertible mod p)",
+        )
     if value > MAX_ENUMERATED_MODULUS:
-        raise InvalidParameter("modulus", value, f"a prime <= {MAX_ENUMERATED_MODULUS} (every "
-                               "construction is verified on all p² pairs)")
+        raise InvalidParameter(
+            "modulus",
+            value,
+            f"a prime <= {MAX_ENUMERATED_MODULUS} (every construction is verified on all p² pairs)",
+        )
     return value
 
 
@@ -102,25 +110,27 @@ def _check_frequencies(frequencies: Sequence[int] | int, modulus: int) -> tuple[
             raise InvalidParameter("frequencies", k, f"integers not divisible by p = {modulus}")
         folded.append(fold_frequency(k, modulus))
     if len(set(folded)) != len(folded):
-        raise InvalidParameter("frequencies", items, "distinct frequencies after folding "
-                               "k ≡ p − k")
+        raise InvalidParameter("frequencies", items, "distinct frequencies after folding k ≡ p − k")
     return tuple(folded)
 
 
-def _check_amplitudes(amplitudes: Sequence[float] | float | None,
-                      n_frequencies: int) -> np.ndarray:
+def _check_amplitudes(amplitudes: Sequence[float] | float | None, n_frequencies: int) -> np.ndarray:
     if amplitudes is None:
         return np.ones(n_frequencies)
     values = np.atleast_1d(np.asarray(amplitudes, dtype=np.float64))
     if values.size == 1:
         values = np.full(n_frequencies, float(values[0]))
     if values.shape != (n_frequencies,) or not np.all(np.isfinite(values)) or np.any(values <= 0):
-        raise InvalidParameter("amplitudes", amplitudes,
-                               f"one positive amplitude or {n_frequencies} (one per frequency)")
+        raise InvalidParameter(
+            "amplitudes",
+            amplitudes,
+            f"one positive amplitude or {n_frequencies} (one per frequency)",
+        )
     return values
 
 
 # --------------------------------------------------------------------------- exact enumeration
+
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ExactnessReport:
@@ -173,27 +183,35 @@ def exactness(model: ModularAdditionMLP) -> ExactnessReport:
         n_wrong += int(np.count_nonzero(gaps <= 0))
         margin = min(margin, float(gaps.min()))
     n_pairs = modulus * modulus
-    return ExactnessReport(modulus=modulus, n_pairs=n_pairs, n_wrong=n_wrong,
-                           accuracy=1.0 - n_wrong / n_pairs, margin=margin,
-                           max_abs_logit=max_abs,
-                           relative_margin=margin / max_abs if max_abs > 0 else 0.0)
+    return ExactnessReport(
+        modulus=modulus,
+        n_pairs=n_pairs,
+        n_wrong=n_wrong,
+        accuracy=1.0 - n_wrong / n_pairs,
+        margin=margin,
+        max_abs_logit=max_abs,
+        relative_margin=margin / max_abs if max_abs > 0 else 0.0,
+    )
 
 
 # --------------------------------------------------------------------------- tied constructions
+
 
 def _phases(n_neurons: int, rotation: float) -> np.ndarray:
     return 2 * np.pi * np.arange(n_neurons) / n_neurons + rotation
 
 
-def circle_input_matrix(modulus: int, n_neurons: int, frequency: int = 1,
-                        rotation: float = 0.0) -> np.ndarray:
+def circle_input_matrix(
+    modulus: int, n_neurons: int, frequency: int = 1, rotation: float = 0.0
+) -> np.ndarray:
     """``W_in[a, j] = cos(θ_k(a) − φ_j)``, φ_j = 2πj/N + ρ: shape (p, N) (PAIR circle embedding)."""
     theta = 2 * np.pi * frequency * np.arange(modulus) / modulus
     return np.cos(theta[:, None] - _phases(n_neurons, rotation)[None, :])
 
 
-def _block_factors(modulus: int, frequency: int, n_neurons: int, rotation: float,
-                   amplitude: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _block_factors(
+    modulus: int, frequency: int, n_neurons: int, rotation: float, amplitude: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(embedding p×2, projection 2×N, readout N×2) of one frequency block.
 
     cos(θ − φ) = cos θ cos φ + sin θ sin φ, and the readout sits at the doubled angle 2φ_j
@@ -208,51 +226,74 @@ def _block_factors(modulus: int, frequency: int, n_neurons: int, rotation: float
     return embedding, projection, readout
 
 
-def _tied_model(modulus: int, frequencies: tuple[int, ...], n_neurons: int, rotation: float,
-                amplitudes: np.ndarray, activation: str, factored: bool) -> ModularAdditionMLP:
-    blocks = [_block_factors(modulus, k, n_neurons, rotation, amp)
-              for k, amp in zip(frequencies, amplitudes, strict=True)]
+def _tied_model(
+    modulus: int,
+    frequencies: tuple[int, ...],
+    n_neurons: int,
+    rotation: float,
+    amplitudes: np.ndarray,
+    activation: str,
+    factored: bool,
+) -> ModularAdditionMLP:
+    blocks = [
+        _block_factors(modulus, k, n_neurons, rotation, amp)
+        for k, amp in zip(frequencies, amplitudes, strict=True)
+    ]
     embedding = np.concatenate([block[0] for block in blocks], axis=1)
     n_blocks = len(blocks)
     projection = np.zeros((2 * n_blocks, n_blocks * n_neurons))
     readout = np.zeros((n_blocks * n_neurons, 2 * n_blocks))
     for index, (_, block_projection, block_readout) in enumerate(blocks):
-        rows, cols = slice(2 * index, 2 * index + 2), slice(index * n_neurons,
-                                                             (index + 1) * n_neurons)
+        rows, cols = (
+            slice(2 * index, 2 * index + 2),
+            slice(index * n_neurons, (index + 1) * n_neurons),
+        )
         projection[rows, cols] = block_projection
         readout[cols, rows] = block_readout
     W_out = readout @ embedding.T
     if factored:
-        return ModularAdditionMLP(embedding=embedding, projection=projection, readout=readout,
-                                  W_out=W_out, activation=activation)
+        return ModularAdditionMLP(
+            embedding=embedding,
+            projection=projection,
+            readout=readout,
+            W_out=W_out,
+            activation=activation,
+        )
     return ModularAdditionMLP(W_in=embedding @ projection, W_out=W_out, activation=activation)
 
 
 def _structural_reason(activation: str, n_neurons: int) -> str | None:
     """Why N neurons per frequency cannot work for any p (None if no structural obstacle)."""
     if n_neurons < 3:
-        return (f"at least 3 neurons per frequency ({n_neurons} cannot represent the "
-                "2-D circle)")
+        return f"at least 3 neurons per frequency ({n_neurons} cannot represent the 2-D circle)"
     if activation == "quadratic" and n_neurons == 4:
-        return ("3 or >= 5 quadratic neurons per frequency (with 4, 4φ_j ≡ 0 so "
-                "Σ_j e^{4iφ_j} ≠ 0 and the harmonic 4φ aliases onto the readout; spec §2.1)")
+        return (
+            "3 or >= 5 quadratic neurons per frequency (with 4, 4φ_j ≡ 0 so "
+            "Σ_j e^{4iφ_j} ≠ 0 and the harmonic 4φ aliases onto the readout; spec §2.1)"
+        )
     if activation == "relu" and n_neurons == 3:
-        return ("an odd N >= 5 ReLU neurons per frequency (with 3, the first harmonic "
-                "aliases onto the doubled-angle readout with 2.4x the signal; spec §2.2)")
+        return (
+            "an odd N >= 5 ReLU neurons per frequency (with 3, the first harmonic "
+            "aliases onto the doubled-angle readout with 2.4x the signal; spec §2.2)"
+        )
     if activation == "relu" and n_neurons % 2 == 0:
-        return ("an odd N >= 5 ReLU neurons per frequency (an even N aliases the harmonic "
-                "N−2 of ReLU(cos) onto the signal and fails for most p; spec §2.2)")
+        return (
+            "an odd N >= 5 ReLU neurons per frequency (an even N aliases the harmonic "
+            "N−2 of ReLU(cos) onto the signal and fails for most p; spec §2.2)"
+        )
     return None
 
 
-def _block_report(modulus: int, n_neurons: int, rotation: float,
-                  activation: str) -> ExactnessReport:
+def _block_report(
+    modulus: int, n_neurons: int, rotation: float, activation: str
+) -> ExactnessReport:
     model = _tied_model(modulus, (1,), n_neurons, rotation, np.ones(1), activation, False)
     return exactness(model)
 
 
-def min_neurons_per_frequency(modulus: int, activation: str = "relu", rotation: float = 0.0,
-                              max_neurons: int = 41) -> int:
+def min_neurons_per_frequency(
+    modulus: int, activation: str = "relu", rotation: float = 0.0, max_neurons: int = 41
+) -> int:
     """Fewest neurons per frequency for which the tied construction is exact on all p² pairs.
 
     Quadratic: 3 (proved, spec §2.1). ReLU: the smallest odd N >= 5 whose frequency-1 block is
@@ -266,14 +307,24 @@ def min_neurons_per_frequency(modulus: int, activation: str = "relu", rotation: 
     for n_neurons in range(5, max_neurons + 1, 2):
         if _block_report(modulus, n_neurons, rotation, "relu").exact:
             return n_neurons
-    raise InvalidParameter("modulus", modulus, f"a prime whose ReLU construction is exact with "
-                           f"<= {max_neurons} neurons per frequency")
+    raise InvalidParameter(
+        "modulus",
+        modulus,
+        f"a prime whose ReLU construction is exact with <= {max_neurons} neurons per frequency",
+    )
 
 
-def modular_addition(modulus: int, frequencies: Sequence[int] | int = (1,),
-                     neurons_per_frequency: int | None = None, activation: str = "relu",
-                     amplitudes: Sequence[float] | float | None = None, rotation: float = 0.0,
-                     *, factored: bool = False, strict: bool = True) -> ModularAdditionMLP:
+def modular_addition(
+    modulus: int,
+    frequencies: Sequence[int] | int = (1,),
+    neurons_per_frequency: int | None = None,
+    activation: str = "relu",
+    amplitudes: Sequence[float] | float | None = None,
+    rotation: float = 0.0,
+    *,
+    factored: bool = False,
+    strict: bool = True,
+) -> ModularAdditionMLP:
     """The tied Fourier construction ``logits = act(W_in[a] + W_in[b]) W_out`` (spec §2.1–2.2).
 
     Parameters
@@ -314,19 +365,23 @@ def modular_addition(modulus: int, frequencies: Sequence[int] | int = (1,),
         report = _block_report(modulus, n_neurons, rotation, activation)
         if not report.exact:
             smallest = min_neurons_per_frequency(modulus, activation, rotation)
-            reason = (f"an odd N >= {smallest} ReLU neurons per frequency at p = {modulus}, "
-                      f"rotation {rotation:g} (N = {n_neurons} measured accuracy "
-                      f"{report.accuracy:.2%} on all p² pairs: the aliased harmonic 2N−2 beats "
-                      f"the 1 − cos(2π/p) gap)")
+            reason = (
+                f"an odd N >= {smallest} ReLU neurons per frequency at p = {modulus}, "
+                f"rotation {rotation:g} (N = {n_neurons} measured accuracy "
+                f"{report.accuracy:.2%} on all p² pairs: the aliased harmonic 2N−2 beats "
+                f"the 1 − cos(2π/p) gap)"
+            )
     if reason is not None:
         if n_neurons < 3 or strict:
             raise InvalidParameter("neurons_per_frequency", n_neurons, reason)
         warnings.warn(f"construction is not exact: {reason}", UserWarning, stacklevel=2)
-    return _tied_model(modulus, frequencies, n_neurons, rotation, amplitude_values, activation,
-                       factored)
+    return _tied_model(
+        modulus, frequencies, n_neurons, rotation, amplitude_values, activation, factored
+    )
 
 
 # --------------------------------------------------------------------------- design helpers
+
 
 def spread_frequencies(modulus: int, count: int) -> tuple[int, ...]:
     """``count`` folded frequencies chosen greedily (starting at 1) to maximise the clock gap.
@@ -365,9 +420,13 @@ class ModularDesign:
     report: ExactnessReport
 
 
-def recommended_design(modulus: int, activation: str = "relu", *,
-                       min_relative_margin: float = 0.01,
-                       max_frequencies: int = 8) -> ModularDesign:
+def recommended_design(
+    modulus: int,
+    activation: str = "relu",
+    *,
+    min_relative_margin: float = 0.01,
+    max_frequencies: int = 8,
+) -> ModularDesign:
     """The fewest neurons that are exact with a useful margin.
 
     Uses the smallest exact N per frequency and adds greedily spread frequencies
@@ -382,9 +441,14 @@ def recommended_design(modulus: int, activation: str = "relu", *,
     for count in range(1, min(max_frequencies, half) + 1):
         frequencies = spread_frequencies(modulus, count)
         model = modular_addition(modulus, frequencies, n_neurons, activation)
-        design = ModularDesign(modulus=modulus, activation=activation, frequencies=frequencies,
-                               neurons_per_frequency=n_neurons, n_hidden=model.n_hidden,
-                               report=exactness(model))
+        design = ModularDesign(
+            modulus=modulus,
+            activation=activation,
+            frequencies=frequencies,
+            neurons_per_frequency=n_neurons,
+            n_hidden=model.n_hidden,
+            report=exactness(model),
+        )
         if design.report.relative_margin >= min_relative_margin:
             break
     assert design is not None
@@ -404,9 +468,15 @@ def _cyclic_design(n_neurons: int) -> int | None:
     return None
 
 
-def untied_quadratic(modulus: int, frequencies: Sequence[int] | int = (1,),
-                     neurons_per_frequency: int = 6, *, phases: str = "designed",
-                     seed: int | None = None, factored: bool = False) -> ModularAdditionMLP:
+def untied_quadratic(
+    modulus: int,
+    frequencies: Sequence[int] | int = (1,),
+    neurons_per_frequency: int = 6,
+    *,
+    phases: str = "designed",
+    seed: int | None = None,
+    factored: bool = False,
+) -> ModularAdditionMLP:
     """Gromov's untied x² construction, with exact designed phases or random ones (spec §2.3).
 
     ``W_in[n, j] = cos(θ_k(n) + φ1_j)``, ``W_in_right[m, j] = cos(θ_k(m) + φ2_j)``,
@@ -424,9 +494,12 @@ def untied_quadratic(modulus: int, frequencies: Sequence[int] | int = (1,),
     if phases == "designed":
         step = _cyclic_design(n_neurons)
         if step is None:
-            raise InvalidParameter("neurons_per_frequency", n_neurons,
-                                   "M >= 6 with a cyclic phase design (M <= 5 cannot cancel "
-                                   "all seven phase combinations of (cos A + cos B)² cos C)")
+            raise InvalidParameter(
+                "neurons_per_frequency",
+                n_neurons,
+                "M >= 6 with a cyclic phase design (M <= 5 cannot cancel "
+                "all seven phase combinations of (cos A + cos B)² cos C)",
+            )
         index = np.arange(n_neurons)
         phase_left = np.tile(2 * np.pi * index / n_neurons, (len(frequencies), 1))
         phase_right = np.tile(2 * np.pi * step * index / n_neurons, (len(frequencies), 1))
@@ -451,14 +524,21 @@ def untied_quadratic(modulus: int, frequencies: Sequence[int] | int = (1,),
     W_out = readout @ embedding.T
     right = embedding @ factor(phase_right)
     if factored:
-        return ModularAdditionMLP(embedding=embedding, projection=projection_left,
-                                  readout=readout, W_out=W_out, W_in_right=right,
-                                  activation="quadratic")
-    return ModularAdditionMLP(W_in=embedding @ projection_left, W_in_right=right, W_out=W_out,
-                              activation="quadratic")
+        return ModularAdditionMLP(
+            embedding=embedding,
+            projection=projection_left,
+            readout=readout,
+            W_out=W_out,
+            W_in_right=right,
+            activation="quadratic",
+        )
+    return ModularAdditionMLP(
+        W_in=embedding @ projection_left, W_in_right=right, W_out=W_out, activation="quadratic"
+    )
 
 
 # --------------------------------------------------------------------------- factored form
+
 
 def factored_form(model: ModularAdditionMLP, *, tol: float = 1e-10) -> ModularAdditionMLP:
     """The same model with ``W_in`` stored as ``embedding @ projection``.
@@ -476,12 +556,18 @@ def factored_form(model: ModularAdditionMLP, *, tol: float = 1e-10) -> ModularAd
     embedding = left[:, :rank]
     projection = embedding.T @ model.input_matrix()
     readout = (embedding.T @ np.asarray(model.W_out).T).T
-    return ModularAdditionMLP(embedding=embedding, projection=projection, readout=readout,
-                              W_out=readout @ embedding.T, W_in_right=model.W_in_right,
-                              activation=model.activation)
+    return ModularAdditionMLP(
+        embedding=embedding,
+        projection=projection,
+        readout=readout,
+        W_out=readout @ embedding.T,
+        W_in_right=model.W_in_right,
+        activation=model.activation,
+    )
 
 
 # --------------------------------------------------------------------------- LP readout
+
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class LPReadoutResult:
@@ -499,8 +585,13 @@ class LPReadoutResult:
     n_constraints: int
 
 
-def lp_readout(W_in: np.ndarray, activation: str = "relu", *,
-               W_in_right: np.ndarray | None = None, tol: float = 1e-9) -> LPReadoutResult:
+def lp_readout(
+    W_in: np.ndarray,
+    activation: str = "relu",
+    *,
+    W_in_right: np.ndarray | None = None,
+    tol: float = 1e-9,
+) -> LPReadoutResult:
     """The readout maximising the worst-case margin for a fixed input matrix (spec §2.2).
 
     Solves  max t  s.t.  h(a,b) · (w_{a+b} − w_c) >= t  for all pairs and all c ≠ a+b,
@@ -540,8 +631,9 @@ def lp_readout(W_in: np.ndarray, activation: str = "relu", *,
     cols_wrong = neuron[None, :] * modulus + wrong[:, None]
     values_h = hidden[pair_index]
     # −h·w_target + h·w_c + t <= 0
-    cols = np.concatenate([cols_right, cols_wrong, np.full((n_rows, 1), n_hidden * modulus)],
-                          axis=1).ravel()
+    cols = np.concatenate(
+        [cols_right, cols_wrong, np.full((n_rows, 1), n_hidden * modulus)], axis=1
+    ).ravel()
     vals = np.concatenate([-values_h, values_h, np.ones((n_rows, 1))], axis=1).ravel()
     matrix = sparse.csr_array((vals, (row_ids, cols)), shape=(n_rows, n_hidden * modulus + 1))
     cost = np.zeros(n_hidden * modulus + 1)
@@ -549,15 +641,28 @@ def lp_readout(W_in: np.ndarray, activation: str = "relu", *,
     bounds = [(-1.0, 1.0)] * (n_hidden * modulus) + [(None, None)]
     solution = linprog(cost, A_ub=matrix, b_ub=np.zeros(n_rows), bounds=bounds, method="highs")
     if solution.status != 0:
-        return LPReadoutResult(feasible=False, margin=math.nan, W_out=None,
-                               message=f"infeasible: solver status {solution.status} "
-                                       f"({solution.message})", n_constraints=n_rows)
+        return LPReadoutResult(
+            feasible=False,
+            margin=math.nan,
+            W_out=None,
+            message=f"infeasible: solver status {solution.status} ({solution.message})",
+            n_constraints=n_rows,
+        )
     margin = float(solution.x[-1]) + 0.0  # no "-0"
     if margin <= tol:
-        return LPReadoutResult(feasible=False, margin=margin, W_out=None,
-                               message=f"infeasible: the best worst-case margin is {margin:.3g} "
-                                       "<= 0 (no readout separates every pair)",
-                               n_constraints=n_rows)
+        return LPReadoutResult(
+            feasible=False,
+            margin=margin,
+            W_out=None,
+            message=f"infeasible: the best worst-case margin is {margin:.3g} "
+            "<= 0 (no readout separates every pair)",
+            n_constraints=n_rows,
+        )
     W_out = solution.x[:-1].reshape(n_hidden, modulus)
-    return LPReadoutResult(feasible=True, margin=margin, W_out=W_out,
-                           message=f"feasible: margin {margin:.3g}", n_constraints=n_rows)
+    return LPReadoutResult(
+        feasible=True,
+        margin=margin,
+        W_out=W_out,
+        message=f"feasible: margin {margin:.3g}",
+        n_constraints=n_rows,
+    )

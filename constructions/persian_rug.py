@@ -61,10 +61,10 @@ __all__ = [
 ]
 
 SELECTIONS = ("random", "min-skewness", "first")
-DEFAULT_MAX_BYTES = 2 * 2 ** 30
+DEFAULT_MAX_BYTES = 2 * 2**30
 """materialize() refuses dense weights larger than this (2 GiB) unless told otherwise."""
 
-MAX_FEATURES = 2 ** 30
+MAX_FEATURES = 2**30
 
 
 def check_power_of_two(name: str, value: object) -> int:
@@ -76,8 +76,11 @@ def check_power_of_two(name: str, value: object) -> int:
         lower = 1 << (size.bit_length() - 1)
         upper = lower << 1
         raise InvalidParameter(
-            name, value, f"a power of two (Sylvester–Hadamard rows exist only for n = 2^k); "
-                         f"nearest valid sizes: {lower} or {upper}")
+            name,
+            value,
+            f"a power of two (Sylvester–Hadamard rows exist only for n = 2^k); "
+            f"nearest valid sizes: {lower} or {upper}",
+        )
     return size
 
 
@@ -93,8 +96,9 @@ def _row_skewness(rows: np.ndarray, n_features: int) -> float:
     return float(np.sum(kernel[1:] ** 3))
 
 
-def _select_rows(n_features: int, n_hidden: int, selection: str, rng: np.random.Generator,
-                 n_candidates: int) -> np.ndarray:
+def _select_rows(
+    n_features: int, n_hidden: int, selection: str, rng: np.random.Generator, n_candidates: int
+) -> np.ndarray:
     if selection == "first":
         return np.arange(n_hidden, dtype=np.int64)
     draws = 1 if selection == "random" else n_candidates
@@ -110,8 +114,7 @@ def _select_rows(n_features: int, n_hidden: int, selection: str, rng: np.random.
     return best
 
 
-def rug_parameters(rows: np.ndarray, n_features: int,
-                   feature_prob: float) -> tuple[float, float]:
+def rug_parameters(rows: np.ndarray, n_features: int, feature_prob: float) -> tuple[float, float]:
     """(scale, bias) of the rug with rows S from the large-N theory, exactly (spec §2.3).
 
     ``scale = a*``, ``bias = a*·(c* − μ0)``, ``μ0 = (p/2)((1/r)·1[0 ∈ S] − 1)``, with
@@ -125,8 +128,15 @@ def rug_parameters(rows: np.ndarray, n_features: int,
     return a_star, a_star * (c_star - mean_interference)
 
 
-def persian_rug(n_features: int, ratio: float, feature_prob: float, seed: int | None = 0, *,
-                selection: str = "random", n_candidates: int = 16) -> PersianRugAutoencoder:
+def persian_rug(
+    n_features: int,
+    ratio: float,
+    feature_prob: float,
+    seed: int | None = 0,
+    *,
+    selection: str = "random",
+    n_candidates: int = 16,
+) -> PersianRugAutoencoder:
     """Build the Persian-rug autoencoder directly (spec persian_rug.md §4).
 
     Parameters
@@ -156,8 +166,15 @@ def persian_rug(n_features: int, ratio: float, feature_prob: float, seed: int | 
     seed = check_seed("seed", seed)
     rows = _select_rows(n_features, n_hidden, selection, as_rng(seed), n_candidates)
     scale, bias = rug_parameters(rows, n_features, feature_prob)
-    return PersianRugAutoencoder(rows=rows, scale=scale, bias=bias, n_features=n_features,
-                                 feature_prob=feature_prob, seed=seed, selection=selection)
+    return PersianRugAutoencoder(
+        rows=rows,
+        scale=scale,
+        bias=bias,
+        n_features=n_features,
+        feature_prob=feature_prob,
+        seed=seed,
+        selection=selection,
+    )
 
 
 @register_architecture
@@ -195,8 +212,7 @@ class PersianRugAutoencoder:
     selection: str = "random"
 
     architecture: ClassVar[str] = "persian-rug"
-    _hyper_fields: ClassVar[tuple[str, ...]] = ("n_features", "feature_prob", "seed",
-                                                "selection")
+    _hyper_fields: ClassVar[tuple[str, ...]] = ("n_features", "feature_prob", "seed", "selection")
 
     def __post_init__(self) -> None:
         try:
@@ -208,8 +224,9 @@ class PersianRugAutoencoder:
         object.__setattr__(self, "scale", _scalar("scale", self.scale))
         object.__setattr__(self, "bias", _scalar("bias", self.bias))
         if self.feature_prob is not None:
-            object.__setattr__(self, "feature_prob",
-                               check_probability("feature_prob", self.feature_prob))
+            object.__setattr__(
+                self, "feature_prob", check_probability("feature_prob", self.feature_prob)
+            )
         check_seed("seed", self.seed)
         check_choice("selection", self.selection, SELECTIONS)
 
@@ -217,8 +234,10 @@ class PersianRugAutoencoder:
     def _validated_rows(rows: Any, n_features: int) -> np.ndarray:
         array = np.asarray(rows)
         if array.ndim != 1 or array.size == 0 or array.dtype.kind not in "iu":
-            raise IncompatibleWeights(f"rows must be a non-empty 1-D integer array, got "
-                                      f"dtype {array.dtype} shape {array.shape}")
+            raise IncompatibleWeights(
+                f"rows must be a non-empty 1-D integer array, got "
+                f"dtype {array.dtype} shape {array.shape}"
+            )
         array = np.sort(array.astype(np.int64))
         if array[0] < 0 or array[-1] >= n_features:
             raise IncompatibleWeights(f"rows must lie in [0, {n_features})")
@@ -258,13 +277,15 @@ class PersianRugAutoencoder:
         return {name: getattr(self, name) for name in self._hyper_fields}
 
     @classmethod
-    def from_arrays(cls, arrays: Mapping[str, np.ndarray],
-                    hyperparameters: Mapping[str, Any] | None = None) -> PersianRugAutoencoder:
+    def from_arrays(
+        cls, arrays: Mapping[str, np.ndarray], hyperparameters: Mapping[str, Any] | None = None
+    ) -> PersianRugAutoencoder:
         """Rebuild from ``to_arrays()`` and ``hyperparameters()``."""
         unknown = sorted(set(arrays) - {"rows", "scale", "bias"})
         if unknown:
-            raise IncompatibleWeights(f"persian-rug has no arrays named {unknown}; expected "
-                                      "['rows', 'scale', 'bias']")
+            raise IncompatibleWeights(
+                f"persian-rug has no arrays named {unknown}; expected ['rows', 'scale', 'bias']"
+            )
         hyper = dict(hyperparameters or {})
         unknown_hyper = sorted(set(hyper) - set(cls._hyper_fields))
         if unknown_hyper:
@@ -323,21 +344,24 @@ class PersianRugAutoencoder:
         parity = _popcount_parity(bits)
         w_in = 1.0 - 2.0 * parity
         w_out = (self.scale / self.n_hidden) * w_in.T
-        return ReluAutoencoder(W_in=w_in, W_out=np.ascontiguousarray(w_out),
-                               b=np.full(self.n_features, self.bias))
+        return ReluAutoencoder(
+            W_in=w_in, W_out=np.ascontiguousarray(w_out), b=np.full(self.n_features, self.bias)
+        )
 
     def effective_matrix(self, max_bytes: int = DEFAULT_MAX_BYTES) -> np.ndarray:
         """The dense ``W = H_Sᵀ H_S / n_hidden``, shape (n_features, n_features)."""
-        self._check_fits("effective_matrix", 8 * self.n_features ** 2, max_bytes)
+        self._check_fits("effective_matrix", 8 * self.n_features**2, max_bytes)
         return self.matrix_crop(self.n_features)
 
     def _check_fits(self, what: str, needed: int, max_bytes: int) -> None:
         if needed > max_bytes:
             raise InvalidParameter(
-                "n_features", self.n_features,
+                "n_features",
+                self.n_features,
                 f"a size whose dense form fits: {what} needs {needed / 2**30:.3g} GiB > "
                 f"max_bytes = {max_bytes / 2**30:.3g} GiB; use the matrix-free model "
-                f"(toyforge.verify.rug_monte_carlo) instead")
+                f"(toyforge.verify.rug_monte_carlo) instead",
+            )
 
     # ------------------------------------------------------------------ forward pass
 
@@ -350,8 +374,10 @@ class PersianRugAutoencoder:
         single = array.ndim == 1
         batch = array[None, :] if single else array
         if batch.ndim != 2 or batch.shape[1] != self.n_features:
-            raise IncompatibleWeights(f"x must have shape (batch, {self.n_features}) or "
-                                      f"({self.n_features},), got {array.shape}")
+            raise IncompatibleWeights(
+                f"x must have shape (batch, {self.n_features}) or "
+                f"({self.n_features},), got {array.shape}"
+            )
         spectrum = walsh_hadamard_transform(batch)
         masked = np.zeros_like(spectrum)
         masked[:, self.rows] = spectrum[:, self.rows] / self.n_hidden

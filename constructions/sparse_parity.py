@@ -44,9 +44,9 @@ def _check_sizes(n_bits: int, k: int) -> tuple[int, int]:
     return n_bits, k
 
 
-def sparse_parity_data(n_examples: int, n_bits: int = 30, k: int = 3,
-                       seed: int | np.random.Generator | None = 0
-                       ) -> tuple[np.ndarray, np.ndarray]:
+def sparse_parity_data(
+    n_examples: int, n_bits: int = 30, k: int = 3, seed: int | np.random.Generator | None = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """Random bit strings and the parity of their first ``k`` bits.
 
     Returns
@@ -74,8 +74,7 @@ def parity_construction(n_bits: int = 30, k: int = 3, *, scale: float = 1.0) -> 
     W1[:, :k] = 1.0
     b1 = -np.arange(k, dtype=np.float64)
     readout = np.array([2.0] + [4.0 * (-1) ** j for j in range(1, k)])
-    return MLP(W1=W1, b1=b1, W2=scale * readout[None, :], b2=np.array([-scale]),
-               activation="relu")
+    return MLP(W1=W1, b1=b1, W2=scale * readout[None, :], b2=np.array([-scale]), activation="relu")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -112,6 +111,11 @@ def verify_parity_construction(model: MLP, k: int = 3) -> ParityCheck:
     logits = model.forward(x)[:, 0]
     signed = logits * (2 * labels - 1)
     weights = model.W1 if model.embedding is None else model.W1 @ model.embedding
-    return ParityCheck(n_bits=n_bits, k=k, n_patterns=len(patterns),
-                       accuracy=float(np.mean(signed > 0)), margin=float(signed.min()),
-                       proof_complete=bool(np.all(weights[:, k:] == 0)))
+    return ParityCheck(
+        n_bits=n_bits,
+        k=k,
+        n_patterns=len(patterns),
+        accuracy=float(np.mean(signed > 0)),
+        margin=float(signed.min()),
+        proof_complete=bool(np.all(weights[:, k:] == 0)),
+    )

@@ -34,7 +34,8 @@ from toyforge.verify.properties import (
 
 # (modulus, frequencies): a prime and a set of distinct folded frequencies for it
 modular_problems = primes(max_value=97).flatmap(
-    lambda modulus: frequency_sets(modulus, max_size=3).map(lambda ks: (modulus, ks)))
+    lambda modulus: frequency_sets(modulus, max_size=3).map(lambda ks: (modulus, ks))
+)
 
 
 @settings(max_examples=20, deadline=None)
@@ -42,8 +43,7 @@ modular_problems = primes(max_value=97).flatmap(
 def test_quadratic_fourier_construction_is_exact(problem):
     """3 x² neurons per frequency add mod p exactly (spec modular_addition.md §2.1)."""
     modulus, frequencies = problem
-    model = modular_addition(modulus, frequencies, neurons_per_frequency=3,
-                             activation="quadratic")
+    model = modular_addition(modulus, frequencies, neurons_per_frequency=3, activation="quadratic")
     assert_exact_on_all_inputs(model)  # all p² pairs, float64: accuracy 1 and margin > 0
 
 
@@ -56,8 +56,9 @@ def test_lookup_table_recalls_every_key(table):
 
 
 @settings(max_examples=20, deadline=None)
-@given(configurations(min_ratio=0.05, max_ratio=1.0, min_feature_prob=0.005),
-       st.integers(0, 2**32 - 1))
+@given(
+    configurations(min_ratio=0.05, max_ratio=1.0, min_feature_prob=0.005), st.integers(0, 2**32 - 1)
+)
 def test_large_n_loss_matches_monte_carlo_of_the_reduced_model(config, seed):
     """The closed form equals E[(a ReLU(x + c + σz) − x)²] (spec persian_rug.md §2.3)."""
     optimum = symmetric_optimum(config.ratio, config.feature_prob)
@@ -71,10 +72,18 @@ def test_large_n_loss_matches_monte_carlo_of_the_reduced_model(config, seed):
 
 
 @settings(max_examples=10, deadline=None)
-@given(configurations(power_of_two=True, min_features=256, max_features=1024,
-                      min_ratio=0.1, max_ratio=0.5, min_feature_prob=0.01,
-                      max_feature_prob=0.1),
-       st.integers(0, 1000))
+@given(
+    configurations(
+        power_of_two=True,
+        min_features=256,
+        max_features=1024,
+        min_ratio=0.1,
+        max_ratio=0.5,
+        min_feature_prob=0.01,
+        max_feature_prob=0.1,
+    ),
+    st.integers(0, 1000),
+)
 def test_persian_rug_beats_the_best_linear_autoencoder(config, seed):
     """Superposition pays: the rug's loss <= (1 − r)·v, the optimal linear loss (spec §3.2).
 

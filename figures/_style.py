@@ -30,16 +30,18 @@ def style() -> Iterator[None]:
         yield
 
 
-def new_figure(n_rows: int = 1, n_cols: int = 1, *, width: float = 6.0,
-               height: float = 4.0, **kwargs: Any) -> tuple[Figure, Any]:
+def new_figure(
+    n_rows: int = 1, n_cols: int = 1, *, width: float = 6.0, height: float = 4.0, **kwargs: Any
+) -> tuple[Figure, Any]:
     """A Figure (not registered with pyplot's global state) and its axes."""
     figure = Figure(figsize=(width, height), layout="constrained")
     axes = figure.subplots(n_rows, n_cols, **kwargs)
     return figure, axes
 
 
-def save_figure(figure: Figure, path: str | os.PathLike[str],
-                config: Mapping[str, Any] | Any | None = None) -> Path:
+def save_figure(
+    figure: Figure, path: str | os.PathLike[str], config: Mapping[str, Any] | Any | None = None
+) -> Path:
     """Save ``figure`` atomically; PNG metadata holds the version and the config as JSON."""
     from toyforge import __version__
 

@@ -26,13 +26,17 @@ __all__ = [
 ]
 
 
-def _medians(result: Any, attribute: str) -> tuple[np.ndarray, np.ndarray, np.ndarray,
-                                                   np.ndarray]:
+def _medians(result: Any, attribute: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     sizes = result.sizes()
-    values = [[_value(getattr(point, attribute)) for point in result.at(int(size))]
-              for size in sizes]
-    return (sizes, np.array([np.median(v) for v in values]),
-            np.array([np.min(v) for v in values]), np.array([np.max(v) for v in values]))
+    values = [
+        [_value(getattr(point, attribute)) for point in result.at(int(size))] for size in sizes
+    ]
+    return (
+        sizes,
+        np.array([np.median(v) for v in values]),
+        np.array([np.min(v) for v in values]),
+        np.array([np.max(v) for v in values]),
+    )
 
 
 def _value(item: Any) -> float:
@@ -71,13 +75,21 @@ def double_descent_figure(result: Any) -> Figure:
     """
     with style():
         figure, axes = new_figure(width=7.0, height=4.6)
-        for attribute, color, label in (("train_loss", "C0", "train loss"),
-                                        ("test_loss", "C3", "test loss")):
+        for attribute, color, label in (
+            ("train_loss", "C0", "train loss"),
+            ("test_loss", "C3", "test loss"),
+        ):
             sizes, median, low, high = _medians(result, attribute)
             floor = np.maximum(median, 1e-8)
             axes.plot(sizes, floor, "o-", color=color, label=label, markersize=3)
-            axes.fill_between(sizes, np.maximum(low, 1e-8), np.maximum(high, 1e-8),
-                              color=color, alpha=0.2, linewidth=0)
+            axes.fill_between(
+                sizes,
+                np.maximum(low, 1e-8),
+                np.maximum(high, 1e-8),
+                color=color,
+                alpha=0.2,
+                linewidth=0,
+            )
         axes.axhline(1.0, color="0.5", linestyle=":", linewidth=1, label="zero output")
         axes.set_xscale("log")
         axes.set_yscale("log")
@@ -85,11 +97,13 @@ def double_descent_figure(result: Any) -> Figure:
         axes.set_ylabel("loss per point")
         config = result.config
         seeds = len({point.seed for point in result.points})
-        axes.set_title(f"data double descent: n={config.n_features}, m=2, "
-                       f"S={config.sparsity:g}, {config.steps} AdamW steps\n{seeds} seed"
-                       f"{'s' if seeds > 1 else ''} (median, range), best of "
-                       f"{config.restarts} init{'s' if config.restarts > 1 else ''}",
-                       fontsize=9)
+        axes.set_title(
+            f"data double descent: n={config.n_features}, m=2, "
+            f"S={config.sparsity:g}, {config.steps} AdamW steps\n{seeds} seed"
+            f"{'s' if seeds > 1 else ''} (median, range), best of "
+            f"{config.restarts} init{'s' if config.restarts > 1 else ''}",
+            fontsize=9,
+        )
         axes.legend(loc="upper left", fontsize=8)
         memorising = _memorising_point(result)
         if memorising is not None:
@@ -107,12 +121,16 @@ def geometry_figure(result: Any, sizes: Sequence[int], seed: int = 0) -> Figure:
     """Hidden vectors (top row) and feature columns (bottom row) in 2-D for chosen T."""
     chosen = [next(p for p in result.at(int(size)) if p.seed == seed) for size in sizes]
     with style():
-        figure, axes = new_figure(2, len(chosen), width=2.0 * len(chosen) + 0.5, height=4.4,
-                                  squeeze=False)
+        figure, axes = new_figure(
+            2, len(chosen), width=2.0 * len(chosen) + 0.5, height=4.4, squeeze=False
+        )
         for column, point in enumerate(chosen):
             _draw_vectors(axes[0, column], point.hidden, "C0", dots=True)
-            axes[0, column].set_title(f"T={point.n_points}\ntrain {point.train_loss:.2g}, "
-                                      f"test {point.test_loss.value:.3g}", fontsize=8)
+            axes[0, column].set_title(
+                f"T={point.n_points}\ntrain {point.train_loss:.2g}, "
+                f"test {point.test_loss.value:.3g}",
+                fontsize=8,
+            )
             _draw_vectors(axes[1, column], point.W.T, "C3")
             axes[1, column].set_xlabel(f"|W|_F={point.weight_norm:.3g}", fontsize=8)
         axes[0, 0].set_ylabel("hidden vectors h_t")
@@ -133,8 +151,7 @@ def dimensionality_figure(result: Any, threshold: float = 0.5) -> Figure:
             left.scatter(jitter, dims, s=4, color="C3", alpha=0.4, linewidths=0)
             shown = point.max_data_dims
             jitter = point.n_points * np.exp(rng.uniform(-0.08, 0.08, shown.size))
-            right.scatter(jitter, np.maximum(shown, 1e-6), s=3, color="C0", alpha=0.3,
-                          linewidths=0)
+            right.scatter(jitter, np.maximum(shown, 1e-6), s=3, color="C0", alpha=0.3, linewidths=0)
         sizes = result.sizes()
         right.plot(sizes, 2.0 / sizes, "k--", linewidth=1, label="2/T (T-gon)")
         for value in (1.0, 0.5, 0.4):
@@ -150,8 +167,7 @@ def dimensionality_figure(result: Any, threshold: float = 0.5) -> Figure:
     return figure
 
 
-def reconstruction_heatmap(grid: Any, bounds: dict[str, Sequence[float]] | None = None
-                           ) -> Figure:
+def reconstruction_heatmap(grid: Any, bounds: dict[str, Sequence[float]] | None = None) -> Figure:
     """Relative test loss and accuracy over a reconstruction grid, with optional bound curves.
 
     ``bounds`` maps a label to one y-value per x-value (e.g. the ℓ1 hidden size per sparsity
@@ -161,11 +177,19 @@ def reconstruction_heatmap(grid: Any, bounds: dict[str, Sequence[float]] | None 
         figure, axes = new_figure(1, 2, width=9.5, height=3.8)
         x_index = np.arange(len(grid.x_values))
         y_index = np.arange(len(grid.y_values))
-        panels = ((grid.relative_loss, "test loss / zero-output loss", "viridis", (0, 1)),
-                  (grid.accuracy, "accuracy (|x'-x|^2 <= 0.1 |x|^2)", "magma", (0, 1)))
+        panels = (
+            (grid.relative_loss, "test loss / zero-output loss", "viridis", (0, 1)),
+            (grid.accuracy, "accuracy (|x'-x|^2 <= 0.1 |x|^2)", "magma", (0, 1)),
+        )
         for axis, (values, title, cmap, limits) in zip(axes, panels, strict=True):
-            image = axis.imshow(np.clip(values, *limits), origin="lower", aspect="auto",
-                                cmap=cmap, vmin=limits[0], vmax=limits[1])
+            image = axis.imshow(
+                np.clip(values, *limits),
+                origin="lower",
+                aspect="auto",
+                cmap=cmap,
+                vmin=limits[0],
+                vmax=limits[1],
+            )
             figure.colorbar(image, ax=axis, shrink=0.85)
             axis.set_xticks(x_index, [f"{v:g}" for v in grid.x_values], fontsize=7)
             axis.set_yticks(y_index, [f"{v:g}" for v in grid.y_values], fontsize=7)
@@ -174,11 +198,19 @@ def reconstruction_heatmap(grid: Any, bounds: dict[str, Sequence[float]] | None 
             axis.set_title(title, fontsize=9)
             for row in y_index:
                 for column in x_index:
-                    axis.text(column, row, f"{values[row, column]:.2f}", ha="center",
-                              va="center", fontsize=6, color="w")
+                    axis.text(
+                        column,
+                        row,
+                        f"{values[row, column]:.2f}",
+                        ha="center",
+                        va="center",
+                        fontsize=6,
+                        color="w",
+                    )
         _draw_bounds(axes[0], grid, bounds)
-        figure.suptitle(f"limits of reconstruction: {grid.base.setting}, "
-                        f"n={grid.base.n_features}", fontsize=10)
+        figure.suptitle(
+            f"limits of reconstruction: {grid.base.setting}, n={grid.base.n_features}", fontsize=10
+        )
     return figure
 
 
@@ -197,22 +229,30 @@ def _bound_positions(curve: Sequence[float], y_values: Sequence[float]) -> np.nd
     return np.interp(values, rows, index, left=-0.5, right=rows.size - 0.5)
 
 
-def _draw_bounds(axis: Any, grid: Any, bounds: dict[str, Sequence[float]] | None,
-                 legend: bool = True) -> None:
+def _draw_bounds(
+    axis: Any, grid: Any, bounds: dict[str, Sequence[float]] | None, legend: bool = True
+) -> None:
     x_index = np.arange(len(grid.x_values))
     for number, (label, curve) in enumerate((bounds or {}).items()):
-        axis.plot(x_index, _bound_positions(curve, grid.y_values),
-                  _BOUND_STYLES[number % len(_BOUND_STYLES)], color="w" if number else "C1",
-                  linewidth=1.6, label=label)
+        axis.plot(
+            x_index,
+            _bound_positions(curve, grid.y_values),
+            _BOUND_STYLES[number % len(_BOUND_STYLES)],
+            color="w" if number else "C1",
+            linewidth=1.6,
+            label=label,
+        )
     if bounds and legend:
         axis.legend(fontsize=6, loc="upper right", framealpha=0.7)
     axis.set_xlim(-0.5, len(x_index) - 0.5)
     axis.set_ylim(-0.5, len(grid.y_values) - 0.5)
 
 
-def reconstruction_limits_figure(panels: Sequence[tuple[str, Any]],
-                                 bounds: dict[str, Sequence[float]] | None = None,
-                                 columns: int = 2) -> Figure:
+def reconstruction_limits_figure(
+    panels: Sequence[tuple[str, Any]],
+    bounds: dict[str, Sequence[float]] | None = None,
+    columns: int = 2,
+) -> Figure:
     """Relative test loss heatmaps of several reconstruction grids, with bound curves.
 
     Parameters
@@ -228,44 +268,69 @@ def reconstruction_limits_figure(panels: Sequence[tuple[str, Any]],
     """
     rows = -(-len(panels) // columns)
     with style():
-        figure, axes = new_figure(rows, columns, width=4.3 * columns, height=3.6 * rows,
-                                  squeeze=False)
+        figure, axes = new_figure(
+            rows, columns, width=4.3 * columns, height=3.6 * rows, squeeze=False
+        )
         image = None
         for axis, (title, grid) in zip(axes.flat, panels, strict=False):
             values = np.clip(grid.relative_loss, 0.0, 1.0)
-            image = axis.imshow(values, origin="lower", aspect="auto", cmap="viridis",
-                                vmin=0.0, vmax=1.0)
+            image = axis.imshow(
+                values, origin="lower", aspect="auto", cmap="viridis", vmin=0.0, vmax=1.0
+            )
             for row in range(values.shape[0]):
                 for column in range(values.shape[1]):
-                    axis.text(column, row, f"{grid.relative_loss[row, column]:.2f}\n"
-                              f"{grid.accuracy[row, column]:.2f}", ha="center", va="center",
-                              fontsize=5.5, color="w" if values[row, column] < 0.6 else "k")
-            axis.set_xticks(np.arange(len(grid.x_values)),
-                            [f"{v:g}" for v in grid.x_values], fontsize=7)
-            axis.set_yticks(np.arange(len(grid.y_values)),
-                            [f"{v:g}" for v in grid.y_values], fontsize=7)
+                    axis.text(
+                        column,
+                        row,
+                        f"{grid.relative_loss[row, column]:.2f}\n{grid.accuracy[row, column]:.2f}",
+                        ha="center",
+                        va="center",
+                        fontsize=5.5,
+                        color="w" if values[row, column] < 0.6 else "k",
+                    )
+            axis.set_xticks(
+                np.arange(len(grid.x_values)), [f"{v:g}" for v in grid.x_values], fontsize=7
+            )
+            axis.set_yticks(
+                np.arange(len(grid.y_values)), [f"{v:g}" for v in grid.y_values], fontsize=7
+            )
             axis.set_xlabel(grid.x_axis)
             axis.set_ylabel(grid.y_axis)
             axis.set_title(title, fontsize=8)
             _draw_bounds(axis, grid, bounds, legend=False)
-        for axis in list(axes.flat)[len(panels):]:
+        for axis in list(axes.flat)[len(panels) :]:
             axis.set_visible(False)
         if image is not None:
-            figure.colorbar(image, ax=axes, shrink=0.6,
-                            label="test loss / zero-output loss (cell: loss / accuracy)")
+            figure.colorbar(
+                image,
+                ax=axes,
+                shrink=0.6,
+                label="test loss / zero-output loss (cell: loss / accuracy)",
+            )
         if bounds:
             handles, labels = axes.flat[0].get_legend_handles_labels()
-            figure.legend(handles, labels, loc="outside lower center", ncols=len(labels),
-                          fontsize=8, frameon=True, facecolor="0.45", labelcolor="w")
+            figure.legend(
+                handles,
+                labels,
+                loc="outside lower center",
+                ncols=len(labels),
+                fontsize=8,
+                frameon=True,
+                facecolor="0.45",
+                labelcolor="w",
+            )
     return figure
 
 
-def reconstruction_limits_titled(panels: Sequence[tuple[str, Any]],
-                                 curves: Mapping[str, Sequence[float]]) -> Figure:
+def reconstruction_limits_titled(
+    panels: Sequence[tuple[str, Any]], curves: Mapping[str, Sequence[float]]
+) -> Figure:
     """:func:`reconstruction_limits_figure` with a title naming the recipe of the grids."""
     figure = reconstruction_limits_figure(panels, curves)
     first = panels[0][1].base
-    figure.suptitle(f"limits of reconstruction: n = {first.n_features}, T = {first.n_points} "
-                    f"training points, {first.steps} full-batch Adam steps, lr {first.lr:g}",
-                    fontsize=10)
+    figure.suptitle(
+        f"limits of reconstruction: n = {first.n_features}, T = {first.n_points} "
+        f"training points, {first.steps} full-batch Adam steps, lr {first.lr:g}",
+        fontsize=10,
+    )
     return figure

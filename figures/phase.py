@@ -38,26 +38,38 @@ def phase_diagram(grid: Any, *, log_axes: bool = False, title: str | None = None
         figure, axes = new_figure(width=6.2, height=4.6)
         positive = loss[loss > 0]
         floor = positive.min() if positive.size else 1e-300
-        image = axes.pcolormesh(probs, ratios, np.log10(np.maximum(loss, floor)),
-                                shading="nearest", cmap="viridis")
+        image = axes.pcolormesh(
+            probs, ratios, np.log10(np.maximum(loss, floor)), shading="nearest", cmap="viridis"
+        )
         figure.colorbar(image, ax=axes, label="log10 loss (per feature, per sample)")
         sharing = (np.asarray(grid.regime) == "time-sharing").astype(float)
         branch = np.asarray(grid.linear_branch, float)
         handles = []
         if 0 < sharing.sum() < sharing.size and min(sharing.shape) > 1:
-            axes.contour(probs, ratios, sharing, levels=[0.5], colors="white",
-                         linewidths=1.4)
+            axes.contour(probs, ratios, sharing, levels=[0.5], colors="white", linewidths=1.4)
             handles.append(("white", "-", "time sharing beats symmetric"))
         if 0 < branch.sum() < branch.size and min(branch.shape) > 1:
-            axes.contour(probs, ratios, branch, levels=[0.5], colors="#D55E00",
-                         linewidths=1.4, linestyles="--")
+            axes.contour(
+                probs,
+                ratios,
+                branch,
+                levels=[0.5],
+                colors="#D55E00",
+                linewidths=1.4,
+                linestyles="--",
+            )
             handles.append(("#D55E00", "--", "symmetric optimum on linear branch"))
         if handles:
             from matplotlib.lines import Line2D
 
-            axes.legend([Line2D([], [], color=c, linestyle=s) for c, s, _ in handles],
-                        [label for *_, label in handles], loc="lower right", frameon=True,
-                        facecolor="0.3", labelcolor="white")
+            axes.legend(
+                [Line2D([], [], color=c, linestyle=s) for c, s, _ in handles],
+                [label for *_, label in handles],
+                loc="lower right",
+                frameon=True,
+                facecolor="0.3",
+                labelcolor="white",
+            )
         if log_axes:
             axes.set_xscale("log")
             axes.set_yscale("log")

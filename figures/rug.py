@@ -48,10 +48,15 @@ def _colour_limit(*matrices: np.ndarray) -> float:
     return float(max(np.quantile(pooled, 0.995), 1e-12))
 
 
-def rug_figure(matrix: np.ndarray, *, title: str = "Persian rug W = W_out W_in",
-               trained: np.ndarray | None = None, offdiagonal: np.ndarray | None = None,
-               trained_offdiagonal: np.ndarray | None = None,
-               histograms: bool = False) -> Figure:
+def rug_figure(
+    matrix: np.ndarray,
+    *,
+    title: str = "Persian rug W = W_out W_in",
+    trained: np.ndarray | None = None,
+    offdiagonal: np.ndarray | None = None,
+    trained_offdiagonal: np.ndarray | None = None,
+    histograms: bool = False,
+) -> Figure:
     """The rug's W (a crop or block average) as an image.
 
     Parameters
@@ -94,9 +99,14 @@ def _reduce(matrix: np.ndarray, size: int, mode: str) -> np.ndarray:
     return matrix.reshape(size, block, size, block).mean(axis=(1, 3))
 
 
-def model_rug_figure(model: Any, *, size: int = 256, mode: str = "crop",
-                     trained_matrix: np.ndarray | None = None,
-                     histograms: bool = False) -> Figure:
+def model_rug_figure(
+    model: Any,
+    *,
+    size: int = 256,
+    mode: str = "crop",
+    trained_matrix: np.ndarray | None = None,
+    histograms: bool = False,
+) -> Figure:
     """:func:`rug_figure` for a :class:`~toyforge.constructions.persian_rug.PersianRugAutoencoder`.
 
     Parameters
@@ -113,16 +123,24 @@ def model_rug_figure(model: Any, *, size: int = 256, mode: str = "crop",
     shown = min(size, model.n_features)
     matrix = model.matrix_crop(shown) if mode == "crop" else model.block_average(shown)
     exponent = model.n_features.bit_length() - 1
-    what = "" if shown == model.n_features else (
-        f", {shown}² crop" if mode == "crop" else f", {shown}² blocks")
+    what = (
+        ""
+        if shown == model.n_features
+        else (f", {shown}² crop" if mode == "crop" else f", {shown}² blocks")
+    )
     title = f"Persian rug n=2^{exponent}, r={model.ratio:.3g}{what}"
     trained = trained_off = None
     if trained_matrix is not None:
         trained = _reduce(trained_matrix, shown, mode)
         trained_off = trained_matrix[~np.eye(trained_matrix.shape[0], dtype=bool)]
-    return rug_figure(matrix, title=title, trained=trained,
-                      offdiagonal=model.offdiagonal_weights() if histograms else None,
-                      trained_offdiagonal=trained_off, histograms=histograms)
+    return rug_figure(
+        matrix,
+        title=title,
+        trained=trained,
+        offdiagonal=model.offdiagonal_weights() if histograms else None,
+        trained_offdiagonal=trained_off,
+        histograms=histograms,
+    )
 
 
 def _histograms(axes: Any, rug: np.ndarray | None, trained: np.ndarray | None) -> None:
@@ -154,23 +172,44 @@ def loss_curves_figure(curves: Any, *, title: str | None = None) -> Figure:
         axes.plot(curves.grid, curves.symmetric, label="large-N theory (symmetric)")
         axes.plot(curves.grid, curves.time_sharing, ls="--", label="time-sharing envelope")
         axes.plot(curves.grid, curves.linear, ls=":", color="0.4", label="linear baseline")
-        axes.errorbar(curves.points, curves.rug_loss, yerr=curves.rug_stderr, fmt="o",
-                      ms=4, capsize=2, label=f"Persian rug, n = {curves.n_features} (MC)")
-        axes.plot(curves.points, curves.finite_loss, "x", ms=6, color="k",
-                  label="finite-N theory at the rug")
+        axes.errorbar(
+            curves.points,
+            curves.rug_loss,
+            yerr=curves.rug_stderr,
+            fmt="o",
+            ms=4,
+            capsize=2,
+            label=f"Persian rug, n = {curves.n_features} (MC)",
+        )
+        axes.plot(
+            curves.points,
+            curves.finite_loss,
+            "x",
+            ms=6,
+            color="k",
+            label="finite-N theory at the rug",
+        )
         trained = np.isfinite(curves.trained_loss)
         if np.any(trained):
-            axes.errorbar(curves.points[trained], curves.trained_loss[trained],
-                          yerr=curves.trained_stderr[trained], fmt="s", ms=4, capsize=2,
-                          label=f"trained, n = {curves.n_features}")
+            axes.errorbar(
+                curves.points[trained],
+                curves.trained_loss[trained],
+                yerr=curves.trained_stderr[trained],
+                fmt="s",
+                ms=4,
+                capsize=2,
+                label=f"trained, n = {curves.n_features}",
+            )
         other = "feature prob p" if curves.axis == "ratio" else "ratio r"
         axes.set_xscale("log")
         axes.set_yscale("log")
-        axes.set_xlabel("ratio r = n_hidden / n_features" if curves.axis == "ratio"
-                        else "feature probability p")
+        axes.set_xlabel(
+            "ratio r = n_hidden / n_features" if curves.axis == "ratio" else "feature probability p"
+        )
         axes.set_ylabel("loss per feature")
-        axes.set_title(title or f"loss vs {curves.axis.replace('_', ' ')} ({other} = "
-                                f"{curves.fixed:g})")
+        axes.set_title(
+            title or f"loss vs {curves.axis.replace('_', ' ')} ({other} = {curves.fixed:g})"
+        )
         axes.legend()
     return figure
 
@@ -187,11 +226,24 @@ def convergence_figure(study: Any, *, title: str | None = None) -> Figure:
     with style():
         figure, axes = new_figure(width=5.2, height=4.0)
         positive = gap > 0
-        axes.errorbar(active[positive], gap[positive], yerr=error[positive], fmt="o",
-                      capsize=2, label="rug Monte Carlo (gap > 0)")
+        axes.errorbar(
+            active[positive],
+            gap[positive],
+            yerr=error[positive],
+            fmt="o",
+            capsize=2,
+            label="rug Monte Carlo (gap > 0)",
+        )
         if np.any(~positive):
-            axes.errorbar(active[~positive], -gap[~positive], yerr=error[~positive], fmt="o",
-                          mfc="none", capsize=2, label="rug Monte Carlo (gap < 0, |gap|)")
+            axes.errorbar(
+                active[~positive],
+                -gap[~positive],
+                yerr=error[~positive],
+                fmt="o",
+                mfc="none",
+                capsize=2,
+                label="rug Monte Carlo (gap < 0, |gap|)",
+            )
         axes.plot(active, np.abs(finite), "-x", color="k", label="finite-N theory (exact)")
         guide = 1.5 / active
         axes.plot(active, guide, ":", color="0.5", label="1.5 / (p·n)")
@@ -199,7 +251,8 @@ def convergence_figure(study: Any, *, title: str | None = None) -> Figure:
         axes.set_yscale("log")
         axes.set_xlabel("active features per sample p·n")
         axes.set_ylabel("|loss / large-N theory − 1|")
-        axes.set_title(title or f"rug → large-N theory (r = {study.ratio:g}, "
-                                f"p = {study.feature_prob:g})")
+        axes.set_title(
+            title or f"rug → large-N theory (r = {study.ratio:g}, p = {study.feature_prob:g})"
+        )
         axes.legend()
     return figure

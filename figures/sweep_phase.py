@@ -34,8 +34,9 @@ REGIMES = ("symmetric", "linear", "time-sharing")
 _REGIME_COLOURS = ("#0072B2", "#E69F00", "#009E73")
 
 
-def _axis(rows: Sequence[Mapping[str, Any]], name: str,
-          values: Sequence[float] | None) -> np.ndarray:
+def _axis(
+    rows: Sequence[Mapping[str, Any]], name: str, values: Sequence[float] | None
+) -> np.ndarray:
     if values is not None:
         return np.asarray(values, dtype=float)
     return np.unique(np.asarray([float(row[name]) for row in rows], dtype=float))
@@ -47,10 +48,13 @@ def _index(axis: np.ndarray, value: float) -> int | None:
     return int(hits[0]) if hits.size else None
 
 
-def phase_grid(rows: Sequence[Mapping[str, Any]], column: str, *,
-               ratios: Sequence[float] | None = None,
-               feature_probs: Sequence[float] | None = None
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def phase_grid(
+    rows: Sequence[Mapping[str, Any]],
+    column: str,
+    *,
+    ratios: Sequence[float] | None = None,
+    feature_probs: Sequence[float] | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A table column as a (ratio, feature_prob) array.
 
     Parameters
@@ -91,9 +95,9 @@ def phase_grid(rows: Sequence[Mapping[str, Any]], column: str, *,
     return ratio_axis, prob_axis, values
 
 
-def relative_gap_grid(rows: Sequence[Mapping[str, Any]], column: str,
-                      reference: str = "theory_loss", **axes: Any
-                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def relative_gap_grid(
+    rows: Sequence[Mapping[str, Any]], column: str, reference: str = "theory_loss", **axes: Any
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``column / reference − 1`` per (ratio, feature_prob) cell (NaN where either is missing)."""
     ratios, probs, value = phase_grid(rows, column, **axes)
     _, _, ref = phase_grid(rows, reference, ratios=ratios, feature_probs=probs)
@@ -109,8 +113,16 @@ def _first_column(rows: Sequence[Mapping[str, Any]], names: Sequence[str]) -> st
     return None
 
 
-def _heatmap(figure: Figure, axes: Any, probs: np.ndarray, ratios: np.ndarray,
-             values: np.ndarray, title: str, label: str, **kwargs: Any) -> None:
+def _heatmap(
+    figure: Figure,
+    axes: Any,
+    probs: np.ndarray,
+    ratios: np.ndarray,
+    values: np.ndarray,
+    title: str,
+    label: str,
+    **kwargs: Any,
+) -> None:
     masked = np.ma.masked_invalid(values)
     image = axes.pcolormesh(probs, ratios, masked, shading="nearest", **kwargs)
     figure.colorbar(image, ax=axes, label=label, shrink=0.85)
@@ -121,30 +133,48 @@ def _heatmap(figure: Figure, axes: Any, probs: np.ndarray, ratios: np.ndarray,
     axes.grid(False)
 
 
-def _gap_panel(figure: Figure, axes: Any, ratios: np.ndarray, probs: np.ndarray,
-               gap: np.ndarray, title: str) -> None:
+def _gap_panel(
+    figure: Figure, axes: Any, ratios: np.ndarray, probs: np.ndarray, gap: np.ndarray, title: str
+) -> None:
     """``log10(loss / theory)`` (colour, clipped at a factor 10) with the gap in % written in
     each cell of coarse grids (at most 8 × 8)."""
     with np.errstate(invalid="ignore", divide="ignore"):
         logged = np.where(gap > -1.0, np.log10(1.0 + gap), np.nan)
     finite = np.abs(logged[np.isfinite(logged)])
     limit = float(min(max(finite.max() if finite.size else 0.0, 1e-3), 1.0))
-    _heatmap(figure, axes, probs, ratios, np.clip(logged, -limit, limit), title,
-             "log10(loss / theory)", cmap="RdBu_r",
-             norm=TwoSlopeNorm(vmin=-limit, vcenter=0.0, vmax=limit))
+    _heatmap(
+        figure,
+        axes,
+        probs,
+        ratios,
+        np.clip(logged, -limit, limit),
+        title,
+        "log10(loss / theory)",
+        cmap="RdBu_r",
+        norm=TwoSlopeNorm(vmin=-limit, vcenter=0.0, vmax=limit),
+    )
     if ratios.size <= 8 and probs.size <= 8:
         for i, ratio in enumerate(ratios):
             for j, prob in enumerate(probs):
                 if np.isfinite(gap[i, j]):
-                    axes.text(prob, ratio, f"{100.0 * gap[i, j]:+.3g}%", ha="center",
-                              va="center", fontsize=7)
+                    axes.text(
+                        prob,
+                        ratio,
+                        f"{100.0 * gap[i, j]:+.3g}%",
+                        ha="center",
+                        va="center",
+                        fontsize=7,
+                    )
 
 
-def sweep_phase_figure(rows: Sequence[Mapping[str, Any]],
-                       comparison_rows: Sequence[Mapping[str, Any]] | None = None, *,
-                       ratios: Sequence[float] | None = None,
-                       feature_probs: Sequence[float] | None = None,
-                       title: str | None = None) -> Figure:
+def sweep_phase_figure(
+    rows: Sequence[Mapping[str, Any]],
+    comparison_rows: Sequence[Mapping[str, Any]] | None = None,
+    *,
+    ratios: Sequence[float] | None = None,
+    feature_probs: Sequence[float] | None = None,
+    title: str | None = None,
+) -> Figure:
     """Heatmaps of theory loss, regime and the rug's and trained models' gaps to theory.
 
     Parameters
@@ -164,36 +194,59 @@ def sweep_phase_figure(rows: Sequence[Mapping[str, Any]],
     regime = _first_column(rows, ("regime", "theory_regime"))
     panels: list[tuple[str, Any]] = []
     if theory is not None:
-        panels.append(("theory", phase_grid(rows, theory, ratios=ratios,
-                                            feature_probs=feature_probs)))
+        panels.append(
+            ("theory", phase_grid(rows, theory, ratios=ratios, feature_probs=feature_probs))
+        )
     if regime is not None:
-        panels.append(("regime", phase_grid(rows, regime, ratios=ratios,
-                                            feature_probs=feature_probs)))
+        panels.append(
+            ("regime", phase_grid(rows, regime, ratios=ratios, feature_probs=feature_probs))
+        )
     for column, label in (("construction_loss", "Persian rug"), ("trained_loss", "trained")):
-        if _first_column(comparison_rows, (column,)) and \
-                _first_column(comparison_rows, ("theory_loss",)):
+        if _first_column(comparison_rows, (column,)) and _first_column(
+            comparison_rows, ("theory_loss",)
+        ):
             panels.append((label, relative_gap_grid(comparison_rows, column)))
     if not panels:
         from toyforge.errors import InvalidParameter
 
-        raise InvalidParameter("rows", f"{len(rows)} rows", "a table with a loss, regime, "
-                               "construction_loss or trained_loss column")
+        raise InvalidParameter(
+            "rows",
+            f"{len(rows)} rows",
+            "a table with a loss, regime, construction_loss or trained_loss column",
+        )
     with style():
-        figure, axes = new_figure(1, len(panels), width=4.6 * len(panels), height=4.0,
-                                  squeeze=False)
+        figure, axes = new_figure(
+            1, len(panels), width=4.6 * len(panels), height=4.0, squeeze=False
+        )
         for axis, (kind, (r_axis, p_axis, values)) in zip(axes[0], panels, strict=True):
             if kind == "theory":
                 with np.errstate(divide="ignore", invalid="ignore"):
                     logged = np.where(values > 0, np.log10(values), np.nan)
-                _heatmap(figure, axis, p_axis, r_axis, logged, "large-N theory loss",
-                         "log10 loss", cmap="viridis")
+                _heatmap(
+                    figure,
+                    axis,
+                    p_axis,
+                    r_axis,
+                    logged,
+                    "large-N theory loss",
+                    "log10 loss",
+                    cmap="viridis",
+                )
             elif kind == "regime":
-                _heatmap(figure, axis, p_axis, r_axis, values, "theory regime",
-                         "0 symmetric · 1 linear · 2 time-sharing",
-                         cmap=ListedColormap(_REGIME_COLOURS), vmin=-0.5, vmax=2.5)
+                _heatmap(
+                    figure,
+                    axis,
+                    p_axis,
+                    r_axis,
+                    values,
+                    "theory regime",
+                    "0 symmetric · 1 linear · 2 time-sharing",
+                    cmap=ListedColormap(_REGIME_COLOURS),
+                    vmin=-0.5,
+                    vmax=2.5,
+                )
             else:
-                _gap_panel(figure, axis, r_axis, p_axis, values,
-                           f"{kind} vs large-N theory")
+                _gap_panel(figure, axis, r_axis, p_axis, values, f"{kind} vs large-N theory")
         if title:
             figure.suptitle(title)
     return figure

@@ -12,9 +12,17 @@ from toyforge.cli import main
 from toyforge.demo import DemoConfig, run_demo
 from toyforge.errors import InvalidParameter
 
-TINY = DemoConfig(n_features=256, ratio=0.25, feature_prob=0.1, n_samples=2000, train_steps=30,
-                  curve_features=64, curve_samples=200, large_features=1024,
-                  large_samples=200)
+TINY = DemoConfig(
+    n_features=256,
+    ratio=0.25,
+    feature_prob=0.1,
+    n_samples=2000,
+    train_steps=30,
+    curve_features=64,
+    curve_samples=200,
+    large_features=1024,
+    large_samples=200,
+)
 
 
 @pytest.mark.slow

@@ -11,14 +11,17 @@ import toyforge
 from toyforge.errors import CorruptFile, IncompatibleWeights, InvalidParameter, ToyforgeError
 
 # Everything a user may import; none of it may pull in torch.
-_IMPORTS = ("import toyforge, toyforge.theory, toyforge.constructions, toyforge.verify, "
-            "toyforge.figures, toyforge.cli")
+_IMPORTS = (
+    "import toyforge, toyforge.theory, toyforge.constructions, toyforge.verify, "
+    "toyforge.figures, toyforge.cli"
+)
 
 
 def _imports_torch(code: str) -> bool:
     probe = f"{code}\nimport sys\nsys.exit(3 if 'torch' in sys.modules else 0)"
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                            timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=300
+    )
     assert result.returncode in (0, 3), result.stderr
     return result.returncode == 3
 
@@ -50,14 +53,19 @@ def test_error_family_and_message():
 
 
 def test_python_dash_m_runs():
-    result = subprocess.run([sys.executable, "-m", "toyforge", "--version"],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "toyforge", "--version"], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0
     assert result.stdout.startswith("toyforge ")
 
 
 def test_cli_usage_error_is_one_line():
-    result = subprocess.run([sys.executable, "-m", "toyforge", "no-such-command"],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "toyforge", "no-such-command"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1

@@ -20,7 +20,7 @@ sigma = sp.symbols("sigma", positive=True)
 
 def gaussian_density(variable: sp.Symbol) -> sp.Expr:
     """Standard normal density."""
-    return sp.exp(-variable**2 / 2) / sp.sqrt(2 * sp.pi)
+    return sp.exp(-(variable**2) / 2) / sp.sqrt(2 * sp.pi)
 
 
 def derived_moment(k: int) -> sp.Expr:
@@ -61,13 +61,13 @@ def antiderivative_residuals() -> list[sp.Expr]:
     minus the integrands' boundary terms (fundamental theorem of calculus), plus their value
     at a reference point being the integral itself is checked numerically by the tests.
     """
-    residuals = [sp.diff(committed_moment(k), m) - k * committed_moment(k - 1)
-                 for k in (1, 2, 3)]
+    residuals = [sp.diff(committed_moment(k), m) - k * committed_moment(k - 1) for k in (1, 2, 3)]
     m1, m2 = committed_moment(1), committed_moment(2)
     # d/dc int_0^1 M2(u + c) du = M2(1 + c) - M2(c)   (since M2(u + c) is a function of u + c)
-    residuals.append(sp.diff(committed_active_square(), c)
-                     - (m2.subs(m, 1 + c) - m2.subs(m, c)))
+    residuals.append(sp.diff(committed_active_square(), c) - (m2.subs(m, 1 + c) - m2.subs(m, c)))
     # d/dc int_0^1 u M1(u + c) du = int_0^1 u M0(u + c) du = M1(1 + c) - [M2(1+c) - M2(c)]/2
-    residuals.append(sp.diff(committed_active_cross(), c)
-                     - (m1.subs(m, 1 + c) - (m2.subs(m, 1 + c) - m2.subs(m, c)) / 2))
+    residuals.append(
+        sp.diff(committed_active_cross(), c)
+        - (m1.subs(m, 1 + c) - (m2.subs(m, 1 + c) - m2.subs(m, c)) / 2)
+    )
     return residuals

@@ -45,16 +45,21 @@ class GaussianReluMoments:
         mean, sigma = np.broadcast_arrays(np.asarray(mean, float), np.asarray(sigma, float))
         upper, lower = _both_sides(mean.reshape(-1), sigma.reshape(-1))
         positive = (mean >= 0).reshape(-1)
-        plus = tuple(np.where(positive, hi, lo).reshape(mean.shape)
-                     for hi, lo in zip(upper, lower, strict=True))
-        minus = tuple(np.where(positive, lo, hi).reshape(mean.shape)
-                      for hi, lo in zip(upper, lower, strict=True))
+        plus = tuple(
+            np.where(positive, hi, lo).reshape(mean.shape)
+            for hi, lo in zip(upper, lower, strict=True)
+        )
+        minus = tuple(
+            np.where(positive, lo, hi).reshape(mean.shape)
+            for hi, lo in zip(upper, lower, strict=True)
+        )
         self.plus = plus
         self.minus = minus
 
 
-def relu_moments(mean: np.ndarray | float, sigma: np.ndarray | float
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def relu_moments(
+    mean: np.ndarray | float, sigma: np.ndarray | float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``(M0, M1, M2, M3)`` of ``(mean + sigma z)_+`` for z ~ N(0, 1).
 
     Parameters
@@ -101,7 +106,7 @@ def _both_sides(m: np.ndarray, sigma: np.ndarray) -> tuple[tuple, tuple]:
         density *= _INV_SQRT_2PI
     mills = erfcx(a * _INV_SQRT_2)
     mills *= _SQRT_HALF_PI
-    tail = density * mills                          # Phi(-a)
+    tail = density * mills  # Phi(-a)
     h1 = 1.0 - a * mills
     h2 = mills - a * h1
     h3 = 2.0 * h1 - a * h2
@@ -113,10 +118,7 @@ def _both_sides(m: np.ndarray, sigma: np.ndarray) -> tuple[tuple, tuple]:
         sd2 = sd * sd
         lower = (tail, scaled * h1, (sd * scaled) * h2, (sd2 * scaled) * h3)
     x = absolute
-    upper = (1.0 - tail,
-             x + lower[1],
-             (x * x + sd2) - lower[2],
-             x * (x * x + 3.0 * sd2) + lower[3])
+    upper = (1.0 - tail, x + lower[1], (x * x + sd2) - lower[2], x * (x * x + 3.0 * sd2) + lower[3])
     return upper, lower
 
 

@@ -27,8 +27,9 @@ __all__ = ["leading_asymptotic_loss", "refined_asymptotic_loss", "threshold_u"]
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
-def leading_asymptotic_loss(ratio: np.ndarray | float,
-                            feature_prob: np.ndarray | float) -> np.ndarray:
+def leading_asymptotic_loss(
+    ratio: np.ndarray | float, feature_prob: np.ndarray | float
+) -> np.ndarray:
     """``(1/r - 1) p^2 ln(1/p) / 6`` (spec §3.1). Arguments broadcast."""
     r = np.asarray(ratio, float)
     p = np.asarray(feature_prob, float)
@@ -55,8 +56,9 @@ def threshold_u(feature_prob: np.ndarray | float) -> np.ndarray:
     return 0.5 * (low + high)
 
 
-def refined_asymptotic_loss(ratio: np.ndarray | float,
-                            feature_prob: np.ndarray | float) -> np.ndarray:
+def refined_asymptotic_loss(
+    ratio: np.ndarray | float, feature_prob: np.ndarray | float
+) -> np.ndarray:
     """``sigma^2 [p (1 + u^2/4) + F2(u)]`` with u from :func:`threshold_u` (spec §3.1)."""
     p = np.asarray(feature_prob, float)
     sigma = interference_sigma(ratio, p)

@@ -90,11 +90,12 @@ def _posterior_variance_density(h: np.ndarray, sigma: np.ndarray, p: np.ndarray)
     safe_mass = np.where(positive, mass, 1.0)
     ratio_mean = (phi_a - phi_b) / safe_mass
     mean = np.clip(h + sigma * ratio_mean, 0.0, 1.0)
-    variance = sigma * sigma * (1.0 + (alpha * phi_a - beta * phi_b) / safe_mass
-                                - ratio_mean * ratio_mean)
+    variance = (
+        sigma * sigma * (1.0 + (alpha * phi_a - beta * phi_b) / safe_mass - ratio_mean * ratio_mean)
+    )
     variance = np.clip(variance, 0.0, np.minimum(sigma * sigma, 0.25))
-    active = p * mass                                  # density of (h, active)
-    inactive = (1.0 - p) * phi_a / sigma               # density of (h, inactive); phi even
+    active = p * mass  # density of (h, active)
+    inactive = (1.0 - p) * phi_a / sigma  # density of (h, inactive); phi even
     total = active + inactive
     safe_total = np.where(total > 0, total, 1.0)
     between = np.where(total > 0, inactive * active / safe_total, 0.0) * mean * mean
@@ -117,8 +118,9 @@ def _transition_edges(sigma: np.ndarray, p: np.ndarray) -> np.ndarray:
     a width ``sigma^2 / h*``.
     """
     with np.errstate(divide="ignore"):
-        log_odds = np.log1p(-np.minimum(p, 1 - 1e-16)) - np.log(p * sigma) - 0.5 * math.log(
-            2 * math.pi)
+        log_odds = (
+            np.log1p(-np.minimum(p, 1 - 1e-16)) - np.log(p * sigma) - 0.5 * math.log(2 * math.pi)
+        )
     centre = sigma * np.sqrt(2.0 * np.maximum(log_odds, 0.0))
     width = sigma * sigma / np.maximum(centre, sigma)
     offsets = np.array([-8.0, -3.0, -1.0, 0.0, 1.0, 3.0, 8.0])
@@ -171,18 +173,21 @@ def _one_side(mean: np.ndarray, sigma: np.ndarray, *, plus: bool) -> tuple[np.nd
     mean, sigma = np.broadcast_arrays(mean, sigma)
     upper, lower = _both_sides(mean.reshape(-1), sigma.reshape(-1))
     take_upper = (mean >= 0).reshape(-1) if plus else (mean < 0).reshape(-1)
-    return tuple(np.where(take_upper, hi, lo).reshape(mean.shape)
-                 for hi, lo in zip(upper, lower, strict=True))
+    return tuple(
+        np.where(take_upper, hi, lo).reshape(mean.shape)
+        for hi, lo in zip(upper, lower, strict=True)
+    )
 
 
-def _region_integrals(theta: np.ndarray, sigma: np.ndarray
-                      ) -> tuple[dict[tuple[int, int], np.ndarray], tuple[np.ndarray, ...]]:
+def _region_integrals(
+    theta: np.ndarray, sigma: np.ndarray
+) -> tuple[dict[tuple[int, int], np.ndarray], tuple[np.ndarray, ...]]:
     """``T[i, l] = int_0^1 u^i M_l(u - theta) du`` for ``i + l <= 2``, and ``M_l(-theta)``.
 
     Antiderivatives of ``m^n M_l(m)`` follow from ``d M_k / dm = k M_{k-1}`` (spec §2.3).
     """
-    at_upper = _one_side(1.0 - theta, sigma, plus=True)   # M_k(1 - theta)
-    at_lower = _one_side(theta, sigma, plus=False)        # M_k(-theta)
+    at_upper = _one_side(1.0 - theta, sigma, plus=True)  # M_k(1 - theta)
+    at_lower = _one_side(theta, sigma, plus=False)  # M_k(-theta)
 
     def antiderivative(n: int, level: int, m: np.ndarray, moments: tuple) -> np.ndarray:
         k1 = level + 1
@@ -190,13 +195,19 @@ def _region_integrals(theta: np.ndarray, sigma: np.ndarray
             return moments[k1] / k1
         if n == 1:
             return m * moments[k1] / k1 - moments[k1 + 1] / (k1 * (k1 + 1))
-        return (m * m * moments[k1] / k1 - 2 * m * moments[k1 + 1] / (k1 * (k1 + 1))
-                + 2 * moments[k1 + 2] / (k1 * (k1 + 1) * (k1 + 2)))
+        return (
+            m * m * moments[k1] / k1
+            - 2 * m * moments[k1 + 1] / (k1 * (k1 + 1))
+            + 2 * moments[k1 + 2] / (k1 * (k1 + 1) * (k1 + 2))
+        )
 
     table = {}
     for level in range(3):
-        raw = [antiderivative(n, level, 1.0 - theta, at_upper)
-               - antiderivative(n, level, -theta, at_lower) for n in range(3 - level)]
+        raw = [
+            antiderivative(n, level, 1.0 - theta, at_upper)
+            - antiderivative(n, level, -theta, at_lower)
+            for n in range(3 - level)
+        ]
         # u^i with u = m + theta
         table[(0, level)] = raw[0]
         if level <= 1:
@@ -257,10 +268,17 @@ def _trial_points(br: _Bracket, sigma: np.ndarray) -> np.ndarray:
         denominator = (br.b - br.a) * (br.fb - br.fc) - (br.b - br.c) * (br.fb - br.fa)
         vertex = br.b - 0.5 * numerator / denominator
     tol = 1e-9 * (np.abs(br.b) + sigma)
-    golden = np.where(br.c - br.b > br.b - br.a, br.b + (1.0 - _GOLDEN) * (br.c - br.b),
-                      br.b - (1.0 - _GOLDEN) * (br.b - br.a))
-    ok = (np.isfinite(vertex) & (vertex > br.a + tol) & (vertex < br.c - tol)
-          & (np.abs(vertex - br.b) > tol))
+    golden = np.where(
+        br.c - br.b > br.b - br.a,
+        br.b + (1.0 - _GOLDEN) * (br.c - br.b),
+        br.b - (1.0 - _GOLDEN) * (br.b - br.a),
+    )
+    ok = (
+        np.isfinite(vertex)
+        & (vertex > br.a + tol)
+        & (vertex < br.c - tol)
+        & (np.abs(vertex - br.b) > tol)
+    )
     return np.where(ok, vertex, golden)
 
 
@@ -298,10 +316,17 @@ def jumprelu_loss(ratio: np.ndarray | float, feature_prob: np.ndarray | float) -
     sigma = interference_sigma(ratio, p.reshape(shape)).reshape(-1)
     exact = sigma == 0
     s = np.where(exact, 1.0, sigma)
-    grid = np.sort(np.concatenate([
-        s[:, None] * np.linspace(-4.0, 12.0, 65)[None, :],
-        np.broadcast_to(np.linspace(-1.0, 1.5, 11)[None, :], (s.size, 11)),
-        (1.0 + s[:, None] * np.linspace(-4.0, 4.0, 9)[None, :])], axis=1), axis=1)
+    grid = np.sort(
+        np.concatenate(
+            [
+                s[:, None] * np.linspace(-4.0, 12.0, 65)[None, :],
+                np.broadcast_to(np.linspace(-1.0, 1.5, 11)[None, :], (s.size, 11)),
+                (1.0 + s[:, None] * np.linspace(-4.0, 4.0, 9)[None, :]),
+            ],
+            axis=1,
+        ),
+        axis=1,
+    )
     values = np.empty_like(grid)
     for start in range(0, s.size, _JUMP_CHUNK_POINTS):  # cache-sized blocks of temporaries
         part = slice(start, start + _JUMP_CHUNK_POINTS)
@@ -310,8 +335,14 @@ def jumprelu_loss(ratio: np.ndarray | float, feature_prob: np.ndarray | float) -
     best = np.argmin(values, axis=1)
     left = np.maximum(best - 1, 0)
     right = np.minimum(best + 1, grid.shape[1] - 1)
-    bracket = _Bracket(grid[rows, left], grid[rows, best], grid[rows, right],
-                       values[rows, left], values[rows, best], values[rows, right])
+    bracket = _Bracket(
+        grid[rows, left],
+        grid[rows, best],
+        grid[rows, right],
+        values[rows, left],
+        values[rows, best],
+        values[rows, right],
+    )
     best_value = _refine_bracket(bracket, s, p)
     # the family contains the affine map (theta -> -inf): never above the linear loss
     best_value = np.minimum(best_value, linear_loss(ratio.reshape(-1), p))

@@ -63,14 +63,15 @@ __all__ = [
 
 FINITE_N_METHODS = ("exact", "edgeworth", "gaussian")
 
-_WINDOW_SIGMAS = 12.0      # half-width of the window in standard deviations of ν ...
+_WINDOW_SIGMAS = 12.0  # half-width of the window in standard deviations of ν ...
 _WINDOW_MAX_WEIGHTS = 8.0  # ... plus this many of the largest |w_j| (sparse tails)
-_MIN_POINTS = 2 ** 12
-_MAX_POINTS = 2 ** 20
+_MIN_POINTS = 2**12
+_MAX_POINTS = 2**20
 _EDGEWORTH_POINTS = 20_001
 
 
 # --------------------------------------------------------------------------- Walsh basics
+
 
 def walsh_hadamard_transform(values: np.ndarray) -> np.ndarray:
     """Unnormalised Walsh–Hadamard transform along the last axis (Sylvester order).
@@ -108,8 +109,11 @@ def _check_rows(rows: Any, n_features: int) -> np.ndarray:
         raise InvalidParameter("n_features", n_features, "a power of two")
     row_array = np.asarray(rows)
     if row_array.ndim != 1 or row_array.size == 0 or row_array.dtype.kind not in "iu":
-        raise InvalidParameter("rows", getattr(row_array, "shape", rows),
-                               "a non-empty 1-D integer array of Hadamard row indices")
+        raise InvalidParameter(
+            "rows",
+            getattr(row_array, "shape", rows),
+            "a non-empty 1-D integer array of Hadamard row indices",
+        )
     if row_array.min() < 0 or row_array.max() >= n_features:
         raise InvalidParameter("rows", "out of range", f"indices in [0, {n_features})")
     if np.unique(row_array).size != row_array.size:
@@ -147,13 +151,14 @@ def offdiagonal_weights(rows: Any, n_features: int) -> np.ndarray:
 
 # --------------------------------------------------------------------------- law of ν
 
+
 def _data_cumulants(feature_prob: float) -> tuple[float, float, float, float]:
     """Cumulants κ1…κ4 of x = B·U, B ~ Bernoulli(p), U ~ U[0,1) (moments p/(k+1), spec §1)."""
     p = feature_prob
     m1, m2, m3, m4 = p / 2, p / 3, p / 4, p / 5
-    k2 = m2 - m1 ** 2
-    k3 = m3 - 3 * m2 * m1 + 2 * m1 ** 3
-    k4 = m4 - 4 * m3 * m1 - 3 * m2 ** 2 + 12 * m2 * m1 ** 2 - 6 * m1 ** 4
+    k2 = m2 - m1**2
+    k3 = m3 - 3 * m2 * m1 + 2 * m1**3
+    k4 = m4 - 4 * m3 * m1 - 3 * m2**2 + 12 * m2 * m1**2 - 6 * m1**4
     return m1, k2, k3, k4
 
 
@@ -217,15 +222,24 @@ def interference_law(offdiag_weights: Any, feature_prob: float) -> InterferenceL
     keep = values != 0
     values, counts = values[keep], counts[keep]
     k1, k2, k3, k4 = _data_cumulants(p)
-    power = [float(np.sum(counts * values ** r)) for r in (1, 2, 3, 4)]
+    power = [float(np.sum(counts * values**r)) for r in (1, 2, 3, 4)]
     variance = k2 * power[1]
-    skewness = k3 * power[2] / variance ** 1.5 if variance > 0 else 0.0
-    excess = k4 * power[3] / variance ** 2 if variance > 0 else 0.0
-    support = (float(np.sum(counts * np.minimum(values, 0))),
-               float(np.sum(counts * np.maximum(values, 0))))
-    return InterferenceLaw(values=values, counts=counts.astype(np.int64), feature_prob=p,
-                           mean=k1 * power[0], variance=variance, skewness=skewness,
-                           excess_kurtosis=excess, support=support)
+    skewness = k3 * power[2] / variance**1.5 if variance > 0 else 0.0
+    excess = k4 * power[3] / variance**2 if variance > 0 else 0.0
+    support = (
+        float(np.sum(counts * np.minimum(values, 0))),
+        float(np.sum(counts * np.maximum(values, 0))),
+    )
+    return InterferenceLaw(
+        values=values,
+        counts=counts.astype(np.int64),
+        feature_prob=p,
+        mean=k1 * power[0],
+        variance=variance,
+        skewness=skewness,
+        excess_kurtosis=excess,
+        support=support,
+    )
 
 
 def _characteristic_function(law: InterferenceLaw, t: np.ndarray) -> np.ndarray:
@@ -236,10 +250,10 @@ def _characteristic_function(law: InterferenceLaw, t: np.ndarray) -> np.ndarray:
     """
     p = law.feature_prob
     log_phi = np.zeros(t.shape, dtype=np.complex128)
-    chunk = max(1, 2 ** 22 // max(t.size, 1))
+    chunk = max(1, 2**22 // max(t.size, 1))
     for start in range(0, law.values.size, chunk):
-        weights = law.values[start:start + chunk, None]
-        counts = law.counts[start:start + chunk, None]
+        weights = law.values[start : start + chunk, None]
+        counts = law.counts[start : start + chunk, None]
         u = t[None, :] * weights
         real = np.sinc(u / np.pi)
         imag = (u / 2) * np.sinc(u / (2 * np.pi)) ** 2
@@ -295,25 +309,25 @@ def _cosine_taper(points: np.ndarray, low: float, high: float, margin: float) ->
 def _edgeworth_lattice(law: InterferenceLaw, gaussian: bool) -> _Lattice:
     """Edgeworth (or Gaussian) density of ν on a uniform grid, trapezoid weights."""
     z = np.linspace(-_WINDOW_SIGMAS, _WINDOW_SIGMAS, _EDGEWORTH_POINTS)
-    density = np.exp(-z ** 2 / 2) / math.sqrt(2 * math.pi)
+    density = np.exp(-(z**2) / 2) / math.sqrt(2 * math.pi)
     if not gaussian:
         g1, g2 = law.skewness, law.excess_kurtosis
-        he3 = z ** 3 - 3 * z
-        he4 = z ** 4 - 6 * z ** 2 + 3
-        he6 = z ** 6 - 15 * z ** 4 + 45 * z ** 2 - 15
-        density = density * (1 + g1 / 6 * he3 + g2 / 24 * he4 + g1 ** 2 / 72 * he6)
+        he3 = z**3 - 3 * z
+        he4 = z**4 - 6 * z**2 + 3
+        he6 = z**6 - 15 * z**4 + 45 * z**2 - 15
+        density = density * (1 + g1 / 6 * he3 + g2 / 24 * he4 + g1**2 / 72 * he6)
     weights = density * (z[1] - z[0])
     weights[[0, -1]] *= 0.5
-    return _Lattice(points=law.mean + law.std * z, weights=weights,
-                    taper=np.ones_like(z))
+    return _Lattice(points=law.mean + law.std * z, weights=weights, taper=np.ones_like(z))
 
 
 # --------------------------------------------------------------------------- loss integrands
 
+
 def _active_cross(m: np.ndarray) -> np.ndarray:
     """G(m) = ∫₀¹ x (x + m)_+ dx (MATS ``G``, spec §2.3)."""
     low = np.clip(-m, 0.0, 1.0)
-    return (1 - low ** 3) / 3 + m * (1 - low ** 2) / 2
+    return (1 - low**3) / 3 + m * (1 - low**2) / 2
 
 
 def _active_square(m: np.ndarray) -> np.ndarray:
@@ -327,27 +341,33 @@ def _moments(lattice: _Lattice, c: float, feature_prob: float) -> tuple[float, f
     shifted = lattice.points + c
     tapered = lattice.weights * lattice.taper
     cross = p * float(tapered @ _active_cross(shifted))
-    square = float(tapered @ (p * _active_square(shifted)
-                              + (1 - p) * np.maximum(shifted, 0.0) ** 2))
+    square = float(
+        tapered @ (p * _active_square(shifted) + (1 - p) * np.maximum(shifted, 0.0) ** 2)
+    )
     return cross, square
 
 
 def _loss_at(lattice: _Lattice, scale: float, bias: float, feature_prob: float) -> float:
     cross, square = _moments(lattice, bias / scale, feature_prob)
-    return feature_prob / 3 - 2 * scale * cross + scale ** 2 * square
+    return feature_prob / 3 - 2 * scale * cross + scale**2 * square
 
 
-def _optimum(lattice: _Lattice, c_start: float, feature_prob: float,
-             c_range: float = 0.5) -> tuple[float, float, float]:
+def _optimum(
+    lattice: _Lattice, c_start: float, feature_prob: float, c_range: float = 0.5
+) -> tuple[float, float, float]:
     """Local finite-N optimum near c_start: (loss, scale, bias), A*(c) in closed form."""
     from scipy.optimize import minimize_scalar
 
     def profile(c: float) -> float:
         cross, square = _moments(lattice, c, feature_prob)
-        return feature_prob / 3 - cross ** 2 / square if square > 0 else feature_prob / 3
+        return feature_prob / 3 - cross**2 / square if square > 0 else feature_prob / 3
 
-    result = minimize_scalar(profile, bounds=(c_start - c_range, c_start + c_range),
-                             method="bounded", options={"xatol": 1e-7})
+    result = minimize_scalar(
+        profile,
+        bounds=(c_start - c_range, c_start + c_range),
+        method="bounded",
+        options={"xatol": 1e-7},
+    )
     c_best = float(result.x)
     cross, square = _moments(lattice, c_best, feature_prob)
     scale = cross / square
@@ -360,8 +380,15 @@ def _make_lattice(law: InterferenceLaw, method: str, n_points: int | None) -> _L
     return _edgeworth_lattice(law, gaussian=method == "gaussian")
 
 
-def finite_n_loss(offdiag_weights: Any, feature_prob: float, scale: float, bias: float, *,
-                  method: str = "exact", n_points: int | None = None) -> float:
+def finite_n_loss(
+    offdiag_weights: Any,
+    feature_prob: float,
+    scale: float,
+    bias: float,
+    *,
+    method: str = "exact",
+    n_points: int | None = None,
+) -> float:
     """Per-feature loss ``E[(ReLU(scale·(x_i + ν) + bias) − x_i)²]`` at finite n.
 
     Parameters
@@ -397,6 +424,7 @@ def _check_scale(scale: object) -> float:
 
 
 # --------------------------------------------------------------------------- predict_finite
+
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class FinitePrediction:
@@ -448,9 +476,9 @@ class FinitePrediction:
             raise InvalidParameter("loss", self.loss, "a finite non-negative number")
 
 
-def _rows_and_parameters(model_or_rows: Any, n_features: int | None, scale: float | None,
-                         bias: float | None) -> tuple[np.ndarray, int, float | None,
-                                                      float | None]:
+def _rows_and_parameters(
+    model_or_rows: Any, n_features: int | None, scale: float | None, bias: float | None
+) -> tuple[np.ndarray, int, float | None, float | None]:
     """Accept a model-like object (``rows``, ``n_features``, ``scale``, ``bias``) or rows."""
     if hasattr(model_or_rows, "rows") and hasattr(model_or_rows, "n_features"):
         rows = np.asarray(model_or_rows.rows)
@@ -471,16 +499,22 @@ def large_n_optimum(ratio: float, feature_prob: float) -> tuple[float, float, fl
     return prediction.scale, prediction.c, prediction.symmetric_loss
 
 
-def _large_n_parameters(ratio: float, feature_prob: float,
-                        mean: float) -> tuple[float, float]:
+def _large_n_parameters(ratio: float, feature_prob: float, mean: float) -> tuple[float, float]:
     """(scale, bias) of the large-N optimum for this row set: bias = a*·(c* − μ0) (spec §2.3)."""
     scale, c, _ = large_n_optimum(ratio, feature_prob)
     return scale, scale * (c - mean)
 
 
-def predict_finite(model_or_rows: Any, feature_prob: float, *, n_features: int | None = None,
-                   scale: float | None = None, bias: float | None = None,
-                   optimize: bool = True, n_points: int | None = None) -> FinitePrediction:
+def predict_finite(
+    model_or_rows: Any,
+    feature_prob: float,
+    *,
+    n_features: int | None = None,
+    scale: float | None = None,
+    bias: float | None = None,
+    optimize: bool = True,
+    n_points: int | None = None,
+) -> FinitePrediction:
     """Finite-N loss of the Persian rug with row set S at feature probability p.
 
     Parameters
@@ -522,10 +556,21 @@ def predict_finite(model_or_rows: Any, feature_prob: float, *, n_features: int |
     else:
         best = (math.nan, math.nan, math.nan)
     return FinitePrediction(
-        n_features=size, n_hidden=int(rows.size), ratio=ratio, feature_prob=feature_prob,
-        scale=scale, bias=bias, loss=loss,
+        n_features=size,
+        n_hidden=int(rows.size),
+        ratio=ratio,
+        feature_prob=feature_prob,
+        scale=scale,
+        bias=bias,
+        loss=loss,
         edgeworth_loss=_loss_at(_edgeworth_lattice(law, False), scale, bias, feature_prob),
         gaussian_loss=_loss_at(_edgeworth_lattice(law, True), scale, bias, feature_prob),
-        optimal_loss=best[0], optimal_scale=best[1], optimal_bias=best[2],
-        interference_mean=law.mean, interference_std=law.std, skewness=law.skewness,
-        excess_kurtosis=law.excess_kurtosis, n_points=int(exact.points.size))
+        optimal_loss=best[0],
+        optimal_scale=best[1],
+        optimal_bias=best[2],
+        interference_mean=law.mean,
+        interference_std=law.std,
+        skewness=law.skewness,
+        excess_kurtosis=law.excess_kurtosis,
+        n_points=int(exact.points.size),
+    )

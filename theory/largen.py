@@ -62,14 +62,14 @@ def interference_sigma(ratio: np.ndarray | float, feature_prob: np.ndarray | flo
 class _Terms:
     """Everything the loss and its c-derivatives need at one (c, sigma, p), as arrays."""
 
-    active_sq: np.ndarray        # E_u E_z[y_+^2],   y = u + c + sigma z, u ~ U[0,1)
-    active_cross: np.ndarray     # E_u E_z[u y_+]
-    active_clip_sq: np.ndarray   # E_u E_z[y_-^2]    (y_- = max(-y, 0))
+    active_sq: np.ndarray  # E_u E_z[y_+^2],   y = u + c + sigma z, u ~ U[0,1)
+    active_cross: np.ndarray  # E_u E_z[u y_+]
+    active_clip_sq: np.ndarray  # E_u E_z[y_-^2]    (y_- = max(-y, 0))
     active_clip_cross: np.ndarray  # E_u E_z[u y_-]
-    inactive_sq: np.ndarray      # M2(c) = E_z[(c + sigma z)_+^2]
-    d_cross: np.ndarray          # d/dc E[xR] / p
-    d_sq_active: np.ndarray      # d/dc E_u E_z[y_+^2]
-    d_sq_inactive: np.ndarray    # d/dc M2(c)
+    inactive_sq: np.ndarray  # M2(c) = E_z[(c + sigma z)_+^2]
+    d_cross: np.ndarray  # d/dc E[xR] / p
+    d_sq_active: np.ndarray  # d/dc E_u E_z[y_+^2]
+    d_sq_inactive: np.ndarray  # d/dc M2(c)
 
 
 def _terms(c: np.ndarray, sigma: np.ndarray) -> _Terms:
@@ -102,8 +102,9 @@ def _terms(c: np.ndarray, sigma: np.ndarray) -> _Terms:
     )
 
 
-def reduced_expectations(c: np.ndarray | float, sigma: np.ndarray | float,
-                         feature_prob: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
+def reduced_expectations(
+    c: np.ndarray | float, sigma: np.ndarray | float, feature_prob: np.ndarray | float
+) -> tuple[np.ndarray, np.ndarray]:
     """``(E[xR], E[R^2])`` for ``R = ReLU(x + c + sigma z)`` (spec §2.3).
 
     Parameters
@@ -122,8 +123,9 @@ def reduced_expectations(c: np.ndarray | float, sigma: np.ndarray | float,
     return p * terms.active_cross, p * terms.active_sq + (1.0 - p) * terms.inactive_sq
 
 
-def optimal_scale(c: np.ndarray | float, sigma: np.ndarray | float,
-                  feature_prob: np.ndarray | float) -> np.ndarray:
+def optimal_scale(
+    c: np.ndarray | float, sigma: np.ndarray | float, feature_prob: np.ndarray | float
+) -> np.ndarray:
     """``a*(c) = E[xR] / E[R^2]`` (spec §2.3); 0 where ``E[R^2]`` underflows to 0."""
     cross, square = reduced_expectations(c, sigma, feature_prob)
     return _safe_ratio(cross, square)
@@ -134,35 +136,43 @@ def _safe_ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
     return np.where(positive, numerator / np.where(positive, denominator, 1.0), 0.0)
 
 
-def _loss_from_terms(scale: np.ndarray, terms: _Terms, c: np.ndarray, sigma: np.ndarray,
-                     p: np.ndarray) -> np.ndarray:
+def _loss_from_terms(
+    scale: np.ndarray, terms: _Terms, c: np.ndarray, sigma: np.ndarray, p: np.ndarray
+) -> np.ndarray:
     # Active features, unclipped decomposition (a y_+ - u)^2 = (a y - u)^2 - a^2 y_-^2 - 2 a u y_-
     # with E_u[(a y - u)^2] = ((a-1)/2 + a c)^2 + (a-1)^2/12 + a^2 sigma^2 (every term >= 0).
     shift = (scale - 1.0) / 2.0 + scale * c
     linear_part = shift * shift + (scale - 1.0) ** 2 / 12.0 + scale * scale * sigma * sigma
-    unclipped = (linear_part - scale * scale * terms.active_clip_sq
-                 - 2.0 * scale * terms.active_clip_cross)
+    unclipped = (
+        linear_part - scale * scale * terms.active_clip_sq - 2.0 * scale * terms.active_clip_cross
+    )
     # Mostly clipped active features: a^2 E[y_+^2] - 2 a E[u y_+] + 1/3.
-    clipped = (scale * scale * terms.active_sq - 2.0 * scale * terms.active_cross + 1.0 / 3.0)
+    clipped = scale * scale * terms.active_sq - 2.0 * scale * terms.active_cross + 1.0 / 3.0
     active = np.where(c >= _CLIPPED_FORM_BELOW, unclipped, clipped)
     inactive = scale * scale * terms.inactive_sq
     return np.maximum(p * active + (1.0 - p) * inactive, 0.0)
 
 
-def reduced_loss(scale: np.ndarray | float, c: np.ndarray | float, sigma: np.ndarray | float,
-                 feature_prob: np.ndarray | float) -> np.ndarray:
+def reduced_loss(
+    scale: np.ndarray | float,
+    c: np.ndarray | float,
+    sigma: np.ndarray | float,
+    feature_prob: np.ndarray | float,
+) -> np.ndarray:
     """Loss ``L(a, c) = E[(a ReLU(x + c + sigma z) - x)^2]`` of the reduced scalar model.
 
     Spec §2.3: equal to ``p/3 - 2 a E[xR] + a^2 E[R^2]``, evaluated in a cancellation-free
     form. Arguments broadcast; the result has their broadcast shape.
     """
     scale, c, sigma, p = np.broadcast_arrays(
-        *(np.asarray(v, float) for v in (scale, c, sigma, feature_prob)))
+        *(np.asarray(v, float) for v in (scale, c, sigma, feature_prob))
+    )
     return _loss_from_terms(scale, _terms(c, sigma), c, sigma, p)
 
 
-def profile_loss(c: np.ndarray | float, sigma: np.ndarray | float,
-                 feature_prob: np.ndarray | float) -> np.ndarray:
+def profile_loss(
+    c: np.ndarray | float, sigma: np.ndarray | float, feature_prob: np.ndarray | float
+) -> np.ndarray:
     """``L*(c) = L(a*(c), c) = p/3 - E[xR]^2 / E[R^2]`` (spec §2.3), cancellation-free."""
     c, sigma, p = np.broadcast_arrays(*(np.asarray(v, float) for v in (c, sigma, feature_prob)))
     terms = _terms(c, sigma)
@@ -170,8 +180,9 @@ def profile_loss(c: np.ndarray | float, sigma: np.ndarray | float,
     return _loss_from_terms(scale, terms, c, sigma, p)
 
 
-def _profile_and_slope(c: np.ndarray, sigma: np.ndarray, p: np.ndarray
-                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _profile_and_slope(
+    c: np.ndarray, sigma: np.ndarray, p: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(L*(c), dL*/dc, a*(c))``; ``dL*/dc = a^2 dE[R^2]/dc - 2 a dE[xR]/dc`` at a = a*."""
     terms = _terms(c, sigma)
     cross = p * terms.active_cross
@@ -226,8 +237,9 @@ def _coarse_c_grid(sigma: np.ndarray, ratio: np.ndarray, p: np.ndarray) -> np.nd
     return np.sort(grid, axis=1)
 
 
-def symmetric_optimum(ratio: np.ndarray | float, feature_prob: np.ndarray | float
-                      ) -> SymmetricOptimum:
+def symmetric_optimum(
+    ratio: np.ndarray | float, feature_prob: np.ndarray | float
+) -> SymmetricOptimum:
     """Minimise ``L*(c)`` over c for every (ratio, feature_prob) pair, vectorised.
 
     Parameters
@@ -257,8 +269,7 @@ def symmetric_optimum(ratio: np.ndarray | float, feature_prob: np.ndarray | floa
     above = np.where(grid > c_grid_best[:, None], grid, np.inf).min(axis=1)
     lower = np.where(np.isfinite(below), below, c_grid_best)
     upper = np.where(np.isfinite(above), above, c_grid_best)
-    c_best, loss_best, scale_best = _refine(c_grid_best, values[rows, best], lower, upper,
-                                            sigma, p)
+    c_best, loss_best, scale_best = _refine(c_grid_best, values[rows, best], lower, upper, sigma, p)
     exact = sigma == 0
     result = SymmetricOptimum(
         scale=np.where(exact, 1.0, scale_best).reshape(shape),
@@ -269,8 +280,9 @@ def symmetric_optimum(ratio: np.ndarray | float, feature_prob: np.ndarray | floa
     return result
 
 
-def _chunked_profile_loss(grid: np.ndarray, sigma: np.ndarray, p: np.ndarray,
-                          chunk: int = 65536) -> np.ndarray:
+def _chunked_profile_loss(
+    grid: np.ndarray, sigma: np.ndarray, p: np.ndarray, chunk: int = 65536
+) -> np.ndarray:
     """``L*`` on a (n_points, n_candidates) grid, on contiguous flat chunks (cache-friendly)."""
     n_candidates = grid.shape[1]
     flat_c = np.ascontiguousarray(grid).reshape(-1)
@@ -283,8 +295,14 @@ def _chunked_profile_loss(grid: np.ndarray, sigma: np.ndarray, p: np.ndarray,
     return out.reshape(grid.shape)
 
 
-def _refine(c0: np.ndarray, loss0: np.ndarray, lower: np.ndarray, upper: np.ndarray,
-            sigma: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _refine(
+    c0: np.ndarray,
+    loss0: np.ndarray,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    sigma: np.ndarray,
+    p: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Safeguarded root search of ``dL*/dc`` inside ``[lower, upper]`` (Illinois regula
     falsi with bisection fallback), iterating only on the points not yet converged; keeps the
     best point seen, so the result never exceeds the grid minimum."""

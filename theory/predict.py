@@ -46,9 +46,21 @@ TIME_SHARING_TOLERANCE = 1e-9
 LINEAR_BRANCH_CLIP_PROBABILITY = 0.01
 
 _ARRAY_FIELDS = (
-    "loss", "scale", "c", "bias", "sigma", "symmetric_loss", "time_sharing_loss",
-    "time_sharing_fraction", "linear_loss", "zero_loss", "constant_loss", "mmse_loss",
-    "jumprelu_loss", "asymptotic_loss", "refined_asymptotic_loss",
+    "loss",
+    "scale",
+    "c",
+    "bias",
+    "sigma",
+    "symmetric_loss",
+    "time_sharing_loss",
+    "time_sharing_fraction",
+    "linear_loss",
+    "zero_loss",
+    "constant_loss",
+    "mmse_loss",
+    "jumprelu_loss",
+    "asymptotic_loss",
+    "refined_asymptotic_loss",
 )
 
 
@@ -156,14 +168,17 @@ class PredictionGrid:
     def at(self, i: int, j: int) -> Prediction:
         """The :class:`Prediction` at ``ratios[i]``, ``feature_probs[j]``."""
         values = {name: float(getattr(self, name)[i, j]) for name in _ARRAY_FIELDS}
-        return Prediction(ratio=float(self.ratios[i]), feature_prob=float(self.feature_probs[j]),
-                          regime=str(self.regime[i, j]),
-                          linear_branch=bool(self.linear_branch[i, j]), **values)
+        return Prediction(
+            ratio=float(self.ratios[i]),
+            feature_prob=float(self.feature_probs[j]),
+            regime=str(self.regime[i, j]),
+            linear_branch=bool(self.linear_branch[i, j]),
+            **values,
+        )
 
     def to_rows(self) -> list[dict[str, Any]]:
         """Tidy table: one dict per grid point (ratio-major), keys as in Prediction.to_dict."""
-        return [self.at(i, j).to_dict() for i in range(self.shape[0])
-                for j in range(self.shape[1])]
+        return [self.at(i, j).to_dict() for i in range(self.shape[0]) for j in range(self.shape[1])]
 
 
 def _check_array(name: str, values: Any, allowed: str) -> np.ndarray:
@@ -179,8 +194,13 @@ def _check_array(name: str, values: Any, allowed: str) -> np.ndarray:
     return array
 
 
-def _assemble(ratio: np.ndarray, p: np.ndarray, sharing: TimeSharing | None,
-              optimum: Any = None, bounds: bool = True) -> dict[str, Any]:
+def _assemble(
+    ratio: np.ndarray,
+    p: np.ndarray,
+    sharing: TimeSharing | None,
+    optimum: Any = None,
+    bounds: bool = True,
+) -> dict[str, Any]:
     """Every field as arrays of the broadcast shape of ``ratio`` and ``p``.
 
     ``optimum`` is :func:`symmetric_optimum` at these points if already computed. Without
@@ -206,7 +226,10 @@ def _assemble(ratio: np.ndarray, p: np.ndarray, sharing: TimeSharing | None,
     return {
         "loss": np.where(gains, shared, sym),
         "regime": regime,
-        "scale": optimum.scale, "c": optimum.c, "bias": optimum.bias, "sigma": optimum.sigma,
+        "scale": optimum.scale,
+        "c": optimum.c,
+        "bias": optimum.bias,
+        "sigma": optimum.sigma,
         "symmetric_loss": sym,
         "time_sharing_loss": shared,
         "time_sharing_fraction": np.where(gains, sharing.served_fraction, 1.0),
@@ -244,8 +267,13 @@ def predict(ratio: float, feature_prob: float) -> Prediction:
     p = check_interval("feature_prob", feature_prob, 0.0, 1.0, low_open=True)
     fields = _assemble(np.array([r]), np.array([p]), None)
     values = {name: float(fields[name][0]) for name in _ARRAY_FIELDS}
-    return Prediction(ratio=r, feature_prob=p, regime=str(fields["regime"][0]),
-                      linear_branch=bool(fields["linear_branch"][0]), **values)
+    return Prediction(
+        ratio=r,
+        feature_prob=p,
+        regime=str(fields["regime"][0]),
+        linear_branch=bool(fields["linear_branch"][0]),
+        **values,
+    )
 
 
 def predict_grid(ratios: Any, feature_probs: Any, *, bounds: bool = True) -> PredictionGrid:
@@ -288,16 +316,26 @@ def _grid_time_sharing(r_axis: np.ndarray, p_axis: np.ndarray, sym: np.ndarray) 
     ratio = np.broadcast_to(r_axis[:, None], (n_r, n_p)).reshape(-1)
     p = np.broadcast_to(p_axis[None, :], (n_r, n_p)).reshape(-1)
     own = sym.reshape(-1)
-    served = np.concatenate([ratio[:, None], np.broadcast_to(
-        served_axis[None, :], (ratio.size, served_axis.size))], axis=1)
-    values = np.concatenate([own[:, None], np.broadcast_to(
-        served_loss.T[None, :, :], (n_r, n_p, served_axis.size)).reshape(ratio.size, -1)],
-        axis=1)
+    served = np.concatenate(
+        [ratio[:, None], np.broadcast_to(served_axis[None, :], (ratio.size, served_axis.size))],
+        axis=1,
+    )
+    values = np.concatenate(
+        [
+            own[:, None],
+            np.broadcast_to(served_loss.T[None, :, :], (n_r, n_p, served_axis.size)).reshape(
+                ratio.size, -1
+            ),
+        ],
+        axis=1,
+    )
     variance = p / 3.0 - p * p / 4.0
     objective = variance[:, None] + ratio[:, None] * (values - variance[:, None]) / served
     objective = np.where(served >= ratio[:, None], objective, np.inf)
     columns = np.broadcast_to(np.arange(n_p)[None, :], (n_r, n_p)).reshape(-1)
     flat = best_on_grid(served, objective, ratio, p, own, columns)
-    return TimeSharing(loss=flat.loss.reshape(n_r, n_p),
-                       served_fraction=flat.served_fraction.reshape(n_r, n_p),
-                       served_ratio=flat.served_ratio.reshape(n_r, n_p))
+    return TimeSharing(
+        loss=flat.loss.reshape(n_r, n_p),
+        served_fraction=flat.served_fraction.reshape(n_r, n_p),
+        served_ratio=flat.served_ratio.reshape(n_r, n_p),
+    )

@@ -49,14 +49,18 @@ class TimeSharing:
     served_ratio: np.ndarray
 
 
-def _objective(served_ratio: np.ndarray, ratio: np.ndarray, p: np.ndarray,
-               symmetric_values: np.ndarray) -> np.ndarray:
+def _objective(
+    served_ratio: np.ndarray, ratio: np.ndarray, p: np.ndarray, symmetric_values: np.ndarray
+) -> np.ndarray:
     variance = p / 3.0 - p * p / 4.0
     return variance + ratio * (symmetric_values - variance) / served_ratio
 
 
-def time_sharing(ratio: np.ndarray | float, feature_prob: np.ndarray | float,
-                 symmetric_loss: np.ndarray | float | None = None) -> TimeSharing:
+def time_sharing(
+    ratio: np.ndarray | float,
+    feature_prob: np.ndarray | float,
+    symmetric_loss: np.ndarray | float | None = None,
+) -> TimeSharing:
     """Best two-group time-sharing loss for every (ratio, feature_prob) pair.
 
     Parameters
@@ -80,7 +84,7 @@ def time_sharing(ratio: np.ndarray | float, feature_prob: np.ndarray | float,
     else:
         own = np.broadcast_to(np.asarray(symmetric_loss, float), shape).reshape(-1)
     fractions = np.linspace(0.0, 1.0, _N_SERVED_RATIOS)[None, :]
-    served = ratio[:, None] ** (1.0 - fractions)          # geometric from r to 1
+    served = ratio[:, None] ** (1.0 - fractions)  # geometric from r to 1
     served[:, 0] = ratio
     served[:, -1] = 1.0
     inner = symmetric_optimum(served[:, 1:-1], p[:, None]).loss
@@ -89,8 +93,14 @@ def time_sharing(ratio: np.ndarray | float, feature_prob: np.ndarray | float,
     return _finish(served, objective, ratio, p, own, shape)
 
 
-def best_on_grid(served: np.ndarray, objective: np.ndarray, ratio: np.ndarray, p: np.ndarray,
-                 own: np.ndarray, columns: np.ndarray | None = None) -> TimeSharing:
+def best_on_grid(
+    served: np.ndarray,
+    objective: np.ndarray,
+    ratio: np.ndarray,
+    p: np.ndarray,
+    own: np.ndarray,
+    columns: np.ndarray | None = None,
+) -> TimeSharing:
     """Refine the best grid value of the time-sharing objective (flat arrays).
 
     ``served`` and ``objective`` have shape (n_points, n_grid), sorted by increasing served
@@ -123,9 +133,14 @@ def best_on_grid(served: np.ndarray, objective: np.ndarray, ratio: np.ndarray, p
     return TimeSharing(loss=loss, served_fraction=ratio / best_s, served_ratio=best_s)
 
 
-def _refined_symmetric(candidate: np.ndarray, p: np.ndarray, index: np.ndarray,
-                       columns: np.ndarray | None, best: np.ndarray,
-                       objective: np.ndarray) -> np.ndarray:
+def _refined_symmetric(
+    candidate: np.ndarray,
+    p: np.ndarray,
+    index: np.ndarray,
+    columns: np.ndarray | None,
+    best: np.ndarray,
+    objective: np.ndarray,
+) -> np.ndarray:
     """``L_sym(candidate[index], p[index])``; with ``columns``, once per shared group.
 
     Grouped points take the candidate of their group's first point (``candidate`` is updated
@@ -150,16 +165,25 @@ def _refined_symmetric(candidate: np.ndarray, p: np.ndarray, index: np.ndarray,
     return value
 
 
-def _finish(served: np.ndarray, objective: np.ndarray, ratio: np.ndarray, p: np.ndarray,
-            own: np.ndarray, shape: tuple[int, ...]) -> TimeSharing:
+def _finish(
+    served: np.ndarray,
+    objective: np.ndarray,
+    ratio: np.ndarray,
+    p: np.ndarray,
+    own: np.ndarray,
+    shape: tuple[int, ...],
+) -> TimeSharing:
     flat = best_on_grid(served, objective, ratio, p, own)
-    return TimeSharing(loss=flat.loss.reshape(shape),
-                       served_fraction=flat.served_fraction.reshape(shape),
-                       served_ratio=flat.served_ratio.reshape(shape))
+    return TimeSharing(
+        loss=flat.loss.reshape(shape),
+        served_fraction=flat.served_fraction.reshape(shape),
+        served_ratio=flat.served_ratio.reshape(shape),
+    )
 
 
-def _parabolic_step(served: np.ndarray, objective: np.ndarray, best: np.ndarray,
-                    interior: np.ndarray) -> np.ndarray:
+def _parabolic_step(
+    served: np.ndarray, objective: np.ndarray, best: np.ndarray, interior: np.ndarray
+) -> np.ndarray:
     """Vertex of the parabola through the best grid point and its neighbours, in log s."""
     rows = np.arange(best.size)
     left = np.clip(best - 1, 0, served.shape[1] - 1)

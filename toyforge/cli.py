@@ -22,8 +22,19 @@ from toyforge.errors import ToyforgeError
 # Subcommands in the order they appear in --help; any other public module under
 # toyforge.commands is appended alphabetically (so adding a command never edits this file).
 PREFERRED_ORDER: tuple[str, ...] = (
-    "demo", "predict", "scan", "build", "train", "evaluate", "compare", "figure",
-    "double_descent", "sweep", "sweep_status", "report", "warmup",
+    "demo",
+    "predict",
+    "scan",
+    "build",
+    "train",
+    "evaluate",
+    "compare",
+    "figure",
+    "double_descent",
+    "sweep",
+    "sweep_status",
+    "report",
+    "warmup",
 )
 
 
@@ -33,10 +44,14 @@ def command_modules() -> list[str]:
 
     import toyforge.commands
 
-    found = {info.name for info in pkgutil.iter_modules(toyforge.commands.__path__)
-             if not info.name.startswith("_")}
+    found = {
+        info.name
+        for info in pkgutil.iter_modules(toyforge.commands.__path__)
+        if not info.name.startswith("_")
+    }
     ordered = [name for name in PREFERRED_ORDER if name in found]
     return ordered + sorted(found - set(ordered))
+
 
 EXIT_USAGE = 2
 
@@ -57,10 +72,16 @@ def build_parser() -> argparse.ArgumentParser:
         description="Solver for toy models of neural networks.",
     )
     parser.add_argument("--version", action="version", version=f"toyforge {__version__}")
-    parser.add_argument("-v", "--verbose", action="count", default=0,
-                        help="log progress (-v info, -vv debug) to stderr")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND",
-                                       parser_class=_OneLineParser)
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="log progress (-v info, -vv debug) to stderr",
+    )
+    subparsers = parser.add_subparsers(
+        dest="command", metavar="COMMAND", parser_class=_OneLineParser
+    )
     for name in command_modules():
         importlib.import_module(f"toyforge.commands.{name}").register(subparsers)
     return parser

@@ -78,16 +78,22 @@ class DemoConfig:
         check_seed("seed", self.seed)
         check_int("n_samples", self.n_samples, minimum=2)
         check_int("train_steps", self.train_steps, minimum=1)
-        check_interval("train_learning_rate", self.train_learning_rate, 0.0, 1.0,
-                       low_open=True)
+        check_interval("train_learning_rate", self.train_learning_rate, 0.0, 1.0, low_open=True)
         check_power_of_two("curve_features", self.curve_features)
         check_int("curve_samples", self.curve_samples, minimum=2)
         check_power_of_two("large_features", self.large_features)
         check_int("large_samples", self.large_samples, minimum=2)
 
 
-QUICK_DEMO = DemoConfig(n_features=1024, n_samples=4000, train_steps=150, curve_features=256,
-                        curve_samples=1000, large_features=2**16, large_samples=500)
+QUICK_DEMO = DemoConfig(
+    n_features=1024,
+    n_samples=4000,
+    train_steps=150,
+    curve_features=256,
+    curve_samples=1000,
+    large_features=2**16,
+    large_samples=500,
+)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -105,9 +111,13 @@ class DemoResult:
 StepCallback = Callable[[str, Any, float], None]
 
 
-def run_demo(out: str | Path, config: DemoConfig | None = None, *,
-             on_step: StepCallback | None = None,
-             progress: Callable[..., Any] | None = None) -> DemoResult:
+def run_demo(
+    out: str | Path,
+    config: DemoConfig | None = None,
+    *,
+    on_step: StepCallback | None = None,
+    progress: Callable[..., Any] | None = None,
+) -> DemoResult:
     """Run the demonstration and write its files into folder ``out`` (created if missing).
 
     Parameters
@@ -135,9 +145,16 @@ def run_demo(out: str | Path, config: DemoConfig | None = None, *,
             on_step(name, results[name], seconds[name])
         return results[name]
 
-    files = {name: folder / filename for name, filename in (
-        ("rug", "rug.npz"), ("trained", "trained.npz"), ("comparison", "comparison.json"),
-        ("rug_figure", "rug.png"), ("curves_figure", "loss_vs_ratio.png"))}
+    files = {
+        name: folder / filename
+        for name, filename in (
+            ("rug", "rug.npz"),
+            ("trained", "trained.npz"),
+            ("comparison", "comparison.json"),
+            ("rug_figure", "rug.png"),
+            ("curves_figure", "loss_vs_ratio.png"),
+        )
+    }
     prediction = step("predict", lambda: _predict(config))
     rug = step("build", lambda: _build(config, files["rug"]))
     evaluation = step("evaluate", lambda: _evaluate(config, files["rug"], progress))
@@ -146,8 +163,14 @@ def run_demo(out: str | Path, config: DemoConfig | None = None, *,
     atomic_write_text(files["comparison"], to_json(comparison_summary(comparison), indent=2))
     large = step("scale-up", lambda: _scale_up(config, progress))
     step("figures", lambda: _figures(config, rug, trained, files))
-    return DemoResult(config=config, prediction=prediction, comparison=comparison,
-                      large_evaluation=large, files=files, seconds=seconds)
+    return DemoResult(
+        config=config,
+        prediction=prediction,
+        comparison=comparison,
+        large_evaluation=large,
+        files=files,
+        seconds=seconds,
+    )
 
 
 def _predict(config: DemoConfig) -> Any:
@@ -171,17 +194,23 @@ def _evaluate(config: DemoConfig, path: Path, progress: Callable[..., Any] | Non
     from toyforge.constructions.io import load
     from toyforge.verify.rug_monte_carlo import rug_monte_carlo
 
-    return rug_monte_carlo(load(path), config.feature_prob, config.n_samples,
-                           _mc_seed(config), progress=progress)
+    return rug_monte_carlo(
+        load(path), config.feature_prob, config.n_samples, _mc_seed(config), progress=progress
+    )
 
 
 def _train(config: DemoConfig, n_hidden: int, path: Path) -> Any:
     from toyforge.constructions.io import save
     from toyforge.verify.compare import train_autoencoder
 
-    point = train_autoencoder(config.n_features, n_hidden, config.feature_prob,
-                              steps=config.train_steps,
-                              learning_rate=config.train_learning_rate, seed=config.seed)
+    point = train_autoencoder(
+        config.n_features,
+        n_hidden,
+        config.feature_prob,
+        steps=config.train_steps,
+        learning_rate=config.train_learning_rate,
+        seed=config.seed,
+    )
     save(point.model, path)
     return point
 
@@ -189,10 +218,16 @@ def _train(config: DemoConfig, n_hidden: int, path: Path) -> Any:
 def _compare(config: DemoConfig, trained: Any, evaluation: Any) -> Any:
     from toyforge.verify.compare import compare_persian_rug
 
-    return compare_persian_rug(config.n_features, config.ratio, config.feature_prob,
-                               seed=config.seed, n_samples=config.n_samples,
-                               mc_seed=_mc_seed(config), trained=trained,
-                               evaluation=evaluation)
+    return compare_persian_rug(
+        config.n_features,
+        config.ratio,
+        config.feature_prob,
+        seed=config.seed,
+        n_samples=config.n_samples,
+        mc_seed=_mc_seed(config),
+        trained=trained,
+        evaluation=evaluation,
+    )
 
 
 def _scale_up(config: DemoConfig, progress: Callable[..., Any] | None) -> Any:
@@ -200,8 +235,9 @@ def _scale_up(config: DemoConfig, progress: Callable[..., Any] | None) -> Any:
     from toyforge.verify.rug_monte_carlo import rug_monte_carlo
 
     model = persian_rug(config.large_features, config.ratio, config.feature_prob, config.seed)
-    return rug_monte_carlo(model, config.feature_prob, config.large_samples, _mc_seed(config),
-                           progress=progress)
+    return rug_monte_carlo(
+        model, config.feature_prob, config.large_samples, _mc_seed(config), progress=progress
+    )
 
 
 def _figures(config: DemoConfig, rug: Any, trained: Any, files: dict[str, Path]) -> None:
@@ -210,13 +246,21 @@ def _figures(config: DemoConfig, rug: Any, trained: Any, files: dict[str, Path])
     from toyforge.verify.compare import loss_curves
 
     with style():
-        figure = model_rug_figure(rug, size=min(256, config.n_features),
-                                  trained_matrix=trained.model.effective_matrix(),
-                                  histograms=True)
+        figure = model_rug_figure(
+            rug,
+            size=min(256, config.n_features),
+            trained_matrix=trained.model.effective_matrix(),
+            histograms=True,
+        )
         save_figure(figure, files["rug_figure"], config)
-        curves = loss_curves("ratio", config.feature_prob, DEMO_RATIOS_FOR_CURVES,
-                             n_features=config.curve_features,
-                             n_samples=config.curve_samples, seed=config.seed)
+        curves = loss_curves(
+            "ratio",
+            config.feature_prob,
+            DEMO_RATIOS_FOR_CURVES,
+            n_features=config.curve_features,
+            n_samples=config.curve_samples,
+            seed=config.seed,
+        )
         save_figure(loss_curves_figure(curves), files["curves_figure"], config)
 
 

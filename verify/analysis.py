@@ -146,8 +146,9 @@ def _sum_directions(modulus: int, frequencies: Sequence[int]) -> np.ndarray:
     return np.array(directions)
 
 
-def restricted_and_excluded_logits(logits: np.ndarray, frequencies: Sequence[int]
-                                   ) -> tuple[np.ndarray, np.ndarray]:
+def restricted_and_excluded_logits(
+    logits: np.ndarray, frequencies: Sequence[int]
+) -> tuple[np.ndarray, np.ndarray]:
     """(restricted, excluded) logits, each (p, p, p) (Nanda et al. 2023; spec §4).
 
     restricted = per-class mean + projection on the key directions; excluded = logits −
@@ -195,8 +196,9 @@ class ProgressMeasures:
     weight_norm: float
 
 
-def progress_measures(model: ModularAdditionMLP, train_pairs: np.ndarray,
-                      frequencies: Sequence[int] | None = None) -> ProgressMeasures:
+def progress_measures(
+    model: ModularAdditionMLP, train_pairs: np.ndarray, frequencies: Sequence[int] | None = None
+) -> ProgressMeasures:
     """Progress measures of ``model``; ``frequencies`` default to its own key frequencies.
 
     Pass the final model's key frequencies to follow a training run (as Nanda et al. do).
@@ -211,8 +213,7 @@ def progress_measures(model: ModularAdditionMLP, train_pairs: np.ndarray,
     arrays = model.to_arrays()
     if "readout" in arrays:  # W_out = readout @ embedding.T is derived, not a parameter
         arrays.pop("W_out")
-    norm = math.sqrt(sum(float(np.sum(np.square(v, dtype=np.float64)))
-                         for v in arrays.values()))
+    norm = math.sqrt(sum(float(np.sum(np.square(v, dtype=np.float64))) for v in arrays.values()))
     return ProgressMeasures(
         key_frequencies=frequencies,
         key_power_share=float(sum(spectrum.share[k - 1] for k in frequencies)),
@@ -226,6 +227,7 @@ def progress_measures(model: ModularAdditionMLP, train_pairs: np.ndarray,
 
 
 # --------------------------------------------------------------------------- truncation
+
 
 def _projector(modulus: int, frequencies: Sequence[int], constant: bool) -> np.ndarray:
     basis = fourier_basis(modulus)
@@ -246,8 +248,9 @@ class TruncationResult:
     model: ModularAdditionMLP
 
 
-def truncate_to_frequencies(model: ModularAdditionMLP, frequencies: Sequence[int], *,
-                            second_harmonics: bool = True) -> TruncationResult:
+def truncate_to_frequencies(
+    model: ModularAdditionMLP, frequencies: Sequence[int], *, second_harmonics: bool = True
+) -> TruncationResult:
     """Keep only ``frequencies`` (+ their folded second harmonics in ``W_in``) and re-check.
 
     ``W_in`` keeps its constant component (it acts as a bias); ``W_out`` keeps only the given
@@ -258,19 +261,26 @@ def truncate_to_frequencies(model: ModularAdditionMLP, frequencies: Sequence[int
     inputs = key
     if second_harmonics:
         inputs = tuple(sorted(set(key) | {fold_frequency(2 * k, modulus) for k in key}))
-    W_in = _projector(modulus, inputs, constant=True) @ np.asarray(model.input_matrix(),
-                                                                   dtype=np.float64)
+    W_in = _projector(modulus, inputs, constant=True) @ np.asarray(
+        model.input_matrix(), dtype=np.float64
+    )
     W_out = np.asarray(model.W_out, dtype=np.float64) @ _projector(modulus, key, constant=False)
     right = None
     if model.W_in_right is not None:
         right = _projector(modulus, inputs, constant=True) @ model.W_in_right
-    truncated = ModularAdditionMLP(W_in=W_in, W_out=W_out, W_in_right=right,
-                                   activation=model.activation)
-    return TruncationResult(input_frequencies=inputs, output_frequencies=key,
-                            report=exactness(truncated), model=truncated)
+    truncated = ModularAdditionMLP(
+        W_in=W_in, W_out=W_out, W_in_right=right, activation=model.activation
+    )
+    return TruncationResult(
+        input_frequencies=inputs,
+        output_frequencies=key,
+        report=exactness(truncated),
+        model=truncated,
+    )
 
 
 # --------------------------------------------------------------------------- comparison
+
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ConstructionComparison:
@@ -298,24 +308,31 @@ def neuron_frequencies(model: ModularAdditionMLP) -> np.ndarray:
     return np.argmax(squared, axis=0) + 1
 
 
-def compare_with_construction(model: ModularAdditionMLP,
-                              frequencies: Sequence[int] | None = None
-                              ) -> ConstructionComparison:
+def compare_with_construction(
+    model: ModularAdditionMLP, frequencies: Sequence[int] | None = None
+) -> ConstructionComparison:
     """Build the exact construction at the trained model's key frequencies and compare."""
     key = tuple(frequencies) if frequencies is not None else key_frequencies(model)
     if not key:
         raise InvalidParameter("frequencies", key, "at least one key frequency")
     n_neurons = min_neurons_per_frequency(model.modulus, model.activation)
     amplitudes = np.sqrt(fourier_spectrum(model.input_matrix()).power[np.array(key) - 1])
-    construction = modular_addition(model.modulus, key, n_neurons, model.activation,
-                                    amplitudes=amplitudes / amplitudes.max())
+    construction = modular_addition(
+        model.modulus, key, n_neurons, model.activation, amplitudes=amplitudes / amplitudes.max()
+    )
     trained_power = fourier_spectrum(model.input_matrix()).power
     built_power = fourier_spectrum(construction.input_matrix()).power
-    cosine = float(trained_power @ built_power
-                   / (np.linalg.norm(trained_power) * np.linalg.norm(built_power)))
+    cosine = float(
+        trained_power @ built_power / (np.linalg.norm(trained_power) * np.linalg.norm(built_power))
+    )
     dominant = neuron_frequencies(model)
     return ConstructionComparison(
-        key_frequencies=key, trained=exactness(model), construction=exactness(construction),
-        construction_model=construction, spectrum_cosine=cosine,
+        key_frequencies=key,
+        trained=exactness(model),
+        construction=exactness(construction),
+        construction_model=construction,
+        spectrum_cosine=cosine,
         neurons_per_key_frequency=tuple(int(np.sum(dominant == k)) for k in key),
-        trained_n_hidden=model.n_hidden, construction_n_hidden=construction.n_hidden)
+        trained_n_hidden=model.n_hidden,
+        construction_n_hidden=construction.n_hidden,
+    )

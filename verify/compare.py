@@ -56,6 +56,7 @@ DEFAULT_TRAIN_LR = 3e-3
 
 # --------------------------------------------------------------------------- theory access
 
+
 def large_n_losses(ratio: Any, feature_prob: Any) -> dict[str, np.ndarray]:
     """Large-N losses: ``symmetric`` (the rug's optimum), ``time_sharing``, ``linear``.
 
@@ -63,15 +64,20 @@ def large_n_losses(ratio: Any, feature_prob: Any) -> dict[str, np.ndarray]:
     """
     from toyforge.theory import linear_loss, symmetric_optimum, time_sharing
 
-    ratio, feature_prob = np.broadcast_arrays(np.asarray(ratio, float),
-                                              np.asarray(feature_prob, float))
+    ratio, feature_prob = np.broadcast_arrays(
+        np.asarray(ratio, float), np.asarray(feature_prob, float)
+    )
     symmetric = symmetric_optimum(ratio, feature_prob).loss
     shared = time_sharing(ratio, feature_prob, symmetric_loss=symmetric).loss
-    return {"symmetric": np.asarray(symmetric), "time_sharing": np.asarray(shared),
-            "linear": np.asarray(linear_loss(ratio, feature_prob))}
+    return {
+        "symmetric": np.asarray(symmetric),
+        "time_sharing": np.asarray(shared),
+        "linear": np.asarray(linear_loss(ratio, feature_prob)),
+    }
 
 
 # --------------------------------------------------------------------------- training
+
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class TrainedPoint:
@@ -86,10 +92,18 @@ class TrainedPoint:
     model: Any = field(default=None, repr=False, compare=False)
 
 
-def train_autoencoder(n_features: int, n_hidden: int, feature_prob: float, *,
-                      steps: int = DEFAULT_TRAIN_STEPS, learning_rate: float = DEFAULT_TRAIN_LR,
-                      batch_size: int = 1024, seed: int = 0, eval_samples: int = 20_000,
-                      threads: int | None = None) -> TrainedPoint:
+def train_autoencoder(
+    n_features: int,
+    n_hidden: int,
+    feature_prob: float,
+    *,
+    steps: int = DEFAULT_TRAIN_STEPS,
+    learning_rate: float = DEFAULT_TRAIN_LR,
+    batch_size: int = 1024,
+    seed: int = 0,
+    eval_samples: int = 20_000,
+    threads: int | None = None,
+) -> TrainedPoint:
     """Train ``y = ReLU(W_out W_in x + b)`` on fresh sparse batches and evaluate it.
 
     Adam with a warm-up + cosine schedule (torch-default init, spec §5 architecture); the
@@ -105,22 +119,41 @@ def train_autoencoder(n_features: int, n_hidden: int, feature_prob: float, *,
         train,
     )
 
-    config = TrainConfig(steps=steps, batch_size=batch_size,
-                         optimizer=AdamConfig(lr=learning_rate),
-                         schedule=warmup_cosine_schedule(steps, max(1, steps // 20), 0.05),
-                         seed=seed, log_every=max(1, steps // 100), threads=threads)
+    config = TrainConfig(
+        steps=steps,
+        batch_size=batch_size,
+        optimizer=AdamConfig(lr=learning_rate),
+        schedule=warmup_cosine_schedule(steps, max(1, steps // 20), 0.05),
+        seed=seed,
+        log_every=max(1, steps // 100),
+        threads=threads,
+    )
     begin = time.perf_counter()
-    result = train(init_relu_autoencoder(n_features, n_hidden, seed),
-                   SparseFeatureData(n_features=n_features, feature_prob=feature_prob), config)
+    result = train(
+        init_relu_autoencoder(n_features, n_hidden, seed),
+        SparseFeatureData(n_features=n_features, feature_prob=feature_prob),
+        config,
+    )
     seconds = time.perf_counter() - begin
-    estimate = evaluate(result.model, SparseDataSpec(feature_prob=feature_prob),
-                        n_samples=eval_samples, seed=seed + 1_000_003)
-    return TrainedPoint(loss=estimate.value, stderr=estimate.stderr,
-                        n_samples=estimate.n_samples, steps=steps,
-                        learning_rate=learning_rate, seconds=seconds, model=result.model)
+    estimate = evaluate(
+        result.model,
+        SparseDataSpec(feature_prob=feature_prob),
+        n_samples=eval_samples,
+        seed=seed + 1_000_003,
+    )
+    return TrainedPoint(
+        loss=estimate.value,
+        stderr=estimate.stderr,
+        n_samples=estimate.n_samples,
+        steps=steps,
+        learning_rate=learning_rate,
+        seconds=seconds,
+        model=result.model,
+    )
 
 
 # --------------------------------------------------------------------------- one comparison
+
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class RugCompareConfig:
@@ -223,29 +256,60 @@ class ComparisonResult:
         """(label, loss, stderr, relative difference to the large-N theory) per line."""
         table = [
             ("large-N theory (symmetric)", self.theory_loss, None, 0.0),
-            ("time-sharing envelope", self.time_sharing_loss, None,
-             self.relative(self.time_sharing_loss)),
+            (
+                "time-sharing envelope",
+                self.time_sharing_loss,
+                None,
+                self.relative(self.time_sharing_loss),
+            ),
             ("linear baseline", self.linear_loss, None, self.relative(self.linear_loss)),
-            ("finite-N theory (exact)", self.finite_theory_loss, None,
-             self.relative(self.finite_theory_loss)),
-            ("finite-N theory (Edgeworth)", self.finite_edgeworth_loss, None,
-             self.relative(self.finite_edgeworth_loss)),
-            ("finite-N optimum", self.finite_optimal_loss, None,
-             self.relative(self.finite_optimal_loss)),
-            ("construction Monte Carlo", self.construction_loss, self.construction_stderr,
-             self.relative(self.construction_loss)),
+            (
+                "finite-N theory (exact)",
+                self.finite_theory_loss,
+                None,
+                self.relative(self.finite_theory_loss),
+            ),
+            (
+                "finite-N theory (Edgeworth)",
+                self.finite_edgeworth_loss,
+                None,
+                self.relative(self.finite_edgeworth_loss),
+            ),
+            (
+                "finite-N optimum",
+                self.finite_optimal_loss,
+                None,
+                self.relative(self.finite_optimal_loss),
+            ),
+            (
+                "construction Monte Carlo",
+                self.construction_loss,
+                self.construction_stderr,
+                self.relative(self.construction_loss),
+            ),
         ]
         if self.trained_loss is not None:
-            table.append(("trained model (held out)", self.trained_loss, self.trained_stderr,
-                          self.relative(self.trained_loss)))
+            table.append(
+                (
+                    "trained model (held out)",
+                    self.trained_loss,
+                    self.trained_stderr,
+                    self.relative(self.trained_loss),
+                )
+            )
         return table
 
 
-def compare_persian_rug(n_features: int, ratio: float, feature_prob: float, *,
-                        progress: Callable[..., Any] | None = None,
-                        trained: TrainedPoint | None = None,
-                        evaluation: Any | None = None,
-                        **options: Any) -> ComparisonResult:
+def compare_persian_rug(
+    n_features: int,
+    ratio: float,
+    feature_prob: float,
+    *,
+    progress: Callable[..., Any] | None = None,
+    trained: TrainedPoint | None = None,
+    evaluation: Any | None = None,
+    **options: Any,
+) -> ComparisonResult:
     """Compare theory, finite-N theory, the rug's Monte Carlo and (optionally) training.
 
     Parameters
@@ -271,49 +335,75 @@ def compare_persian_rug(n_features: int, ratio: float, feature_prob: float, *,
     from toyforge.theory.finite_n import predict_finite
     from toyforge.verify.rug_monte_carlo import rug_monte_carlo
 
-    config = RugCompareConfig(n_features=n_features, ratio=ratio, feature_prob=feature_prob,
-                              **options)
+    config = RugCompareConfig(
+        n_features=n_features, ratio=ratio, feature_prob=feature_prob, **options
+    )
     p = config.feature_prob
-    model = persian_rug(config.n_features, config.ratio, p, config.seed,
-                        selection=config.selection)
+    model = persian_rug(config.n_features, config.ratio, p, config.seed, selection=config.selection)
     theory = predict(model.ratio, p)
     finite = predict_finite(model, p)
     if evaluation is None:
-        evaluation = rug_monte_carlo(model, p, config.n_samples, config.mc_seed,
-                                     parallel=config.parallel, progress=progress)
+        evaluation = rug_monte_carlo(
+            model, p, config.n_samples, config.mc_seed, parallel=config.parallel, progress=progress
+        )
     else:
         _check_evaluation_matches(evaluation, model, p)
-    if trained is not None and trained.model is not None and \
-            trained.model.n_features != config.n_features:
-        raise InvalidParameter("trained", trained.model.n_features,
-                               f"a model with n_features = {config.n_features}")
+    if (
+        trained is not None
+        and trained.model is not None
+        and trained.model.n_features != config.n_features
+    ):
+        raise InvalidParameter(
+            "trained", trained.model.n_features, f"a model with n_features = {config.n_features}"
+        )
     if trained is None and config.train:
-        trained = train_autoencoder(config.n_features, model.n_hidden, p,
-                                    steps=config.train_steps, learning_rate=config.train_lr,
-                                    seed=config.seed, eval_samples=config.eval_samples)
+        trained = train_autoencoder(
+            config.n_features,
+            model.n_hidden,
+            p,
+            steps=config.train_steps,
+            learning_rate=config.train_lr,
+            seed=config.seed,
+            eval_samples=config.eval_samples,
+        )
     return ComparisonResult(
-        config=config, n_hidden=model.n_hidden, ratio_effective=model.ratio,
-        scale=model.scale, bias=model.bias,
-        theory_loss=theory.symmetric_loss, theory_regime=theory.regime,
-        time_sharing_loss=theory.time_sharing_loss, linear_loss=theory.linear_loss,
-        finite_theory_loss=finite.loss, finite_edgeworth_loss=finite.edgeworth_loss,
+        config=config,
+        n_hidden=model.n_hidden,
+        ratio_effective=model.ratio,
+        scale=model.scale,
+        bias=model.bias,
+        theory_loss=theory.symmetric_loss,
+        theory_regime=theory.regime,
+        time_sharing_loss=theory.time_sharing_loss,
+        linear_loss=theory.linear_loss,
+        finite_theory_loss=finite.loss,
+        finite_edgeworth_loss=finite.edgeworth_loss,
         finite_optimal_loss=finite.optimal_loss,
-        construction_loss=evaluation.loss, construction_stderr=evaluation.stderr,
+        construction_loss=evaluation.loss,
+        construction_stderr=evaluation.stderr,
         construction_samples_per_second=evaluation.samples_per_second,
         trained_loss=None if trained is None else trained.loss,
         trained_stderr=None if trained is None else trained.stderr,
-        train_seconds=None if trained is None else trained.seconds)
+        train_seconds=None if trained is None else trained.seconds,
+    )
 
 
 def _check_evaluation_matches(evaluation: Any, model: Any, feature_prob: float) -> None:
     """Refuse a reused Monte Carlo evaluation that belongs to another rug or data law."""
     mine = (model.n_features, model.n_hidden, model.scale, model.bias, feature_prob)
-    theirs = (evaluation.n_features, evaluation.n_hidden, evaluation.scale, evaluation.bias,
-              evaluation.feature_prob)
+    theirs = (
+        evaluation.n_features,
+        evaluation.n_hidden,
+        evaluation.scale,
+        evaluation.bias,
+        evaluation.feature_prob,
+    )
     if mine != theirs:
-        raise InvalidParameter("evaluation", theirs,
-                               f"an evaluation of this rug (n_features, n_hidden, scale, bias, "
-                               f"feature_prob) = {mine}")
+        raise InvalidParameter(
+            "evaluation",
+            theirs,
+            f"an evaluation of this rug (n_features, n_hidden, scale, bias, feature_prob) = {mine}",
+        )
 
 
 def comparison_summary(result: ComparisonResult) -> dict[str, Any]:
@@ -341,6 +431,7 @@ def comparison_summary(result: ComparisonResult) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- curves
+
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class LossCurves:
@@ -380,11 +471,20 @@ class LossCurves:
     trained_stderr: np.ndarray
 
 
-def loss_curves(axis: str, fixed: float, points: Sequence[float], *, n_features: int = 4096,
-                n_samples: int = 5000, seed: int = 0, grid_size: int = 120,
-                train_steps: int = 0, train_lr: float = DEFAULT_TRAIN_LR,
-                parallel: bool = False,
-                progress: Callable[..., Any] | None = None) -> LossCurves:
+def loss_curves(
+    axis: str,
+    fixed: float,
+    points: Sequence[float],
+    *,
+    n_features: int = 4096,
+    n_samples: int = 5000,
+    seed: int = 0,
+    grid_size: int = 120,
+    train_steps: int = 0,
+    train_lr: float = DEFAULT_TRAIN_LR,
+    parallel: bool = False,
+    progress: Callable[..., Any] | None = None,
+) -> LossCurves:
     """Theory curves and rug (and optionally trained) points along one axis.
 
     Parameters
@@ -423,20 +523,37 @@ def loss_curves(axis: str, fixed: float, points: Sequence[float], *, n_features:
         finite = predict_finite(model, float(p), optimize=False).loss
         trained = (math.nan, math.nan)
         if train_steps > 0:
-            point = train_autoencoder(n_features, model.n_hidden, float(p), steps=train_steps,
-                                      learning_rate=train_lr, seed=seed)
+            point = train_autoencoder(
+                n_features,
+                model.n_hidden,
+                float(p),
+                steps=train_steps,
+                learning_rate=train_lr,
+                seed=seed,
+            )
             trained = (point.loss, point.stderr)
         at = model.ratio if axis == "ratio" else float(p)
         results.append((at, mc.loss, mc.stderr, finite, *trained))
     table = np.array(results, dtype=float)
-    return LossCurves(axis=axis, fixed=fixed, n_features=n_features, grid=grid,
-                      symmetric=theory["symmetric"], time_sharing=theory["time_sharing"],
-                      linear=theory["linear"], points=table[:, 0], rug_loss=table[:, 1],
-                      rug_stderr=table[:, 2], finite_loss=table[:, 3],
-                      trained_loss=table[:, 4], trained_stderr=table[:, 5])
+    return LossCurves(
+        axis=axis,
+        fixed=fixed,
+        n_features=n_features,
+        grid=grid,
+        symmetric=theory["symmetric"],
+        time_sharing=theory["time_sharing"],
+        linear=theory["linear"],
+        points=table[:, 0],
+        rug_loss=table[:, 1],
+        rug_stderr=table[:, 2],
+        finite_loss=table[:, 3],
+        trained_loss=table[:, 4],
+        trained_stderr=table[:, 5],
+    )
 
 
 # --------------------------------------------------------------------------- convergence
+
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ConvergencePoint:
@@ -475,9 +592,16 @@ class ConvergenceStudy:
     points: tuple[ConvergencePoint, ...]
 
 
-def convergence_study(ratio: float, feature_prob: float, sizes: Sequence[int], *,
-                      n_samples: int = 20_000, seed: int = 0, parallel: bool = False,
-                      progress: Callable[..., Any] | None = None) -> ConvergenceStudy:
+def convergence_study(
+    ratio: float,
+    feature_prob: float,
+    sizes: Sequence[int],
+    *,
+    n_samples: int = 20_000,
+    seed: int = 0,
+    parallel: bool = False,
+    progress: Callable[..., Any] | None = None,
+) -> ConvergenceStudy:
     """Build rugs of each size and measure their gap to the large-N theory (spec §7).
 
     The theory is evaluated at each rug's r_eff. ``n_samples`` per size (the standard error
@@ -496,9 +620,14 @@ def convergence_study(ratio: float, feature_prob: float, sizes: Sequence[int], *
         theory = float(large_n_losses(model.ratio, feature_prob)["symmetric"])
         mc = rug_monte_carlo(model, feature_prob, n_samples, seed + 11, parallel=parallel)
         finite = predict_finite(model, feature_prob, optimize=False).loss
-        points.append(ConvergencePoint(n_features=model.n_features,
-                                       active_features=feature_prob * model.n_features,
-                                       theory_loss=theory, rug_loss=mc.loss,
-                                       rug_stderr=mc.stderr, finite_loss=finite))
-    return ConvergenceStudy(ratio=ratio, feature_prob=feature_prob, seed=seed,
-                            points=tuple(points))
+        points.append(
+            ConvergencePoint(
+                n_features=model.n_features,
+                active_features=feature_prob * model.n_features,
+                theory_loss=theory,
+                rug_loss=mc.loss,
+                rug_stderr=mc.stderr,
+                finite_loss=finite,
+            )
+        )
+    return ConvergenceStudy(ratio=ratio, feature_prob=feature_prob, seed=seed, points=tuple(points))

@@ -60,22 +60,32 @@ class SparseBatch:
         n_features = check_int("n_features", self.n_features, minimum=1)
         indptr, indices, values = self.indptr, self.indices, self.values
         if not isinstance(indptr, np.ndarray) or indptr.dtype != np.int64 or indptr.ndim != 1:
-            raise InvalidParameter("indptr", getattr(indptr, "dtype", type(indptr)),
-                                   "a 1-D int64 array")
+            raise InvalidParameter(
+                "indptr", getattr(indptr, "dtype", type(indptr)), "a 1-D int64 array"
+            )
         if indptr.size < 1 or indptr[0] != 0 or np.any(np.diff(indptr) < 0):
             raise InvalidParameter("indptr", indptr[:8], "non-decreasing, starting at 0")
-        if (not isinstance(indices, np.ndarray) or indices.ndim != 1
-                or indices.dtype not in (np.dtype(np.int32), np.dtype(np.int64))):
-            raise InvalidParameter("indices", getattr(indices, "dtype", type(indices)),
-                                   "a 1-D int32 or int64 array")
-        if (not isinstance(values, np.ndarray) or values.ndim != 1
-                or values.dtype not in _FLOAT_DTYPES):
-            raise InvalidParameter("values", getattr(values, "dtype", type(values)),
-                                   "a 1-D float32 or float64 array")
+        if (
+            not isinstance(indices, np.ndarray)
+            or indices.ndim != 1
+            or indices.dtype not in (np.dtype(np.int32), np.dtype(np.int64))
+        ):
+            raise InvalidParameter(
+                "indices", getattr(indices, "dtype", type(indices)), "a 1-D int32 or int64 array"
+            )
+        if (
+            not isinstance(values, np.ndarray)
+            or values.ndim != 1
+            or values.dtype not in _FLOAT_DTYPES
+        ):
+            raise InvalidParameter(
+                "values", getattr(values, "dtype", type(values)), "a 1-D float32 or float64 array"
+            )
         nnz = int(indptr[-1])
         if indices.size != nnz or values.size != nnz:
-            raise InvalidParameter("indices/values", (indices.size, values.size),
-                                   f"length indptr[-1] = {nnz}")
+            raise InvalidParameter(
+                "indices/values", (indices.size, values.size), f"length indptr[-1] = {nnz}"
+            )
         if nnz and (indices.min() < 0 or indices.max() >= n_features):
             raise InvalidParameter("indices", "out of range", f"features in [0, {n_features})")
 
@@ -115,10 +125,14 @@ def _check_dtype(dtype: object) -> np.dtype:
     return resolved
 
 
-def sample_sparse_batch(n_features: int, feature_prob: float, batch_size: int,
-                        rng: int | np.random.Generator | None = None,
-                        dtype: object = np.float64,
-                        value_dist: str = "uniform") -> SparseBatch:
+def sample_sparse_batch(
+    n_features: int,
+    feature_prob: float,
+    batch_size: int,
+    rng: int | np.random.Generator | None = None,
+    dtype: object = np.float64,
+    value_dist: str = "uniform",
+) -> SparseBatch:
     """Sample ``batch_size`` sparse samples ``x_i = B_i U_i`` as a CSR batch.
 
     Each of the ``n_features`` coordinates is active independently with probability
@@ -158,16 +172,24 @@ def sample_sparse_batch(n_features: int, feature_prob: float, batch_size: int,
 
     from toyforge.verify.kernels.sparse_sampling import sample_csr
 
-    indptr, indices, values = sample_csr(generator, n_features, feature_prob, batch_size,
-                                         value_dist == "uniform")
+    indptr, indices, values = sample_csr(
+        generator, n_features, feature_prob, batch_size, value_dist == "uniform"
+    )
     if resolved != values.dtype:
         values = values.astype(resolved)
     return SparseBatch(indptr=indptr, indices=indices, values=values, n_features=n_features)
 
 
-def fixed_dataset(n_points: int, n_features: int, feature_prob: float, *,
-                  unit_norm: bool = False, seed: int | np.random.Generator | None = 0,
-                  dtype: object = np.float64, value_dist: str = "uniform") -> np.ndarray:
+def fixed_dataset(
+    n_points: int,
+    n_features: int,
+    feature_prob: float,
+    *,
+    unit_norm: bool = False,
+    seed: int | np.random.Generator | None = 0,
+    dtype: object = np.float64,
+    value_dist: str = "uniform",
+) -> np.ndarray:
     """A fixed dense dataset of ``n_points`` sparse samples (for memorisation experiments).
 
     Rows are sampled as in :func:`sample_sparse_batch` (same seed, same rows). With
@@ -194,31 +216,42 @@ def fixed_dataset(n_points: int, n_features: int, feature_prob: float, *,
     """
     generator = as_rng(seed)  # type: ignore[arg-type]
     resolved = _check_dtype(dtype)
-    dense = sample_sparse_batch(n_features, feature_prob, n_points, generator,
-                                dtype=np.float64, value_dist=value_dist).to_dense()
+    dense = sample_sparse_batch(
+        n_features, feature_prob, n_points, generator, dtype=np.float64, value_dist=value_dist
+    ).to_dense()
     if unit_norm:
         _redraw_empty_rows(dense, feature_prob, generator, value_dist)
         dense /= np.linalg.norm(dense, axis=1, keepdims=True)
     return dense.astype(resolved, copy=False)
 
 
-def _redraw_empty_rows(dense: np.ndarray, feature_prob: float, generator: np.random.Generator,
-                       value_dist: str, max_rounds: int = 10_000) -> None:
+def _redraw_empty_rows(
+    dense: np.ndarray,
+    feature_prob: float,
+    generator: np.random.Generator,
+    value_dist: str,
+    max_rounds: int = 10_000,
+) -> None:
     """Replace all-zero rows of ``dense`` (in place) by fresh draws until none is left."""
     n_features = dense.shape[1]
     for _ in range(max_rounds):
         empty = np.flatnonzero(~np.any(dense != 0, axis=1))
         if empty.size == 0:
             return
-        redraw = sample_sparse_batch(n_features, feature_prob, int(empty.size), generator,
-                                     value_dist=value_dist).to_dense()
+        redraw = sample_sparse_batch(
+            n_features, feature_prob, int(empty.size), generator, value_dist=value_dist
+        ).to_dense()
         dense[empty] = redraw
-    raise InvalidParameter("feature_prob", feature_prob,
-                           "large enough that unit-norm rows can be drawn (too many empty rows)")
+    raise InvalidParameter(
+        "feature_prob",
+        feature_prob,
+        "large enough that unit-norm rows can be drawn (too many empty rows)",
+    )
 
 
-def modular_addition_pairs(modulus: int, train_fraction: float, seed: int | None = 0,
-                           unordered: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def modular_addition_pairs(
+    modulus: int, train_fraction: float, seed: int | None = 0, unordered: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """All pairs ``(a, b)`` of residues mod ``modulus``, split at random into train and test.
 
     Parameters

@@ -56,8 +56,29 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_SIZES: tuple[int, ...] = (3, 5, 6, 8, 10, 15, 20, 30, 50, 75, 100, 150, 200, 300, 500,
-                                  750, 1000, 1500, 2000, 3000, 5000)
+DEFAULT_SIZES: tuple[int, ...] = (
+    3,
+    5,
+    6,
+    8,
+    10,
+    15,
+    20,
+    30,
+    50,
+    75,
+    100,
+    150,
+    200,
+    300,
+    500,
+    750,
+    1000,
+    1500,
+    2000,
+    3000,
+    5000,
+)
 """The T grid of spec memorization.md §7 (the ARENA grid plus the landmarks of the bump)."""
 
 _CHUNK_STEPS = 1000
@@ -108,8 +129,9 @@ class DoubleDescentConfig:
     def __post_init__(self) -> None:
         check_int("n_features", self.n_features, minimum=2)
         if self.n_hidden != 2:
-            raise InvalidParameter("n_hidden", self.n_hidden,
-                                   "2 (the double-descent kernel is specialised to m = 2)")
+            raise InvalidParameter(
+                "n_hidden", self.n_hidden, "2 (the double-descent kernel is specialised to m = 2)"
+            )
         check_interval("sparsity", self.sparsity, 0.0, 1.0, high_open=True)
         sizes = tuple(self.sizes)
         if not sizes:
@@ -124,8 +146,9 @@ class DoubleDescentConfig:
         check_int("steps", self.steps, minimum=1)
         check_int("warmup_steps", self.warmup_steps, minimum=0)
         if self.warmup_steps > self.steps:
-            raise InvalidParameter("warmup_steps", self.warmup_steps,
-                                   f"at most steps = {self.steps}")
+            raise InvalidParameter(
+                "warmup_steps", self.warmup_steps, f"at most steps = {self.steps}"
+            )
         check_interval("lr", self.lr, 0.0, math.inf, low_open=True)
         check_interval("weight_decay", self.weight_decay, 0.0, math.inf)
         check_int("n_test", self.n_test, minimum=2)
@@ -219,24 +242,28 @@ class DoubleDescentResult:
         for size in self.sizes():
             points = self.at(int(size))
             test = np.array([point.test_loss.value for point in points])
-            rows.append({
-                "n_points": int(size),
-                "seeds": len(points),
-                "train_loss": float(statistic(np.array([p.train_loss for p in points]))),
-                "test_loss": float(statistic(test)),
-                "test_loss_min": float(test.min()),
-                "test_loss_max": float(test.max()),
-                "weight_norm": float(statistic(np.array([p.weight_norm for p in points]))),
-                "n_represented": float(statistic(np.array([p.n_represented for p in points]))),
-                "max_data_dim_max": float(statistic(np.array(
-                    [p.max_data_dims.max() for p in points]))),
-            })
+            rows.append(
+                {
+                    "n_points": int(size),
+                    "seeds": len(points),
+                    "train_loss": float(statistic(np.array([p.train_loss for p in points]))),
+                    "test_loss": float(statistic(test)),
+                    "test_loss_min": float(test.min()),
+                    "test_loss_max": float(test.max()),
+                    "weight_norm": float(statistic(np.array([p.weight_norm for p in points]))),
+                    "n_represented": float(statistic(np.array([p.n_represented for p in points]))),
+                    "max_data_dim_max": float(
+                        statistic(np.array([p.max_data_dims.max() for p in points]))
+                    ),
+                }
+            )
         return rows
 
     def to_json(self) -> str:
         """JSON text of the config and every point."""
-        return to_json({"kind": "toyforge-double-descent", "config": self.config,
-                        "points": self.points})
+        return to_json(
+            {"kind": "toyforge-double-descent", "config": self.config, "points": self.points}
+        )
 
 
 def load_double_descent(path: str | Path) -> DoubleDescentResult:
@@ -257,13 +284,17 @@ def load_double_descent(path: str | Path) -> DoubleDescentResult:
 
 # --------------------------------------------------------------------------- data
 
+
 def sparse_rows(dense: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """CSR arrays ``(indptr int64, indices int64, values float64)`` of a dense (T, n) array."""
     rows, columns = np.nonzero(dense)
     indptr = np.zeros(dense.shape[0] + 1, dtype=np.int64)
     np.cumsum(np.bincount(rows, minlength=dense.shape[0]), out=indptr[1:])
-    return indptr, columns.astype(np.int64), np.ascontiguousarray(dense[rows, columns],
-                                                                  dtype=np.float64)
+    return (
+        indptr,
+        columns.astype(np.int64),
+        np.ascontiguousarray(dense[rows, columns], dtype=np.float64),
+    )
 
 
 def _streams(config: DoubleDescentConfig, n_points: int, seed: int) -> dict[str, Any]:
@@ -271,24 +302,28 @@ def _streams(config: DoubleDescentConfig, n_points: int, seed: int) -> dict[str,
     return {
         "train": np.random.default_rng([base, seed, n_points, 0]),
         "test": np.random.default_rng([base, seed, 0, 1]),
-        "init": [np.random.default_rng([base, seed, n_points, 2, restart])
-                 for restart in range(config.restarts)],
+        "init": [
+            np.random.default_rng([base, seed, n_points, 2, restart])
+            for restart in range(config.restarts)
+        ],
     }
 
 
-def _dataset(config: DoubleDescentConfig, n_points: int,
-             rng: np.random.Generator) -> np.ndarray:
+def _dataset(config: DoubleDescentConfig, n_points: int, rng: np.random.Generator) -> np.ndarray:
     from toyforge.verify.data import fixed_dataset
 
-    return fixed_dataset(n_points, config.n_features, config.feature_prob, unit_norm=True,
-                         seed=rng)
+    return fixed_dataset(n_points, config.n_features, config.feature_prob, unit_norm=True, seed=rng)
 
 
 # --------------------------------------------------------------------------- training
 
-def train_bottleneck2d(X: np.ndarray, config: DoubleDescentConfig,
-                       rng: np.random.Generator | int | None = 0,
-                       learning_rates: np.ndarray | None = None) -> TrainedBottleneck:
+
+def train_bottleneck2d(
+    X: np.ndarray,
+    config: DoubleDescentConfig,
+    rng: np.random.Generator | int | None = 0,
+    learning_rates: np.ndarray | None = None,
+) -> TrainedBottleneck:
     """Train the tied m = 2 ReLU-output model on the fixed dataset ``X`` (full batch).
 
     Parameters
@@ -318,8 +353,21 @@ def train_bottleneck2d(X: np.ndarray, config: DoubleDescentConfig,
     losses = np.empty(config.steps)
     for start in range(0, config.steps, _CHUNK_STEPS):
         stop = min(start + _CHUNK_STEPS, config.steps)
-        train_steps_kernel(W, b, *moments, indptr, indices, values, rates[start:stop], start,
-                           0.9, 0.999, 1e-8, config.weight_decay, losses[start:stop])
+        train_steps_kernel(
+            W,
+            b,
+            *moments,
+            indptr,
+            indices,
+            values,
+            rates[start:stop],
+            start,
+            0.9,
+            0.999,
+            1e-8,
+            config.weight_decay,
+            losses[start:stop],
+        )
     return TrainedBottleneck(W=W, b=b, losses=losses)
 
 
@@ -347,12 +395,12 @@ def feature_geometry(W: np.ndarray, threshold: float = 0.5) -> dict[str, np.ndar
     order = np.argsort(angles)
     features, angles = features[order], angles[order]
     gaps = np.diff(np.concatenate([angles, angles[:1] + 360.0])) if angles.size else angles
-    return {"features": features, "norms": norms[features], "angles_deg": angles,
-            "gaps_deg": gaps}
+    return {"features": features, "norms": norms[features], "angles_deg": angles, "gaps_deg": gaps}
 
 
-def _measure_point(config: DoubleDescentConfig, n_points: int, seed: int,
-                   rates: np.ndarray, test: np.ndarray) -> DoubleDescentPoint:
+def _measure_point(
+    config: DoubleDescentConfig, n_points: int, seed: int, rates: np.ndarray, test: np.ndarray
+) -> DoubleDescentPoint:
     import time
 
     from toyforge.verify import dimensionality
@@ -366,15 +414,21 @@ def _measure_point(config: DoubleDescentConfig, n_points: int, seed: int,
     hidden = X @ best.W.T
     test_losses = _per_point_loss(best.W, best.b, test)
     return DoubleDescentPoint(
-        n_points=n_points, seed=seed, train_loss=min(final),
+        n_points=n_points,
+        seed=seed,
+        train_loss=min(final),
         test_loss=Estimate.from_samples(test_losses),
         weight_norm=float(np.linalg.norm(best.W)),
         n_represented=int(np.sum(np.linalg.norm(best.W, axis=0) > 0.5)),
-        restart_train_losses=tuple(final), W=best.W, b=best.b, hidden=hidden,
+        restart_train_losses=tuple(final),
+        W=best.W,
+        b=best.b,
+        hidden=hidden,
         feature_dims=dimensionality.feature_dimensionality(best.W),
         data_dims=dimensionality.data_dimensionality(hidden),
         max_data_dims=dimensionality.max_data_dimensionality(hidden),
-        seconds=time.perf_counter() - start)
+        seconds=time.perf_counter() - start,
+    )
 
 
 def _resume(config: DoubleDescentConfig, out: Path | None) -> list[DoubleDescentPoint]:
@@ -382,16 +436,21 @@ def _resume(config: DoubleDescentConfig, out: Path | None) -> list[DoubleDescent
         return []
     previous = load_double_descent(out)
     if not config.same_recipe(previous.config):
-        raise InvalidParameter("out", str(out),
-                               "a file from the same recipe (only sizes and seeds may differ) "
-                               "or a new path")
+        raise InvalidParameter(
+            "out",
+            str(out),
+            "a file from the same recipe (only sizes and seeds may differ) or a new path",
+        )
     return list(previous.points)
 
 
-def run_double_descent(config: DoubleDescentConfig, *, out: str | Path | None = None,
-                       progress: bool = False,
-                       on_point: Callable[[DoubleDescentPoint], None] | None = None,
-                       ) -> DoubleDescentResult:
+def run_double_descent(
+    config: DoubleDescentConfig,
+    *,
+    out: str | Path | None = None,
+    progress: bool = False,
+    on_point: Callable[[DoubleDescentPoint], None] | None = None,
+) -> DoubleDescentResult:
     """Train every (T, seed) of ``config`` and measure it.
 
     Parameters
@@ -413,8 +472,12 @@ def run_double_descent(config: DoubleDescentConfig, *, out: str | Path | None = 
     target = None if out is None else Path(out)
     points = _resume(config, target)
     done = {(point.n_points, point.seed) for point in points}
-    todo = [(size, seed) for size in config.sizes for seed in range(config.seeds)
-            if (size, seed) not in done]
+    todo = [
+        (size, seed)
+        for size in config.sizes
+        for seed in range(config.seeds)
+        if (size, seed) not in done
+    ]
     rates = config.learning_rates()
     tests: dict[int, np.ndarray] = {}
     bar = _progress_bar(len(todo), progress)
@@ -423,8 +486,14 @@ def run_double_descent(config: DoubleDescentConfig, *, out: str | Path | None = 
             tests[seed] = _dataset(config, config.n_test, _streams(config, 0, seed)["test"])
         point = _measure_point(config, size, seed, rates, tests[seed])
         points.append(point)
-        logger.info("T=%d seed=%d train=%.4g test=%s (%.1f s)", size, seed, point.train_loss,
-                    point.test_loss, point.seconds)
+        logger.info(
+            "T=%d seed=%d train=%.4g test=%s (%.1f s)",
+            size,
+            seed,
+            point.train_loss,
+            point.test_loss,
+            point.seconds,
+        )
         if on_point is not None:
             on_point(point)
         if bar is not None:
@@ -445,8 +514,7 @@ def _ordered(points: Sequence[DoubleDescentPoint]) -> tuple[DoubleDescentPoint, 
     return tuple(sorted(points, key=lambda point: (point.n_points, point.seed)))
 
 
-def _write(target: Path, config: DoubleDescentConfig,
-           points: Sequence[DoubleDescentPoint]) -> None:
+def _write(target: Path, config: DoubleDescentConfig, points: Sequence[DoubleDescentPoint]) -> None:
     result = DoubleDescentResult(config=config, points=_ordered(points))
     atomic_write_text(target, result.to_json())
 

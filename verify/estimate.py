@@ -37,9 +37,11 @@ class Estimate:
         values = np.asarray(samples, dtype=np.float64).ravel()
         if values.size < 2:
             raise InvalidParameter("samples", values.size, "at least 2 samples")
-        return cls(value=float(values.mean()),
-                   stderr=float(values.std(ddof=1) / math.sqrt(values.size)),
-                   n_samples=int(values.size))
+        return cls(
+            value=float(values.mean()),
+            stderr=float(values.std(ddof=1) / math.sqrt(values.size)),
+            n_samples=int(values.size),
+        )
 
     def z_score(self, reference: float) -> float:
         """``(value - reference) / stderr`` (inf when stderr is 0 and they differ)."""

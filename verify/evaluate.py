@@ -71,6 +71,7 @@ DEFAULT_BATCH = 1024
 
 # --------------------------------------------------------------------------- configs, results
 
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class SparseDataSpec:
     """The permutation-symmetric sparse data distribution ``x_i = B_i U_i``.
@@ -131,10 +132,14 @@ class EvaluationRequest:
     def data_spec(self) -> SparseDataSpec:
         """The sparse data distribution; needs ``feature_prob``."""
         if self.feature_prob is None:
-            raise InvalidParameter("feature_prob", None, "a probability in (0, 1] (required "
-                                   "to sample data for this model)")
-        return SparseDataSpec(feature_prob=self.feature_prob, value_dist=self.value_dist,
-                              importance=self.importance)
+            raise InvalidParameter(
+                "feature_prob",
+                None,
+                "a probability in (0, 1] (required to sample data for this model)",
+            )
+        return SparseDataSpec(
+            feature_prob=self.feature_prob, value_dist=self.value_dist, importance=self.importance
+        )
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -196,8 +201,7 @@ class ModularAdditionReport:
     @property
     def estimate(self) -> Estimate:
         """The cross-entropy as an exact :class:`Estimate`."""
-        return Estimate(value=self.cross_entropy, stderr=0.0, n_samples=self.n_pairs,
-                        exact=True)
+        return Estimate(value=self.cross_entropy, stderr=0.0, n_samples=self.n_pairs, exact=True)
 
 
 # --------------------------------------------------------------------------- registry
@@ -210,12 +214,16 @@ A result should be a frozen dataclass of scalars (the CLI prints its fields); if
 ``estimate`` property, :func:`evaluate` returns that."""
 
 
-def register_evaluator(architecture: str, evaluator: Evaluator, *,
-                       replace: bool = False) -> Evaluator:
+def register_evaluator(
+    architecture: str, evaluator: Evaluator, *, replace: bool = False
+) -> Evaluator:
     """Register ``evaluator(model, request)`` for models of ``architecture``."""
     if architecture in EVALUATORS and EVALUATORS[architecture] is not evaluator and not replace:
-        raise InvalidParameter("architecture", architecture, "a name without an evaluator yet "
-                               "(pass replace=True to override)")
+        raise InvalidParameter(
+            "architecture",
+            architecture,
+            "a name without an evaluator yet (pass replace=True to override)",
+        )
     EVALUATORS[architecture] = evaluator
     return evaluator
 
@@ -226,8 +234,9 @@ def evaluator_for(model: Any) -> Evaluator:
     if name not in EVALUATORS:
         _import_construction_modules()
     if name not in EVALUATORS:
-        raise InvalidParameter("model", name, "an architecture with an evaluator: "
-                               + ", ".join(sorted(EVALUATORS)))
+        raise InvalidParameter(
+            "model", name, "an architecture with an evaluator: " + ", ".join(sorted(EVALUATORS))
+        )
     return EVALUATORS[name]
 
 
@@ -251,9 +260,15 @@ def evaluate_model(model: Any, request: EvaluationRequest) -> Any:
     return evaluator_for(model)(model, request)
 
 
-def evaluate(model: Any, data_spec: SparseDataSpec | None = None,
-             n_samples: int = DEFAULT_SAMPLES, seed: int = 0, *,
-             batch_size: int = DEFAULT_BATCH, path: str = "auto") -> Estimate:
+def evaluate(
+    model: Any,
+    data_spec: SparseDataSpec | None = None,
+    n_samples: int = DEFAULT_SAMPLES,
+    seed: int = 0,
+    *,
+    batch_size: int = DEFAULT_BATCH,
+    path: str = "auto",
+) -> Estimate:
     """Loss of ``model`` on ``data_spec`` as an :class:`Estimate`.
 
     Parameters
@@ -274,14 +289,21 @@ def evaluate(model: Any, data_spec: SparseDataSpec | None = None,
     """
     request = EvaluationRequest(
         feature_prob=None if data_spec is None else data_spec.feature_prob,
-        n_samples=n_samples, seed=seed, batch_size=batch_size,
+        n_samples=n_samples,
+        seed=seed,
+        batch_size=batch_size,
         value_dist="uniform" if data_spec is None else data_spec.value_dist,
-        importance=None if data_spec is None else data_spec.importance, path=path)
+        importance=None if data_spec is None else data_spec.importance,
+        path=path,
+    )
     result = evaluate_model(model, request)
     estimate = getattr(result, "estimate", None)
     if not isinstance(estimate, Estimate):
-        raise InvalidParameter("model", getattr(model, "architecture", type(model).__name__),
-                               "an architecture whose evaluator returns an estimate")
+        raise InvalidParameter(
+            "model",
+            getattr(model, "architecture", type(model).__name__),
+            "an architecture whose evaluator returns an estimate",
+        )
     return estimate
 
 
@@ -289,16 +311,17 @@ def evaluate(model: Any, data_spec: SparseDataSpec | None = None,
 
 # Cost model of choose_path: rates on one core of the project machine (2-vCPU Zen 5, default
 # OpenBLAS), measured with benchmarks/bench_evaluate.py and spec performance.md §5.
-_GEMM_FLOPS = {4: 100e9, 8: 50e9}      # BLAS GEMM at the output shape (float32, float64)
-_GATHER_FLOPS = {4: 17e9, 8: 9e9}      # summing cache-resident rows (axpy), flop/s
-_STREAM_BYTES = 22e9                   # rows of M read from DRAM, bytes/s
-_PASS_BYTES = 20e9                     # writing and re-reading U on the hidden path, bytes/s
-_CACHE_BYTES = 16 * 2**20              # M counts as cache-resident below this size
-_MAX_PRODUCT_BYTES = 512 * 2**20       # never build an M larger than this
+_GEMM_FLOPS = {4: 100e9, 8: 50e9}  # BLAS GEMM at the output shape (float32, float64)
+_GATHER_FLOPS = {4: 17e9, 8: 9e9}  # summing cache-resident rows (axpy), flop/s
+_STREAM_BYTES = 22e9  # rows of M read from DRAM, bytes/s
+_PASS_BYTES = 20e9  # writing and re-reading U on the hidden path, bytes/s
+_CACHE_BYTES = 16 * 2**20  # M counts as cache-resident below this size
+_MAX_PRODUCT_BYTES = 512 * 2**20  # never build an M larger than this
 
 
-def choose_path(n_features: int, n_hidden: int, feature_prob: float, n_samples: int,
-                itemsize: int = 8) -> str:
+def choose_path(
+    n_features: int, n_hidden: int, feature_prob: float, n_samples: int, itemsize: int = 8
+) -> str:
     """``"product"`` when the precomputed ``M = W_out W_in`` pays off, else ``"hidden"``.
 
     Per sample (k = p n active features, m hidden units, n outputs):
@@ -351,32 +374,45 @@ def _model_dtype(model: Any) -> np.dtype:
 def _prepare(model: Any, spec: SparseDataSpec, n_samples: int, path: str) -> _PreparedAutoencoder:
     dtype = _model_dtype(model)
     if path == "auto":
-        path = choose_path(model.n_features, model.n_hidden, spec.feature_prob, n_samples,
-                           dtype.itemsize)
+        path = choose_path(
+            model.n_features, model.n_hidden, spec.feature_prob, n_samples, dtype.itemsize
+        )
     W_in = np.asarray(model.W_in, dtype=dtype)
     W_out = np.asarray(model.W_out, dtype=dtype)
     M_T = np.ascontiguousarray(W_in.T @ W_out.T) if path == "product" else None
     return _PreparedAutoencoder(
-        path=path, dtype=dtype, W_in_T=np.ascontiguousarray(W_in.T),
-        W_out_T=W_out.T, bias=np.ascontiguousarray(model.b, dtype=dtype), M_T=M_T,
-        weights=spec.feature_weights(model.n_features))
+        path=path,
+        dtype=dtype,
+        W_in_T=np.ascontiguousarray(W_in.T),
+        W_out_T=W_out.T,
+        bias=np.ascontiguousarray(model.b, dtype=dtype),
+        M_T=M_T,
+        weights=spec.feature_weights(model.n_features),
+    )
 
 
-def evaluation_batches(n_features: int, spec: SparseDataSpec, n_samples: int, seed: int | None,
-                       batch_size: int = DEFAULT_BATCH,
-                       dtype: object = np.float64) -> Iterator[SparseBatch]:
+def evaluation_batches(
+    n_features: int,
+    spec: SparseDataSpec,
+    n_samples: int,
+    seed: int | None,
+    batch_size: int = DEFAULT_BATCH,
+    dtype: object = np.float64,
+) -> Iterator[SparseBatch]:
     """The batches :func:`evaluate` draws: ``n_samples`` samples, ``batch_size`` at a time."""
     rng = np.random.default_rng(seed)
     remaining = n_samples
     while remaining > 0:
         size = min(batch_size, remaining)
         remaining -= size
-        yield sample_sparse_batch(n_features, spec.feature_prob, size, rng, dtype=dtype,
-                                  value_dist=spec.value_dist)
+        yield sample_sparse_batch(
+            n_features, spec.feature_prob, size, rng, dtype=dtype, value_dist=spec.value_dist
+        )
 
 
-def autoencoder_batch_losses(prepared: _PreparedAutoencoder,
-                             batch: SparseBatch) -> tuple[np.ndarray, int]:
+def autoencoder_batch_losses(
+    prepared: _PreparedAutoencoder, batch: SparseBatch
+) -> tuple[np.ndarray, int]:
     """Per-sample losses (float64, (batch,)) and the count of positive outputs of one batch."""
     from toyforge.verify.kernels.autoencoder_eval import (
         product_path_losses,
@@ -384,20 +420,31 @@ def autoencoder_batch_losses(prepared: _PreparedAutoencoder,
         sparse_hidden,
     )
 
-    values = batch.values if batch.values.dtype == prepared.dtype else batch.values.astype(
-        prepared.dtype)
+    values = (
+        batch.values
+        if batch.values.dtype == prepared.dtype
+        else batch.values.astype(prepared.dtype)
+    )
     losses = np.empty(batch.batch_size, dtype=np.float64)
     if prepared.path == "product":
-        positives = product_path_losses(batch.indptr, batch.indices, values, prepared.M_T,
-                                        prepared.bias, prepared.weights, losses)
+        positives = product_path_losses(
+            batch.indptr,
+            batch.indices,
+            values,
+            prepared.M_T,
+            prepared.bias,
+            prepared.weights,
+            losses,
+        )
         return losses, int(positives)
     if prepared.path == "dense":
         return _dense_losses(prepared, batch)
     hidden = np.empty((batch.batch_size, prepared.W_in_T.shape[1]), dtype=prepared.dtype)
     sparse_hidden(batch.indptr, batch.indices, values, prepared.W_in_T, hidden)
     pre = hidden @ prepared.W_out_T
-    positives = relu_mse_rows(pre, prepared.bias, batch.indptr, batch.indices, values,
-                              prepared.weights, losses)
+    positives = relu_mse_rows(
+        pre, prepared.bias, batch.indptr, batch.indices, values, prepared.weights, losses
+    )
     return losses, int(positives)
 
 
@@ -440,24 +487,43 @@ def evaluate_autoencoder(model: Any, request: EvaluationRequest) -> AutoencoderE
     prepared = _prepare(model, spec, request.n_samples, request.path)
     moments = _RunningMoments()
     positives = 0
-    for batch in evaluation_batches(model.n_features, spec, request.n_samples, request.seed,
-                                    request.batch_size, prepared.dtype):
+    for batch in evaluation_batches(
+        model.n_features, spec, request.n_samples, request.seed, request.batch_size, prepared.dtype
+    ):
         losses, count = autoencoder_batch_losses(prepared, batch)
         moments.add(losses)
         positives += count
     loss, stderr = moments.estimate()
-    logger.info("evaluated %s on %d samples via the %s path", model.architecture,
-                request.n_samples, prepared.path)
+    logger.info(
+        "evaluated %s on %d samples via the %s path",
+        model.architecture,
+        request.n_samples,
+        prepared.path,
+    )
     return AutoencoderEvaluation(
-        loss=loss, stderr=stderr, n_samples=request.n_samples, feature_prob=spec.feature_prob,
-        value_dist=spec.value_dist, importance=spec.importance, seed=request.seed,
-        batch_size=request.batch_size, path=prepared.path, dtype=prepared.dtype.name,
-        n_features=model.n_features, n_hidden=model.n_hidden,
-        positive_fraction=positives / (request.n_samples * model.n_features))
+        loss=loss,
+        stderr=stderr,
+        n_samples=request.n_samples,
+        feature_prob=spec.feature_prob,
+        value_dist=spec.value_dist,
+        importance=spec.importance,
+        seed=request.seed,
+        batch_size=request.batch_size,
+        path=prepared.path,
+        dtype=prepared.dtype.name,
+        n_features=model.n_features,
+        n_hidden=model.n_hidden,
+        positive_fraction=positives / (request.n_samples * model.n_features),
+    )
 
 
-def reference_losses(model: Any, data_spec: SparseDataSpec, n_samples: int, seed: int | None,
-                     batch_size: int = DEFAULT_BATCH) -> np.ndarray:
+def reference_losses(
+    model: Any,
+    data_spec: SparseDataSpec,
+    n_samples: int,
+    seed: int | None,
+    batch_size: int = DEFAULT_BATCH,
+) -> np.ndarray:
     """Per-sample losses of the same samples :func:`evaluate` draws, by dense numpy.
 
     Uses ``model.forward`` on the dense batch in float64 (independent of the kernels).
@@ -466,18 +532,22 @@ def reference_losses(model: Any, data_spec: SparseDataSpec, n_samples: int, seed
     dtype = _model_dtype(model)
     weights = data_spec.feature_weights(model.n_features)
     parts = []
-    for batch in evaluation_batches(model.n_features, data_spec, n_samples, seed, batch_size,
-                                    dtype):
+    for batch in evaluation_batches(
+        model.n_features, data_spec, n_samples, seed, batch_size, dtype
+    ):
         dense_x = batch.to_dense().astype(np.float64)
-        outputs = np.maximum(dense_x @ (model.W_out.astype(np.float64)
-                                        @ model.W_in.astype(np.float64)).T
-                             + model.b.astype(np.float64), 0.0)
+        outputs = np.maximum(
+            dense_x @ (model.W_out.astype(np.float64) @ model.W_in.astype(np.float64)).T
+            + model.b.astype(np.float64),
+            0.0,
+        )
         squared = (outputs - dense_x) ** 2
         parts.append((squared * weights if weights.size else squared).mean(axis=1))
     return np.concatenate(parts)
 
 
 # --------------------------------------------------------------------------- modular addition
+
 
 def _pair_array(model: Any, pairs: Any) -> np.ndarray:
     modulus = model.modulus
@@ -486,15 +556,19 @@ def _pair_array(model: Any, pairs: Any) -> np.ndarray:
         return np.stack([a.ravel(), b.ravel()], axis=1)
     array = np.asarray(pairs)
     if array.dtype.kind not in "iu" or array.ndim != 2 or array.shape[1] != 2 or not array.size:
-        raise InvalidParameter("pairs", getattr(array, "shape", None),
-                               "a non-empty integer array of shape (n_pairs, 2)")
+        raise InvalidParameter(
+            "pairs",
+            getattr(array, "shape", None),
+            "a non-empty integer array of shape (n_pairs, 2)",
+        )
     if array.min() < 0 or array.max() >= modulus:
         raise InvalidParameter("pairs", "out of range", f"residues in [0, {modulus})")
     return array.astype(np.int64)
 
 
-def evaluate_modular_addition(model: Any, pairs: Any = None, *,
-                              chunk_elements: int = 1 << 22) -> ModularAdditionReport:
+def evaluate_modular_addition(
+    model: Any, pairs: Any = None, *, chunk_elements: int = 1 << 22
+) -> ModularAdditionReport:
     """Exact accuracy, cross-entropy and margin of a modular-addition model.
 
     Logits ``act(W_in[a] + W_in_right[b]) W_out`` (spec modular_addition.md §3.1) are
@@ -522,7 +596,7 @@ def evaluate_modular_addition(model: Any, pairs: Any = None, *,
     ce_sum, n_correct = 0.0, 0
     margin, worst = math.inf, (0, 0)
     for start in range(0, len(pair_array), chunk):
-        a, b = pair_array[start:start + chunk, 0], pair_array[start:start + chunk, 1]
+        a, b = pair_array[start : start + chunk, 0], pair_array[start : start + chunk, 1]
         logits = apply_activation(model.activation, left[a] + right[b]) @ W_out
         rows = np.arange(len(a))
         correct = logits[rows, (a + b) % modulus]
@@ -539,9 +613,15 @@ def evaluate_modular_addition(model: Any, pairs: Any = None, *,
     scale = np.linalg.norm(left) ** degree * np.linalg.norm(W_out)
     n_pairs = len(pair_array)
     return ModularAdditionReport(
-        accuracy=n_correct / n_pairs, cross_entropy=ce_sum / n_pairs, margin=margin,
-        normalised_margin=margin / scale if scale > 0 else 0.0, worst_pair=worst,
-        n_pairs=n_pairs, n_correct=n_correct, modulus=modulus)
+        accuracy=n_correct / n_pairs,
+        cross_entropy=ce_sum / n_pairs,
+        margin=margin,
+        normalised_margin=margin / scale if scale > 0 else 0.0,
+        worst_pair=worst,
+        n_pairs=n_pairs,
+        n_correct=n_correct,
+        modulus=modulus,
+    )
 
 
 def _modular_addition_evaluator(model: Any, request: EvaluationRequest) -> ModularAdditionReport:

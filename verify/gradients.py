@@ -59,8 +59,13 @@ class LossGradients:
 
 # --------------------------------------------------------------------------- losses
 
-def mse_loss(outputs: np.ndarray, targets: np.ndarray, importance: np.ndarray | None = None,
-             reduction: str = "mean") -> tuple[float, np.ndarray]:
+
+def mse_loss(
+    outputs: np.ndarray,
+    targets: np.ndarray,
+    importance: np.ndarray | None = None,
+    reduction: str = "mean",
+) -> tuple[float, np.ndarray]:
     """Importance-weighted squared error and its gradient with respect to ``outputs``.
 
     Parameters
@@ -80,8 +85,10 @@ def mse_loss(outputs: np.ndarray, targets: np.ndarray, importance: np.ndarray | 
     check_choice("reduction", reduction, REDUCTIONS)
     batch, width = outputs.shape
     if targets.shape != outputs.shape:
-        raise IncompatibleWeights(f"targets have shape {targets.shape}, expected "
-                                  f"{outputs.shape} (the model's output shape)")
+        raise IncompatibleWeights(
+            f"targets have shape {targets.shape}, expected "
+            f"{outputs.shape} (the model's output shape)"
+        )
     scale = 1.0 / (batch * width) if reduction == "mean" else 1.0 / batch
     residual = outputs - targets
     weighted = residual if importance is None else residual * importance
@@ -118,25 +125,31 @@ def _soft_labels(targets: np.ndarray, batch: int, n_classes: int, dtype: np.dtyp
     targets = np.asarray(targets)
     if targets.dtype.kind in "iu":
         if targets.shape != (batch,):
-            raise IncompatibleWeights(f"hard labels must have shape ({batch},), "
-                                      f"got {targets.shape}")
+            raise IncompatibleWeights(
+                f"hard labels must have shape ({batch},), got {targets.shape}"
+            )
         if targets.size and (targets.min() < 0 or targets.max() >= n_classes):
             raise InvalidParameter("targets", "out of range", f"class labels in [0, {n_classes})")
         soft = np.zeros((batch, n_classes), dtype=dtype)
         soft[np.arange(batch), targets] = 1.0
         return soft
     if targets.shape != (batch, n_classes):
-        raise IncompatibleWeights(f"soft labels must have shape ({batch}, {n_classes}), "
-                                  f"got {targets.shape}")
+        raise IncompatibleWeights(
+            f"soft labels must have shape ({batch}, {n_classes}), got {targets.shape}"
+        )
     return targets.astype(dtype, copy=False)
 
 
-def _output_loss(outputs: np.ndarray, targets: np.ndarray, loss: str,
-                 importance: np.ndarray | None, reduction: str) -> tuple[float, np.ndarray]:
+def _output_loss(
+    outputs: np.ndarray,
+    targets: np.ndarray,
+    loss: str,
+    importance: np.ndarray | None,
+    reduction: str,
+) -> tuple[float, np.ndarray]:
     check_choice("loss", loss, LOSSES)
     if loss == "mse":
-        return mse_loss(outputs, np.asarray(targets, dtype=outputs.dtype), importance,
-                        reduction)
+        return mse_loss(outputs, np.asarray(targets, dtype=outputs.dtype), importance, reduction)
     if importance is not None:
         raise InvalidParameter("importance", "given", "None with the cross-entropy loss")
     return cross_entropy_loss(outputs, targets)
@@ -144,10 +157,18 @@ def _output_loss(outputs: np.ndarray, targets: np.ndarray, loss: str,
 
 # --------------------------------------------------------------------------- models
 
+
 def relu_autoencoder_loss_gradients(
-    W_in: np.ndarray, W_out: np.ndarray, b: np.ndarray, inputs: np.ndarray,
-    targets: np.ndarray | None = None, *, tied: bool = False, loss: str = "mse",
-    importance: np.ndarray | None = None, reduction: str = "mean",
+    W_in: np.ndarray,
+    W_out: np.ndarray,
+    b: np.ndarray,
+    inputs: np.ndarray,
+    targets: np.ndarray | None = None,
+    *,
+    tied: bool = False,
+    loss: str = "mse",
+    importance: np.ndarray | None = None,
+    reduction: str = "mean",
 ) -> LossGradients:
     """Loss and gradients of ``y = ReLU(W_out W_in x + b)`` (module docstring).
 
@@ -173,18 +194,19 @@ def relu_autoencoder_loss_gradients(
     hidden = inputs @ W_in.T
     pre = hidden @ W_out.T + b
     outputs = np.maximum(pre, 0.0)
-    value, grad_out = _output_loss(outputs, inputs if targets is None else targets, loss,
-                                   importance, reduction)
+    value, grad_out = _output_loss(
+        outputs, inputs if targets is None else targets, loss, importance, reduction
+    )
     grad_pre = grad_out * (pre > 0)
     grad_W_out = grad_pre.T @ hidden
     grad_hidden = grad_pre @ W_out
     grad_W_in = grad_hidden.T @ inputs
     grad_b = grad_pre.sum(axis=0)
     if tied:
-        return LossGradients(loss=value, gradients={"W_in": grad_W_in + grad_W_out.T,
-                                                    "b": grad_b})
-    return LossGradients(loss=value, gradients={"W_in": grad_W_in, "W_out": grad_W_out,
-                                                "b": grad_b})
+        return LossGradients(loss=value, gradients={"W_in": grad_W_in + grad_W_out.T, "b": grad_b})
+    return LossGradients(
+        loss=value, gradients={"W_in": grad_W_in, "W_out": grad_W_out, "b": grad_b}
+    )
 
 
 def _activation_and_derivative(name: str, pre: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -196,9 +218,16 @@ def _activation_and_derivative(name: str, pre: np.ndarray) -> tuple[np.ndarray, 
 
 
 def mlp_loss_gradients(
-    params: Mapping[str, np.ndarray], inputs: np.ndarray, targets: np.ndarray, *,
-    activation: str = "relu", output_relu: bool = False, embedding: np.ndarray | None = None,
-    loss: str = "mse", importance: np.ndarray | None = None, reduction: str = "mean",
+    params: Mapping[str, np.ndarray],
+    inputs: np.ndarray,
+    targets: np.ndarray,
+    *,
+    activation: str = "relu",
+    output_relu: bool = False,
+    embedding: np.ndarray | None = None,
+    loss: str = "mse",
+    importance: np.ndarray | None = None,
+    reduction: str = "mean",
 ) -> LossGradients:
     """Loss and gradients of the one-hidden-layer MLP (module docstring).
 
@@ -227,12 +256,15 @@ def mlp_loss_gradients(
     value, grad_outputs = _output_loss(outputs, targets, loss, importance, reduction)
     grad_out = grad_outputs * (out > 0) if output_relu else grad_outputs
     grad_hidden = (grad_out @ params["W2"]) * act_derivative
-    return LossGradients(loss=value, gradients={
-        "W1": grad_hidden.T @ features,
-        "b1": grad_hidden.sum(axis=0),
-        "W2": grad_out.T @ hidden,
-        "b2": grad_out.sum(axis=0),
-    })
+    return LossGradients(
+        loss=value,
+        gradients={
+            "W1": grad_hidden.T @ features,
+            "b1": grad_hidden.sum(axis=0),
+            "W2": grad_out.T @ hidden,
+            "b2": grad_out.sum(axis=0),
+        },
+    )
 
 
 def trainable_arrays(model: ReluAutoencoder | MLP) -> dict[str, np.ndarray]:
@@ -246,10 +278,15 @@ def trainable_arrays(model: ReluAutoencoder | MLP) -> dict[str, np.ndarray]:
     raise InvalidParameter("model", type(model).__name__, "a ReluAutoencoder or an MLP")
 
 
-def loss_and_gradients(model: ReluAutoencoder | MLP, inputs: np.ndarray,
-                       targets: np.ndarray | None = None, *, loss: str = "mse",
-                       importance: np.ndarray | None = None,
-                       reduction: str = "mean") -> LossGradients:
+def loss_and_gradients(
+    model: ReluAutoencoder | MLP,
+    inputs: np.ndarray,
+    targets: np.ndarray | None = None,
+    *,
+    loss: str = "mse",
+    importance: np.ndarray | None = None,
+    reduction: str = "mean",
+) -> LossGradients:
     """Loss and gradients of ``model`` on one batch (dispatches on the architecture).
 
     ``targets`` defaults to ``inputs`` for a :class:`ReluAutoencoder`; an :class:`MLP` needs
@@ -258,21 +295,42 @@ def loss_and_gradients(model: ReluAutoencoder | MLP, inputs: np.ndarray,
     inputs = np.asarray(inputs)
     if isinstance(model, ReluAutoencoder):
         return relu_autoencoder_loss_gradients(
-            model.W_in, model.W_out, model.b, inputs, targets, tied=model.tied, loss=loss,
-            importance=importance, reduction=reduction)
+            model.W_in,
+            model.W_out,
+            model.b,
+            inputs,
+            targets,
+            tied=model.tied,
+            loss=loss,
+            importance=importance,
+            reduction=reduction,
+        )
     if isinstance(model, MLP):
         if targets is None:
             raise InvalidParameter("targets", None, "an array (an MLP needs targets)")
         return mlp_loss_gradients(
-            trainable_arrays(model), inputs, targets, activation=model.activation,
-            output_relu=model.output_relu, embedding=model.embedding, loss=loss,
-            importance=importance, reduction=reduction)
+            trainable_arrays(model),
+            inputs,
+            targets,
+            activation=model.activation,
+            output_relu=model.output_relu,
+            embedding=model.embedding,
+            loss=loss,
+            importance=importance,
+            reduction=reduction,
+        )
     raise InvalidParameter("model", type(model).__name__, "a ReluAutoencoder or an MLP")
 
 
-def model_loss(model: ReluAutoencoder | MLP, inputs: np.ndarray,
-               targets: np.ndarray | None = None, *, loss: str = "mse",
-               importance: np.ndarray | None = None, reduction: str = "mean") -> float:
+def model_loss(
+    model: ReluAutoencoder | MLP,
+    inputs: np.ndarray,
+    targets: np.ndarray | None = None,
+    *,
+    loss: str = "mse",
+    importance: np.ndarray | None = None,
+    reduction: str = "mean",
+) -> float:
     """The loss alone (forward pass through ``model.forward``)."""
     inputs = np.asarray(inputs)
     outputs = model.forward(inputs)
@@ -284,10 +342,15 @@ def model_loss(model: ReluAutoencoder | MLP, inputs: np.ndarray,
     return value
 
 
-def per_sample_losses(model: ReluAutoencoder | MLP, inputs: np.ndarray,
-                      targets: np.ndarray | None = None, *, loss: str = "mse",
-                      importance: np.ndarray | None = None,
-                      reduction: str = "mean") -> np.ndarray:
+def per_sample_losses(
+    model: ReluAutoencoder | MLP,
+    inputs: np.ndarray,
+    targets: np.ndarray | None = None,
+    *,
+    loss: str = "mse",
+    importance: np.ndarray | None = None,
+    reduction: str = "mean",
+) -> np.ndarray:
     """The loss of each sample, shape (batch,); their mean is :func:`model_loss`.
 
     MSE: ``Σ_i I_i (y_i − t_i)²`` divided by n_outputs (``"mean"``) or not

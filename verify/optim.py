@@ -80,11 +80,9 @@ def constant_schedule(warmup_steps: int = 0) -> Schedule:
     return Schedule(kind="constant", warmup_steps=warmup_steps)
 
 
-def warmup_cosine_schedule(total_steps: int, warmup_steps: int = 0,
-                           final: float = 0.0) -> Schedule:
+def warmup_cosine_schedule(total_steps: int, warmup_steps: int = 0, final: float = 0.0) -> Schedule:
     """Linear warm-up then cosine decay to ``final × lr`` at ``total_steps``."""
-    return Schedule(kind="cosine", warmup_steps=warmup_steps, total_steps=total_steps,
-                    final=final)
+    return Schedule(kind="cosine", warmup_steps=warmup_steps, total_steps=total_steps, final=final)
 
 
 @dataclass(kw_only=True, slots=True)
@@ -101,8 +99,12 @@ class Adam:
         """The learning rate of the next step."""
         return self.config.lr * self.schedule.factor(self.step_count)
 
-    def step(self, params: Mapping[str, np.ndarray], grads: Mapping[str, np.ndarray],
-             skip_decay: frozenset[str] = frozenset()) -> None:
+    def step(
+        self,
+        params: Mapping[str, np.ndarray],
+        grads: Mapping[str, np.ndarray],
+        skip_decay: frozenset[str] = frozenset(),
+    ) -> None:
         """One update of every array in ``params`` (in place) from ``grads``.
 
         Parameters named in ``skip_decay`` (e.g. biases) get no weight decay.

@@ -94,7 +94,8 @@ def _hypothesis_strategies() -> Any:
     except ImportError as error:
         raise ToyforgeError(
             "toyforge.verify.properties strategies need Hypothesis, which is not installed: "
-            "pip install 'toyforge[testing]' (or hypothesis>=6.116)") from error
+            "pip install 'toyforge[testing]' (or hypothesis>=6.116)"
+        ) from error
     return strategies
 
 
@@ -105,6 +106,7 @@ def _assume(condition: bool) -> None:
 
 
 # --------------------------------------------------------------------------- drawn values
+
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class AutoencoderConfig:
@@ -125,12 +127,14 @@ class AutoencoderConfig:
         n_features = check_int("n_features", self.n_features, minimum=1)
         n_hidden = check_int("n_hidden", self.n_hidden, minimum=1)
         if n_hidden > n_features:
-            raise InvalidParameter("n_hidden", n_hidden, f"1 <= n_hidden <= n_features = "
-                                                         f"{n_features}")
+            raise InvalidParameter(
+                "n_hidden", n_hidden, f"1 <= n_hidden <= n_features = {n_features}"
+            )
         object.__setattr__(self, "n_features", n_features)
         object.__setattr__(self, "n_hidden", n_hidden)
-        object.__setattr__(self, "feature_prob",
-                           check_probability("feature_prob", self.feature_prob))
+        object.__setattr__(
+            self, "feature_prob", check_probability("feature_prob", self.feature_prob)
+        )
 
     @classmethod
     def from_ratio(cls, n_features: int, ratio: float, feature_prob: float) -> AutoencoderConfig:
@@ -173,14 +177,18 @@ class KeyValueTable:
         if values.ndim == 1:
             values = values[:, None]
         if keys.ndim != 2 or values.ndim != 2 or values.shape[0] != keys.shape[0]:
-            raise InvalidParameter("values", values.shape, f"(n_keys, value_dim) with n_keys = "
-                                                           f"{keys.shape[0]} rows of keys")
+            raise InvalidParameter(
+                "values",
+                values.shape,
+                f"(n_keys, value_dim) with n_keys = {keys.shape[0]} rows of keys",
+            )
         if not (np.all(np.isfinite(keys)) and np.all(np.isfinite(values))):
             raise InvalidParameter("keys/values", "non-finite entries", "finite numbers")
         norms = np.linalg.norm(keys, axis=1)
         if not np.allclose(norms, 1.0, rtol=0.0, atol=1e-12):
-            raise InvalidParameter("keys", f"norms in [{norms.min():.6g}, {norms.max():.6g}]",
-                                   "unit-norm rows")
+            raise InvalidParameter(
+                "keys", f"norms in [{norms.min():.6g}, {norms.max():.6g}]", "unit-norm rows"
+            )
         if _largest_cosine(keys) >= 1.0:
             raise InvalidParameter("keys", "two equal keys", "distinct unit-norm keys")
         keys.setflags(write=False)
@@ -219,23 +227,36 @@ def _largest_cosine(unit_keys: np.ndarray) -> float:
 
 # --------------------------------------------------------------------------- strategies
 
-def _valid_sizes(min_features: int, max_features: int, power_of_two: bool,
-                 hidden_range: Callable[[int], tuple[int, int]]) -> list[int]:
+
+def _valid_sizes(
+    min_features: int,
+    max_features: int,
+    power_of_two: bool,
+    hidden_range: Callable[[int], tuple[int, int]],
+) -> list[int]:
     if power_of_two:
         sizes = [1 << k for k in range(1, 31) if min_features <= 1 << k <= max_features]
     else:
         if max_features - min_features >= MAX_ENUMERATED_FEATURES:
-            raise InvalidParameter("max_features", max_features,
-                                   f"at most min_features + {MAX_ENUMERATED_FEATURES - 1} "
-                                   "(or power_of_two=True)")
+            raise InvalidParameter(
+                "max_features",
+                max_features,
+                f"at most min_features + {MAX_ENUMERATED_FEATURES - 1} (or power_of_two=True)",
+            )
         sizes = list(range(min_features, max_features + 1))
     return [n for n in sizes if hidden_range(n)[0] <= hidden_range(n)[1]]
 
 
-def configurations(*, min_features: int = 2, max_features: int = 64, power_of_two: bool = False,
-                   min_ratio: float = 0.05, max_ratio: float = 1.0,
-                   min_feature_prob: float = 0.01,
-                   max_feature_prob: float = 1.0) -> SearchStrategy[AutoencoderConfig]:
+def configurations(
+    *,
+    min_features: int = 2,
+    max_features: int = 64,
+    power_of_two: bool = False,
+    min_ratio: float = 0.05,
+    max_ratio: float = 1.0,
+    min_feature_prob: float = 0.01,
+    max_feature_prob: float = 1.0,
+) -> SearchStrategy[AutoencoderConfig]:
     """Strategy of valid :class:`AutoencoderConfig` values.
 
     Draws ``n_features`` in ``[min_features, max_features]`` (only powers of two >= 2 with
@@ -277,10 +298,13 @@ def configurations(*, min_features: int = 2, max_features: int = 64, power_of_tw
 
     sizes = _valid_sizes(min_features, max_features, bool(power_of_two), hidden_range)
     if not sizes:
-        raise InvalidParameter("min_ratio/max_ratio", (min_ratio, max_ratio),
-                               f"a range that contains n_hidden / n_features for some "
-                               f"n_features in [{min_features}, {max_features}]"
-                               + (" (powers of two)" if power_of_two else ""))
+        raise InvalidParameter(
+            "min_ratio/max_ratio",
+            (min_ratio, max_ratio),
+            f"a range that contains n_hidden / n_features for some "
+            f"n_features in [{min_features}, {max_features}]"
+            + (" (powers of two)" if power_of_two else ""),
+        )
     st = _hypothesis_strategies()
 
     @st.composite
@@ -288,8 +312,9 @@ def configurations(*, min_features: int = 2, max_features: int = 64, power_of_tw
         n_features = draw(st.sampled_from(sizes))
         n_hidden = draw(st.integers(*hidden_range(n_features)))
         feature_prob = draw(st.floats(min_feature_prob, max_feature_prob))
-        return AutoencoderConfig(n_features=n_features, n_hidden=n_hidden,
-                                 feature_prob=feature_prob)
+        return AutoencoderConfig(
+            n_features=n_features, n_hidden=n_hidden, feature_prob=feature_prob
+        )
 
     return draw_configuration()
 
@@ -299,7 +324,7 @@ def _prime_list(min_value: int, max_value: int) -> list[int]:
     sieve[:2] = False
     for divisor in range(2, math.isqrt(max_value) + 1):
         if sieve[divisor]:
-            sieve[divisor * divisor::divisor] = False
+            sieve[divisor * divisor :: divisor] = False
     return [int(n) for n in np.flatnonzero(sieve) if n >= min_value]
 
 
@@ -316,13 +341,15 @@ def primes(min_value: int = 3, max_value: int = 257) -> SearchStrategy[int]:
         raise InvalidParameter("max_value", max_value, f"<= 2^20 = {MAX_PRIME}")
     values = _prime_list(min_value, max_value)
     if not values:
-        raise InvalidParameter("min_value/max_value", (min_value, max_value),
-                               "a range that contains a prime")
+        raise InvalidParameter(
+            "min_value/max_value", (min_value, max_value), "a range that contains a prime"
+        )
     return _hypothesis_strategies().sampled_from(values)
 
 
-def frequency_sets(modulus: int, *, min_size: int = 1,
-                   max_size: int = 3) -> SearchStrategy[tuple[int, ...]]:
+def frequency_sets(
+    modulus: int, *, min_size: int = 1, max_size: int = 3
+) -> SearchStrategy[tuple[int, ...]]:
     """Strategy of sets of distinct folded frequencies mod an odd prime, as sorted tuples.
 
     Frequencies k and p − k act alike in the Fourier constructions (spec modular_addition.md
@@ -342,8 +369,9 @@ def frequency_sets(modulus: int, *, min_size: int = 1,
         raise InvalidParameter("min_size", min_size, f"at most (p−1)/2 = {half} for p = {modulus}")
     max_size = min(check_int("max_size", max_size, minimum=min_size), half)
     st = _hypothesis_strategies()
-    return st.lists(st.integers(1, half), min_size=min_size, max_size=max_size,
-                    unique=True).map(lambda ks: tuple(sorted(ks)))
+    return st.lists(st.integers(1, half), min_size=min_size, max_size=max_size, unique=True).map(
+        lambda ks: tuple(sorted(ks))
+    )
 
 
 def _size_strategy(st: Any, name: str, value: Any) -> Any:
@@ -352,9 +380,14 @@ def _size_strategy(st: Any, name: str, value: Any) -> Any:
     return st.just(check_int(name, value, minimum=1))
 
 
-def key_value_tables(n_keys: int | SearchStrategy[int], key_dim: int | SearchStrategy[int],
-                     value_dim: int | SearchStrategy[int], *, max_cosine: float = 0.99,
-                     value_bound: float = 10.0) -> SearchStrategy[KeyValueTable]:
+def key_value_tables(
+    n_keys: int | SearchStrategy[int],
+    key_dim: int | SearchStrategy[int],
+    value_dim: int | SearchStrategy[int],
+    *,
+    max_cosine: float = 0.99,
+    value_bound: float = 10.0,
+) -> SearchStrategy[KeyValueTable]:
     """Strategy of :class:`KeyValueTable` with distinct unit-norm keys.
 
     Each key is a vector of floats in [−1, 1] (norm >= 1e-3) normalised to unit length, and
@@ -371,17 +404,19 @@ def key_value_tables(n_keys: int | SearchStrategy[int], key_dim: int | SearchStr
         Largest allowed cosine between two keys; close to 1 allows nearly parallel keys.
     value_bound : float > 0
     """
-    max_cosine = check_interval("max_cosine", max_cosine, 0.0, 1.0, low_open=True,
-                                high_open=True)
+    max_cosine = check_interval("max_cosine", max_cosine, 0.0, 1.0, low_open=True, high_open=True)
     value_bound = check_interval("value_bound", value_bound, 0.0, math.inf, low_open=True)
     if isinstance(key_dim, numbers.Integral) and isinstance(n_keys, numbers.Integral):
         if int(key_dim) == 1 and int(n_keys) > 2:
-            raise InvalidParameter("n_keys", n_keys, "at most 2 distinct unit keys when "
-                                                     "key_dim = 1")
+            raise InvalidParameter(
+                "n_keys", n_keys, "at most 2 distinct unit keys when key_dim = 1"
+            )
     st = _hypothesis_strategies()
-    sizes = st.tuples(_size_strategy(st, "n_keys", n_keys),
-                      _size_strategy(st, "key_dim", key_dim),
-                      _size_strategy(st, "value_dim", value_dim))
+    sizes = st.tuples(
+        _size_strategy(st, "n_keys", n_keys),
+        _size_strategy(st, "key_dim", key_dim),
+        _size_strategy(st, "value_dim", value_dim),
+    )
     coordinate = st.floats(-1.0, 1.0, allow_subnormal=False)
     value = st.floats(-value_bound, value_bound, allow_subnormal=False)
 
@@ -391,18 +426,20 @@ def key_value_tables(n_keys: int | SearchStrategy[int], key_dim: int | SearchStr
         _assume(width > 1 or count <= 2)
         keys: list[np.ndarray] = []
         for _ in range(count):
-            keys.append(_draw_key(draw, st.lists(coordinate, min_size=width, max_size=width),
-                                  keys, max_cosine))
-        flat = draw(st.lists(value, min_size=count * value_width,
-                             max_size=count * value_width))
-        return KeyValueTable(keys=np.array(keys),
-                             values=np.array(flat, dtype=np.float64).reshape(count, value_width))
+            keys.append(
+                _draw_key(
+                    draw, st.lists(coordinate, min_size=width, max_size=width), keys, max_cosine
+                )
+            )
+        flat = draw(st.lists(value, min_size=count * value_width, max_size=count * value_width))
+        return KeyValueTable(
+            keys=np.array(keys), values=np.array(flat, dtype=np.float64).reshape(count, value_width)
+        )
 
     return draw_table()
 
 
-def _draw_key(draw: Any, vectors: Any, earlier: list[np.ndarray], max_cosine: float
-              ) -> np.ndarray:
+def _draw_key(draw: Any, vectors: Any, earlier: list[np.ndarray], max_cosine: float) -> np.ndarray:
     for _ in range(_KEY_ATTEMPTS):
         raw = np.array(draw(vectors), dtype=np.float64)
         norm = float(np.linalg.norm(raw))
@@ -416,6 +453,7 @@ def _draw_key(draw: Any, vectors: Any, earlier: list[np.ndarray], max_cosine: fl
 
 
 # --------------------------------------------------------------------------- check results
+
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class CheckResult:
@@ -459,20 +497,27 @@ def _as_estimate(name: str, value: Any) -> Estimate:
         return nested
     if all(hasattr(value, name) for name in ("loss", "stderr", "n_samples")):
         # e.g. toyforge.verify.compare.TrainedPoint
-        return Estimate(value=float(value.loss), stderr=float(value.stderr),
-                        n_samples=int(value.n_samples))
+        return Estimate(
+            value=float(value.loss), stderr=float(value.stderr), n_samples=int(value.n_samples)
+        )
     if np.ndim(value) == 0 and np.asarray(value).dtype.kind in "iuf":
         number = float(np.asarray(value))
         if not math.isfinite(number):
             raise InvalidParameter(name, value, "a finite number or an Estimate")
         return Estimate(value=number, stderr=0.0, n_samples=1, exact=True)
-    raise InvalidParameter(name, type(value).__name__, "an Estimate, a result with an "
-                           "'estimate' property or loss/stderr/n_samples, or a real number")
+    raise InvalidParameter(
+        name,
+        type(value).__name__,
+        "an Estimate, a result with an "
+        "'estimate' property or loss/stderr/n_samples, or a real number",
+    )
 
 
 def _check_tolerances(n_se: float, rel_tol: float) -> tuple[float, float]:
-    return (check_interval("n_se", n_se, 0.0, math.inf),
-            check_interval("rel_tol", rel_tol, 0.0, math.inf))
+    return (
+        check_interval("n_se", n_se, 0.0, math.inf),
+        check_interval("rel_tol", rel_tol, 0.0, math.inf),
+    )
 
 
 def _describe(estimate: Estimate) -> str:
@@ -488,8 +533,10 @@ def _allowance(n_se: float, stderr: float, rel_tol: float, reference: float, wha
 
 # --------------------------------------------------------------------------- loss comparison
 
-def check_loss_at_most(construction_estimate: Any, baseline_estimate: Any, *,
-                       n_se: float = 3.0, rel_tol: float = 0.0) -> CheckResult:
+
+def check_loss_at_most(
+    construction_estimate: Any, baseline_estimate: Any, *, n_se: float = 3.0, rel_tol: float = 0.0
+) -> CheckResult:
     """Is a construction's loss at most a baseline's loss, up to ``n_se`` combined SE?
 
     Passes iff ``construction − baseline <= n_se · sqrt(SE_c² + SE_b²) + rel_tol · |baseline|``
@@ -517,24 +564,30 @@ def check_loss_at_most(construction_estimate: Any, baseline_estimate: Any, *,
     threshold = n_se * stderr + rel_tol * abs(baseline.value)
     passed = difference <= threshold
     in_se = f" ({difference / stderr:+.2f} SE)" if stderr > 0 else ""
-    message = (f"construction loss {_describe(construction)} "
-               f"{'is at most' if passed else 'exceeds'} baseline loss {_describe(baseline)}: "
-               f"difference {difference:.4g}{in_se} {'<=' if passed else '>'} allowed "
-               f"{threshold:.4g} = {_allowance(n_se, stderr, rel_tol, baseline.value, 'baseline')}")
+    message = (
+        f"construction loss {_describe(construction)} "
+        f"{'is at most' if passed else 'exceeds'} baseline loss {_describe(baseline)}: "
+        f"difference {difference:.4g}{in_se} {'<=' if passed else '>'} allowed "
+        f"{threshold:.4g} = {_allowance(n_se, stderr, rel_tol, baseline.value, 'baseline')}"
+    )
     return CheckResult(passed=passed, statistic=difference, threshold=threshold, message=message)
 
 
-def assert_loss_at_most(construction_estimate: Any, baseline_estimate: Any, *,
-                        n_se: float = 3.0, rel_tol: float = 0.0) -> CheckResult:
+def assert_loss_at_most(
+    construction_estimate: Any, baseline_estimate: Any, *, n_se: float = 3.0, rel_tol: float = 0.0
+) -> CheckResult:
     """:func:`check_loss_at_most`, raising AssertionError with its message when it fails."""
-    return check_loss_at_most(construction_estimate, baseline_estimate, n_se=n_se,
-                              rel_tol=rel_tol).raise_if_failed()
+    return check_loss_at_most(
+        construction_estimate, baseline_estimate, n_se=n_se, rel_tol=rel_tol
+    ).raise_if_failed()
 
 
 # --------------------------------------------------------------------------- theory vs MC
 
-def check_theory_matches_monte_carlo(theory_value: Any, estimate: Any, *, n_se: float = 4.0,
-                                     rel_tol: float = 0.0) -> CheckResult:
+
+def check_theory_matches_monte_carlo(
+    theory_value: Any, estimate: Any, *, n_se: float = 4.0, rel_tol: float = 0.0
+) -> CheckResult:
     """Is a theoretical value within ``n_se`` standard errors of a Monte Carlo estimate?
 
     Passes iff ``|estimate − theory| <= n_se · SE + rel_tol · |theory|`` (statistic: the
@@ -558,26 +611,39 @@ def check_theory_matches_monte_carlo(theory_value: Any, estimate: Any, *, n_se: 
     threshold = n_se * stderr + rel_tol * abs(theory.value)
     passed = abs(difference) <= threshold
     in_se = f" ({difference / stderr:+.2f} SE)" if stderr > 0 else ""
-    message = (f"Monte Carlo {_describe(measured)} {'matches' if passed else 'does not match'} "
-               f"theory {_describe(theory)}: |difference| {abs(difference):.4g}{in_se} "
-               f"{'<=' if passed else '>'} allowed {threshold:.4g} = "
-               f"{_allowance(n_se, stderr, rel_tol, theory.value, 'theory')}")
-    return CheckResult(passed=passed, statistic=abs(difference), threshold=threshold,
-                       message=message)
+    message = (
+        f"Monte Carlo {_describe(measured)} {'matches' if passed else 'does not match'} "
+        f"theory {_describe(theory)}: |difference| {abs(difference):.4g}{in_se} "
+        f"{'<=' if passed else '>'} allowed {threshold:.4g} = "
+        f"{_allowance(n_se, stderr, rel_tol, theory.value, 'theory')}"
+    )
+    return CheckResult(
+        passed=passed, statistic=abs(difference), threshold=threshold, message=message
+    )
 
 
-def assert_theory_matches_monte_carlo(theory_value: Any, estimate: Any, *, n_se: float = 4.0,
-                                      rel_tol: float = 0.0) -> CheckResult:
+def assert_theory_matches_monte_carlo(
+    theory_value: Any, estimate: Any, *, n_se: float = 4.0, rel_tol: float = 0.0
+) -> CheckResult:
     """:func:`check_theory_matches_monte_carlo`, raising AssertionError when it fails."""
-    return check_theory_matches_monte_carlo(theory_value, estimate, n_se=n_se,
-                                            rel_tol=rel_tol).raise_if_failed()
+    return check_theory_matches_monte_carlo(
+        theory_value, estimate, n_se=n_se, rel_tol=rel_tol
+    ).raise_if_failed()
 
 
 # --------------------------------------------------------------------------- exactness
 
-def check_exact_on_all_inputs(model: Any, inputs: Any = None, targets: Any = None, *,
-                              labels: Any = None, min_margin: float = 0.0, rtol: float = 1e-9,
-                              atol: float = 1e-12) -> CheckResult:
+
+def check_exact_on_all_inputs(
+    model: Any,
+    inputs: Any = None,
+    targets: Any = None,
+    *,
+    labels: Any = None,
+    min_margin: float = 0.0,
+    rtol: float = 1e-9,
+    atol: float = 1e-12,
+) -> CheckResult:
     """Is ``model`` exact on every input of a finite task?
 
     Three cases:
@@ -613,19 +679,26 @@ def check_exact_on_all_inputs(model: Any, inputs: Any = None, targets: Any = Non
     atol = check_interval("atol", atol, 0.0, math.inf)
     if isinstance(model, ModularAdditionMLP):
         if inputs is not None or targets is not None or labels is not None:
-            raise InvalidParameter("inputs", "given", "nothing for a modular-addition model "
-                                                      "(all p² pairs are enumerated)")
+            raise InvalidParameter(
+                "inputs",
+                "given",
+                "nothing for a modular-addition model (all p² pairs are enumerated)",
+            )
         return _modular_exactness(model, min_margin)
     if not callable(getattr(model, "forward", None)):
-        raise InvalidParameter("model", type(model).__name__,
-                               "a ModularAdditionMLP or a model with forward(x)")
+        raise InvalidParameter(
+            "model", type(model).__name__, "a ModularAdditionMLP or a model with forward(x)"
+        )
     if isinstance(inputs, KeyValueTable):
         if targets is not None or labels is not None:
             raise InvalidParameter("targets", "given", "nothing when inputs is a KeyValueTable")
         inputs, targets = inputs.keys, inputs.values
     if inputs is None or (targets is None) == (labels is None):
-        raise InvalidParameter("inputs/targets/labels", "missing or both",
-                               "inputs with exactly one of targets or labels")
+        raise InvalidParameter(
+            "inputs/targets/labels",
+            "missing or both",
+            "inputs with exactly one of targets or labels",
+        )
     input_array = np.asarray(inputs, dtype=np.float64)
     if input_array.ndim != 2 or input_array.shape[0] < 1:
         raise InvalidParameter("inputs", input_array.shape, "shape (n_inputs >= 1, n_features)")
@@ -640,22 +713,33 @@ def _modular_exactness(model: ModularAdditionMLP, min_margin: float) -> CheckRes
 
     report = exactness(model)
     passed = report.n_wrong == 0 and report.margin > min_margin
-    message = (f"modular addition mod {report.modulus} ({model.activation}, {model.n_hidden} "
-               f"neurons): {report.n_wrong} of {report.n_pairs} pairs wrong, margin "
-               f"{report.margin:.4g} {'>' if report.margin > min_margin else '<='} "
-               f"{min_margin:g} (relative to max |logit| {report.max_abs_logit:.4g}: "
-               f"{report.relative_margin:.3g}); {'exact' if passed else 'NOT exact'} on all pairs")
-    return CheckResult(passed=passed, statistic=report.margin, threshold=min_margin,
-                       message=message)
+    message = (
+        f"modular addition mod {report.modulus} ({model.activation}, {model.n_hidden} "
+        f"neurons): {report.n_wrong} of {report.n_pairs} pairs wrong, margin "
+        f"{report.margin:.4g} {'>' if report.margin > min_margin else '<='} "
+        f"{min_margin:g} (relative to max |logit| {report.max_abs_logit:.4g}: "
+        f"{report.relative_margin:.3g}); {'exact' if passed else 'NOT exact'} on all pairs"
+    )
+    return CheckResult(
+        passed=passed, statistic=report.margin, threshold=min_margin, message=message
+    )
 
 
 def _label_exactness(outputs: np.ndarray, labels: Any, min_margin: float) -> CheckResult:
     label_array = np.asarray(labels)
-    if (outputs.ndim != 2 or outputs.shape[1] < 2 or label_array.dtype.kind not in "iu"
-            or label_array.shape != (outputs.shape[0],)):
-        raise InvalidParameter("labels", label_array.shape, f"integer labels of shape "
-                               f"({outputs.shape[0]},) for scores of shape (n_inputs, "
-                               f"n_classes >= 2); the model gives {outputs.shape}")
+    if (
+        outputs.ndim != 2
+        or outputs.shape[1] < 2
+        or label_array.dtype.kind not in "iu"
+        or label_array.shape != (outputs.shape[0],)
+    ):
+        raise InvalidParameter(
+            "labels",
+            label_array.shape,
+            f"integer labels of shape "
+            f"({outputs.shape[0]},) for scores of shape (n_inputs, "
+            f"n_classes >= 2); the model gives {outputs.shape}",
+        )
     if label_array.min() < 0 or label_array.max() >= outputs.shape[1]:
         raise InvalidParameter("labels", "out of range", f"classes in [0, {outputs.shape[1]})")
     rows = np.arange(outputs.shape[0])
@@ -666,37 +750,50 @@ def _label_exactness(outputs: np.ndarray, labels: Any, min_margin: float) -> Che
     worst = int(np.argmin(margins))
     n_wrong = int(np.count_nonzero(margins <= 0))
     passed = bool(margins[worst] > min_margin)
-    message = (f"{n_wrong} of {len(margins)} inputs misclassified, smallest margin "
-               f"{margins[worst]:.4g} {'>' if passed else '<='} {min_margin:g} (input {worst}, "
-               f"label {int(label_array[worst])}); {'exact' if passed else 'NOT exact'}")
-    return CheckResult(passed=passed, statistic=float(margins[worst]), threshold=min_margin,
-                       message=message)
+    message = (
+        f"{n_wrong} of {len(margins)} inputs misclassified, smallest margin "
+        f"{margins[worst]:.4g} {'>' if passed else '<='} {min_margin:g} (input {worst}, "
+        f"label {int(label_array[worst])}); {'exact' if passed else 'NOT exact'}"
+    )
+    return CheckResult(
+        passed=passed, statistic=float(margins[worst]), threshold=min_margin, message=message
+    )
 
 
-def _target_exactness(outputs: np.ndarray, targets: Any, rtol: float, atol: float
-                      ) -> CheckResult:
+def _target_exactness(outputs: np.ndarray, targets: Any, rtol: float, atol: float) -> CheckResult:
     target_array = np.asarray(targets, dtype=np.float64)
     if target_array.ndim == 1 and outputs.ndim == 2 and outputs.shape[1] == 1:
         target_array = target_array[:, None]
     if target_array.shape != outputs.shape:
-        raise InvalidParameter("targets", target_array.shape,
-                               f"the model's output shape {outputs.shape}")
+        raise InvalidParameter(
+            "targets", target_array.shape, f"the model's output shape {outputs.shape}"
+        )
     errors = np.abs(outputs - target_array).reshape(len(outputs), -1).max(axis=1)
     worst = int(np.argmax(errors))
     threshold = atol + rtol * float(np.max(np.abs(target_array), initial=0.0))
     passed = bool(errors[worst] <= threshold)
     n_off = int(np.count_nonzero(errors > threshold))
-    message = (f"{n_off} of {len(errors)} inputs off: largest error {errors[worst]:.4g} "
-               f"(input {worst}) {'<=' if passed else '>'} allowed {threshold:.4g} = atol "
-               f"{atol:g} + rtol {rtol:g} × max|target|; {'exact' if passed else 'NOT exact'}")
-    return CheckResult(passed=passed, statistic=float(errors[worst]), threshold=threshold,
-                       message=message)
+    message = (
+        f"{n_off} of {len(errors)} inputs off: largest error {errors[worst]:.4g} "
+        f"(input {worst}) {'<=' if passed else '>'} allowed {threshold:.4g} = atol "
+        f"{atol:g} + rtol {rtol:g} × max|target|; {'exact' if passed else 'NOT exact'}"
+    )
+    return CheckResult(
+        passed=passed, statistic=float(errors[worst]), threshold=threshold, message=message
+    )
 
 
-def assert_exact_on_all_inputs(model: Any, inputs: Any = None, targets: Any = None, *,
-                               labels: Any = None, min_margin: float = 0.0, rtol: float = 1e-9,
-                               atol: float = 1e-12) -> CheckResult:
+def assert_exact_on_all_inputs(
+    model: Any,
+    inputs: Any = None,
+    targets: Any = None,
+    *,
+    labels: Any = None,
+    min_margin: float = 0.0,
+    rtol: float = 1e-9,
+    atol: float = 1e-12,
+) -> CheckResult:
     """:func:`check_exact_on_all_inputs`, raising AssertionError when it fails."""
-    return check_exact_on_all_inputs(model, inputs, targets, labels=labels,
-                                     min_margin=min_margin, rtol=rtol,
-                                     atol=atol).raise_if_failed()
+    return check_exact_on_all_inputs(
+        model, inputs, targets, labels=labels, min_margin=min_margin, rtol=rtol, atol=atol
+    ).raise_if_failed()

@@ -132,8 +132,9 @@ class ToySettingConfig:
         if self.batch_size is not None:
             check_int("batch_size", self.batch_size, minimum=1)
         elif self.n_points is None:
-            raise InvalidParameter("batch_size", None, "an integer for fresh data (full batch "
-                                   "needs n_points)")
+            raise InvalidParameter(
+                "batch_size", None, "an integer for fresh data (full batch needs n_points)"
+            )
         check_interval("lr", self.lr, 0.0, math.inf, low_open=True)
         check_int("warmup_steps", self.warmup_steps, minimum=0)
         check_interval("weight_decay", self.weight_decay, 0.0, math.inf)
@@ -183,15 +184,16 @@ class SettingResult:
 
 # --------------------------------------------------------------------------- data and models
 
+
 def _points(config: ToySettingConfig, n_points: int, rng: np.random.Generator) -> np.ndarray:
     from toyforge.verify.data import fixed_dataset, sample_sparse_batch
 
     if config.unit_norm or config.setting == "unembed":
         # unit-norm rows (empty rows redrawn): a label needs an active feature
-        return fixed_dataset(n_points, config.n_features, config.feature_prob,
-                             unit_norm=True, seed=rng)
-    return sample_sparse_batch(config.n_features, config.feature_prob, n_points,
-                               rng).to_dense()
+        return fixed_dataset(
+            n_points, config.n_features, config.feature_prob, unit_norm=True, seed=rng
+        )
+    return sample_sparse_batch(config.n_features, config.feature_prob, n_points, rng).to_dense()
 
 
 def _embedding(config: ToySettingConfig) -> np.ndarray | None:
@@ -202,8 +204,9 @@ def _embedding(config: ToySettingConfig) -> np.ndarray | None:
     return rng.normal(0.0, 1.0 / math.sqrt(dim), size=(dim, config.n_features))
 
 
-def _targets(config: ToySettingConfig, inputs: np.ndarray,
-             embedding: np.ndarray | None) -> np.ndarray | None:
+def _targets(
+    config: ToySettingConfig, inputs: np.ndarray, embedding: np.ndarray | None
+) -> np.ndarray | None:
     if config.setting == "tms":
         return None
     if config.setting == "unembed":
@@ -223,14 +226,22 @@ def _model_init(config: ToySettingConfig, embedding: np.ndarray | None) -> Any:
 
     n = config.n_features
     if config.setting == "tms":
-        return init_relu_autoencoder(n, config.n_hidden, config.seed, tied=True,
-                                     scheme="xavier_normal")
+        return init_relu_autoencoder(
+            n, config.n_hidden, config.seed, tied=True, scheme="xavier_normal"
+        )
     if config.setting == "unembed":
         return init_mlp(n, 2, n, config.seed, activation="identity", scheme="xavier_normal")
     dim = int(config.embed_dim)  # type: ignore[arg-type]
     outputs = dim if config.variant == "reconstruct-embedded" else n
-    return init_mlp(dim, config.n_hidden, outputs, config.seed, activation="relu",
-                    embedding=embedding, scheme="xavier_normal")
+    return init_mlp(
+        dim,
+        config.n_hidden,
+        outputs,
+        config.seed,
+        activation="relu",
+        embedding=embedding,
+        scheme="xavier_normal",
+    )
 
 
 def _train_config(config: ToySettingConfig) -> Any:
@@ -239,15 +250,21 @@ def _train_config(config: ToySettingConfig) -> Any:
 
     importance = config.importance()
     return TrainConfig(
-        steps=config.steps, batch_size=config.batch_size,
-        optimizer=AdamConfig(lr=config.lr, weight_decay=config.weight_decay,
-                             decoupled=config.weight_decay > 0),
-        schedule=Schedule(kind=config.schedule, warmup_steps=config.warmup_steps,
-                          total_steps=config.steps),
+        steps=config.steps,
+        batch_size=config.batch_size,
+        optimizer=AdamConfig(
+            lr=config.lr, weight_decay=config.weight_decay, decoupled=config.weight_decay > 0
+        ),
+        schedule=Schedule(
+            kind=config.schedule, warmup_steps=config.warmup_steps, total_steps=config.steps
+        ),
         loss="cross_entropy" if config.setting == "unembed" else "mse",
         reduction="sum_features",
         importance=None if importance is None else tuple(importance),
-        dtype="float64", seed=config.seed, log_every=max(config.steps // 200, 1))
+        dtype="float64",
+        seed=config.seed,
+        log_every=max(config.steps // 200, 1),
+    )
 
 
 def prepare_setting(config: ToySettingConfig) -> tuple[Any, Any, Any]:
@@ -263,9 +280,14 @@ def prepare_setting(config: ToySettingConfig) -> tuple[Any, Any, Any]:
     test_targets = _targets(config, test_inputs, embedding)
     if config.n_points is not None:
         inputs = _points(config, config.n_points, np.random.default_rng([config.seed, 1]))
-        data: Any = FixedData(inputs=inputs, targets=_targets(config, inputs, embedding),
-                              test_inputs=test_inputs, test_targets=test_targets)
+        data: Any = FixedData(
+            inputs=inputs,
+            targets=_targets(config, inputs, embedding),
+            test_inputs=test_inputs,
+            test_targets=test_targets,
+        )
     else:
+
         def sample(rng: np.random.Generator, batch: int) -> Any:
             inputs = _points(config, batch, rng)
             targets = _targets(config, inputs, embedding)
@@ -275,21 +297,31 @@ def prepare_setting(config: ToySettingConfig) -> tuple[Any, Any, Any]:
     return _model_init(config, embedding), data, _train_config(config)
 
 
-def _metrics(config: ToySettingConfig, model: Any, train_config: Any
-             ) -> tuple[Estimate, float, float]:
+def _metrics(
+    config: ToySettingConfig, model: Any, train_config: Any
+) -> tuple[Estimate, float, float]:
     from toyforge.verify.gradients import per_sample_losses
 
     embedding = _embedding(config)
     inputs = _points(config, config.n_test, np.random.default_rng([config.seed, 2]))
     targets = _targets(config, inputs, embedding)
     importance = config.importance()
-    losses = per_sample_losses(model, inputs, targets, loss=train_config.loss,
-                               importance=importance, reduction="sum_features")
+    losses = per_sample_losses(
+        model,
+        inputs,
+        targets,
+        loss=train_config.loss,
+        importance=importance,
+        reduction="sum_features",
+    )
     outputs = model.forward(inputs)
     if config.setting == "unembed":
         labels = np.argmax(inputs, axis=1)
-        return (Estimate.from_samples(losses), math.log(config.n_features),
-                float(np.mean(np.argmax(outputs, axis=1) == labels)))
+        return (
+            Estimate.from_samples(losses),
+            math.log(config.n_features),
+            float(np.mean(np.argmax(outputs, axis=1) == labels)),
+        )
     reference = inputs if targets is None else targets
     weights = np.ones(reference.shape[1]) if importance is None else importance
     energy = np.sum(weights * reference**2, axis=1)
@@ -300,20 +332,28 @@ def _metrics(config: ToySettingConfig, model: Any, train_config: Any
     return Estimate.from_samples(losses), float(np.mean(energy)), accuracy
 
 
-def train_setting(config: ToySettingConfig,
-                  progress: Callable[[int, float], None] | None = None) -> SettingResult:
+def train_setting(
+    config: ToySettingConfig, progress: Callable[[int, float], None] | None = None
+) -> SettingResult:
     """Train one toy setting with the shared trainer and measure it on a test set."""
     from toyforge.verify.train import train
 
     model_init, data, train_config = prepare_setting(config)
     result = train(model_init, data, train_config, progress=progress)
     test_loss, baseline, accuracy = _metrics(config, result.model, train_config)
-    return SettingResult(config=config, model=result.model, train=result,
-                         train_loss=float(result.history.train_loss[-1]), test_loss=test_loss,
-                         baseline=baseline, accuracy=accuracy)
+    return SettingResult(
+        config=config,
+        model=result.model,
+        train=result,
+        train_loss=float(result.history.train_loss[-1]),
+        test_loss=test_loss,
+        baseline=baseline,
+        accuracy=accuracy,
+    )
 
 
 # --------------------------------------------------------------------------- bounds (spec §8)
+
 
 def sparse_recovery_bounds(n_features: int, sparsity: float) -> dict[str, float]:
     """Hidden sizes m needed to recover k-sparse inputs, k = n(1 − S) (spec memorization.md §8).
@@ -341,12 +381,17 @@ def sparse_recovery_bounds(n_features: int, sparsity: float) -> dict[str, float]
         else:
             high = middle
     l1 = min(max(high, 2.0 * k), float(n_features))
-    return {"k": k, "uniqueness": 2.0 * k, "l1": l1,
-            "tms": k * math.log(1.0 / (1.0 - sparsity)) if sparsity > 0 else 0.0,
-            "relu_exact_features": n_features / 2.0}
+    return {
+        "k": k,
+        "uniqueness": 2.0 * k,
+        "l1": l1,
+        "tms": k * math.log(1.0 / (1.0 - sparsity)) if sparsity > 0 else 0.0,
+        "relu_exact_features": n_features / 2.0,
+    }
 
 
 # --------------------------------------------------------------------------- sweeps
+
 
 @dataclass(frozen=True, kw_only=True, slots=True, eq=False)
 class ReconstructionGrid:
@@ -370,15 +415,21 @@ class ReconstructionGrid:
 
 
 def _cell_config(base: ToySettingConfig, changes: dict[str, float]) -> ToySettingConfig:
-    typed = {key: int(value) if key in ("n_hidden", "n_features", "embed_dim") else float(value)
-             for key, value in changes.items()}
+    typed = {
+        key: int(value) if key in ("n_hidden", "n_features", "embed_dim") else float(value)
+        for key, value in changes.items()
+    }
     return replace(base, **typed)
 
 
-def reconstruction_grid(base: ToySettingConfig, x_axis: str, x_values: Sequence[float],
-                        y_axis: str, y_values: Sequence[float],
-                        progress: Callable[[int, int], None] | None = None,
-                        ) -> ReconstructionGrid:
+def reconstruction_grid(
+    base: ToySettingConfig,
+    x_axis: str,
+    x_values: Sequence[float],
+    y_axis: str,
+    y_values: Sequence[float],
+    progress: Callable[[int, int], None] | None = None,
+) -> ReconstructionGrid:
     """Train ``base`` at every (x, y) of two axes among :data:`SWEEP_AXES`.
 
     ``progress(done, total)`` is called after every cell. The ``embed_dim`` axis only
@@ -404,20 +455,34 @@ def reconstruction_grid(base: ToySettingConfig, x_axis: str, x_values: Sequence[
             late[row, column] = _late_improvement(result)
             if progress is not None:
                 progress(row * len(x_values) + column + 1, loss.size)
-    return ReconstructionGrid(base=base, x_axis=x_axis, x_values=tuple(map(float, x_values)),
-                              y_axis=y_axis, y_values=tuple(map(float, y_values)),
-                              relative_loss=loss, relative_stderr=stderr, accuracy=accuracy,
-                              late_improvement=late)
+    return ReconstructionGrid(
+        base=base,
+        x_axis=x_axis,
+        x_values=tuple(map(float, x_values)),
+        y_axis=y_axis,
+        y_values=tuple(map(float, y_values)),
+        relative_loss=loss,
+        relative_stderr=stderr,
+        accuracy=accuracy,
+        late_improvement=late,
+    )
 
 
-def reconstruction_limit_panels(*, n_features: int = 40, n_points: int = 1000,
-                                sparsities: Sequence[float] = (0.5, 0.7, 0.8, 0.9, 0.95, 0.98),
-                                sizes: Sequence[int] = (1, 2, 4, 8, 16, 32),
-                                decay: float = 0.9, mlp_hidden: int | None = None,
-                                steps: int = 1000, lr: float = 1e-2, n_test: int = 1000,
-                                settings: str = "both", seed: int = 0,
-                                progress: Callable[[int, int], None] | None = None,
-                                ) -> list[tuple[str, ReconstructionGrid]]:
+def reconstruction_limit_panels(
+    *,
+    n_features: int = 40,
+    n_points: int = 1000,
+    sparsities: Sequence[float] = (0.5, 0.7, 0.8, 0.9, 0.95, 0.98),
+    sizes: Sequence[int] = (1, 2, 4, 8, 16, 32),
+    decay: float = 0.9,
+    mlp_hidden: int | None = None,
+    steps: int = 1000,
+    lr: float = 1e-2,
+    n_test: int = 1000,
+    settings: str = "both",
+    seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[tuple[str, ReconstructionGrid]]:
     """The panels of the reconstruction-limits figure: sparsity × width grids.
 
     Bottleneck (tied ReLU-output model, width = hidden size m) and MLP block (fixed random
@@ -428,49 +493,79 @@ def reconstruction_limit_panels(*, n_features: int = 40, n_points: int = 1000,
     from threadpoolctl import threadpool_limits
 
     check_choice("settings", settings, ("both", "tms", "mlp-block"))
-    common = dict(n_features=n_features, n_points=n_points, batch_size=None, steps=steps,
-                  lr=lr, n_test=n_test, seed=seed)
+    common = dict(
+        n_features=n_features,
+        n_points=n_points,
+        batch_size=None,
+        steps=steps,
+        lr=lr,
+        n_test=n_test,
+        seed=seed,
+    )
     width = mlp_hidden if mlp_hidden is not None else 2 * n_features
     chosen = []
     if settings in ("both", "tms"):
         chosen.append(("bottleneck", "n_hidden", ToySettingConfig(setting="tms", **common)))
     if settings in ("both", "mlp-block"):
-        chosen.append((f"MLP block (width {width})", "embed_dim", ToySettingConfig(
-            setting="mlp-block", n_hidden=width, embed_dim=1, **common)))
-    bases = [(f"{label}, {name}", axis, replace(config, importance_decay=factor))
-             for label, axis, config in chosen
-             for name, factor in (("uniform importance", 1.0), (f"importance {decay:g}^i",
-                                                                  decay))]
+        chosen.append(
+            (
+                f"MLP block (width {width})",
+                "embed_dim",
+                ToySettingConfig(setting="mlp-block", n_hidden=width, embed_dim=1, **common),
+            )
+        )
+    bases = [
+        (f"{label}, {name}", axis, replace(config, importance_decay=factor))
+        for label, axis, config in chosen
+        for name, factor in (("uniform importance", 1.0), (f"importance {decay:g}^i", decay))
+    ]
     total = len(bases) * len(sparsities) * len(sizes)
     panels = []
     with threadpool_limits(1):  # tiny matrices: BLAS threads only add overhead
         for index, (title, axis, base) in enumerate(bases):
             offset = index * len(sparsities) * len(sizes)
-            report = None if progress is None else (
-                lambda done, _total, offset=offset: progress(offset + done, total))
-            panels.append((title, reconstruction_grid(base, "sparsity", sparsities, axis, sizes,
-                                                      progress=report)))
+            report = (
+                None
+                if progress is None
+                else (lambda done, _total, offset=offset: progress(offset + done, total))
+            )
+            panels.append(
+                (
+                    title,
+                    reconstruction_grid(base, "sparsity", sparsities, axis, sizes, progress=report),
+                )
+            )
     return panels
 
 
-def reconstruction_bound_curves(n_features: int, sparsities: Sequence[float]
-                                ) -> dict[str, list[float]]:
+def reconstruction_bound_curves(
+    n_features: int, sparsities: Sequence[float]
+) -> dict[str, list[float]]:
     """The compressed-sensing widths per sparsity (spec §8): m = 2k and the ℓ1 threshold."""
     bounds = [sparse_recovery_bounds(n_features, sparsity) for sparsity in sparsities]
-    return {"m = 2k (any decoder)": [bound["uniqueness"] for bound in bounds],
-            "ℓ1: m = 2k ln(n/m)": [bound["l1"] for bound in bounds]}
+    return {
+        "m = 2k (any decoder)": [bound["uniqueness"] for bound in bounds],
+        "ℓ1: m = 2k ln(n/m)": [bound["l1"] for bound in bounds],
+    }
 
 
-def save_reconstruction_grids(path: str | Path, panels: Sequence[tuple[str, Any]],
-                              curves: Mapping[str, Sequence[float]]) -> None:
+def save_reconstruction_grids(
+    path: str | Path, panels: Sequence[tuple[str, Any]], curves: Mapping[str, Sequence[float]]
+) -> None:
     """Write panels (and bound curves) as JSON atomically; read back with
     :func:`load_reconstruction_grids`."""
     from toyforge._fileio import atomic_write_text
     from toyforge._serde import to_json
 
-    atomic_write_text(path, to_json({"panels": [{"title": title, "grid": grid}
-                                                for title, grid in panels],
-                                     "bounds": dict(curves)}))
+    atomic_write_text(
+        path,
+        to_json(
+            {
+                "panels": [{"title": title, "grid": grid} for title, grid in panels],
+                "bounds": dict(curves),
+            }
+        ),
+    )
 
 
 def load_reconstruction_grids(path: str | Path) -> list[tuple[str, ReconstructionGrid]]:

@@ -90,8 +90,11 @@ class RugEvaluation:
 
 def _check_model(model: Any) -> None:
     if getattr(model, "architecture", None) != "persian-rug":
-        raise InvalidParameter("model", getattr(model, "architecture", type(model).__name__),
-                               "a PersianRugAutoencoder (architecture 'persian-rug')")
+        raise InvalidParameter(
+            "model",
+            getattr(model, "architecture", type(model).__name__),
+            "a PersianRugAutoencoder (architecture 'persian-rug')",
+        )
 
 
 def rug_batch_losses(model: Any, batch: SparseBatch, *, parallel: bool = False) -> np.ndarray:
@@ -109,8 +112,9 @@ def rug_batch_losses(model: Any, batch: SparseBatch, *, parallel: bool = False) 
 
     _check_model(model)
     if batch.n_features != model.n_features:
-        raise InvalidParameter("batch.n_features", batch.n_features,
-                               f"the model's n_features = {model.n_features}")
+        raise InvalidParameter(
+            "batch.n_features", batch.n_features, f"the model's n_features = {model.n_features}"
+        )
     values = batch.values.astype(np.float64, copy=False)
     rows = np.ascontiguousarray(model.rows, dtype=np.int64)
     limit = kernels.direct_limit(model.n_features)
@@ -118,10 +122,19 @@ def rug_batch_losses(model: Any, batch: SparseBatch, *, parallel: bool = False) 
         import numba
 
         return kernels.rug_sample_losses_parallel(
-            batch.indptr, batch.indices, values, rows, model.n_features, model.scale,
-            model.bias, limit, max(1, numba.get_num_threads()))
-    return kernels.rug_sample_losses(batch.indptr, batch.indices, values, rows,
-                                     model.n_features, model.scale, model.bias, limit)
+            batch.indptr,
+            batch.indices,
+            values,
+            rows,
+            model.n_features,
+            model.scale,
+            model.bias,
+            limit,
+            max(1, numba.get_num_threads()),
+        )
+    return kernels.rug_sample_losses(
+        batch.indptr, batch.indices, values, rows, model.n_features, model.scale, model.bias, limit
+    )
 
 
 def _default_batch(n_features: int, feature_prob: float, n_samples: int) -> int:
@@ -129,9 +142,16 @@ def _default_batch(n_features: int, feature_prob: float, n_samples: int) -> int:
     return int(max(1, min(n_samples, 4096, _ENTRIES_PER_BATCH // per_sample)))
 
 
-def rug_monte_carlo(model: Any, feature_prob: float, n_samples: int = 100_000,
-                    seed: int | None = 0, *, batch_size: int | None = None,
-                    parallel: bool = False, progress: Any = None) -> RugEvaluation:
+def rug_monte_carlo(
+    model: Any,
+    feature_prob: float,
+    n_samples: int = 100_000,
+    seed: int | None = 0,
+    *,
+    batch_size: int | None = None,
+    parallel: bool = False,
+    progress: Any = None,
+) -> RugEvaluation:
     """Monte Carlo loss of the rug at feature probability p, matrix-free.
 
     Parameters
@@ -170,16 +190,31 @@ def rug_monte_carlo(model: Any, feature_prob: float, n_samples: int = 100_000,
     for start in starts:
         size = min(batch_size, n_samples - start)
         batch = sample_sparse_batch(model.n_features, feature_prob, size, generator)
-        losses[start:start + size] = rug_batch_losses(model, batch, parallel=parallel)
+        losses[start : start + size] = rug_batch_losses(model, batch, parallel=parallel)
     seconds = time.perf_counter() - begin
     estimate = Estimate.from_samples(losses)
-    logger.info("rug MC n=%d r=%.4g p=%.4g: %s in %.2fs", model.n_features, model.ratio,
-                feature_prob, estimate, seconds)
-    return RugEvaluation(loss=estimate.value, stderr=estimate.stderr, n_samples=n_samples,
-                         feature_prob=feature_prob, seed=seed, batch_size=batch_size,
-                         n_features=model.n_features, n_hidden=model.n_hidden,
-                         scale=model.scale, bias=model.bias, parallel=parallel,
-                         seconds=seconds)
+    logger.info(
+        "rug MC n=%d r=%.4g p=%.4g: %s in %.2fs",
+        model.n_features,
+        model.ratio,
+        feature_prob,
+        estimate,
+        seconds,
+    )
+    return RugEvaluation(
+        loss=estimate.value,
+        stderr=estimate.stderr,
+        n_samples=n_samples,
+        feature_prob=feature_prob,
+        seed=seed,
+        batch_size=batch_size,
+        n_features=model.n_features,
+        n_hidden=model.n_hidden,
+        scale=model.scale,
+        bias=model.bias,
+        parallel=parallel,
+        seconds=seconds,
+    )
 
 
 def evaluate_persian_rug(model: Any, request: Any) -> RugEvaluation:
@@ -193,17 +228,24 @@ def evaluate_persian_rug(model: Any, request: Any) -> RugEvaluation:
     if feature_prob is None:
         feature_prob = model.feature_prob
     if feature_prob is None:
-        raise InvalidParameter("feature_prob", None, "a probability in (0, 1] (the rug file "
-                                                     "does not record one)")
+        raise InvalidParameter(
+            "feature_prob", None, "a probability in (0, 1] (the rug file does not record one)"
+        )
     if getattr(request, "value_dist", "uniform") != "uniform":
-        raise InvalidParameter("value_dist", request.value_dist,
-                               "'uniform' for the matrix-free rug evaluator")
+        raise InvalidParameter(
+            "value_dist", request.value_dist, "'uniform' for the matrix-free rug evaluator"
+        )
     if getattr(request, "importance", None) not in (None, 0, 0.0):
-        raise InvalidParameter("importance", request.importance,
-                               "None for the matrix-free rug evaluator")
-    return rug_monte_carlo(model, feature_prob, request.n_samples, request.seed,
-                           batch_size=_default_batch(model.n_features, feature_prob,
-                                                     request.n_samples))
+        raise InvalidParameter(
+            "importance", request.importance, "None for the matrix-free rug evaluator"
+        )
+    return rug_monte_carlo(
+        model,
+        feature_prob,
+        request.n_samples,
+        request.seed,
+        batch_size=_default_batch(model.n_features, feature_prob, request.n_samples),
+    )
 
 
 def _register() -> None:

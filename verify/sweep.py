@@ -103,8 +103,16 @@ CHEAP_IN_PROCESS = 64
 in-process by default: a spawn pool's start-up (1–2 s) would cost more than it saves."""
 
 SPEC_KEYS = ("name", "task", "grid", "fixed", "save_models")
-RESERVED_COLUMNS = ("hash", "status", "seed", "elapsed_s", "cpu_s", "toyforge_version",
-                    "error", "model_file")
+RESERVED_COLUMNS = (
+    "hash",
+    "status",
+    "seed",
+    "elapsed_s",
+    "cpu_s",
+    "toyforge_version",
+    "error",
+    "model_file",
+)
 TABLE_FORMATS = ("auto", "parquet", "csv")
 _NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SCALARS = (bool, int, float, str)
@@ -113,6 +121,7 @@ _SCALARS = (bool, int, float, str)
 # --------------------------------------------------------------------------------------------
 # Task registry
 # --------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class TaskInfo:
@@ -156,8 +165,14 @@ def _check_reference(reference: object) -> str:
 _REGISTRY: dict[str, TaskInfo] = {}
 
 
-def register_task(name: str, target: str | Callable[[dict, int], dict], *, cheap: bool = False,
-                  description: str = "", replace: bool = False) -> TaskInfo:
+def register_task(
+    name: str,
+    target: str | Callable[[dict, int], dict],
+    *,
+    cheap: bool = False,
+    description: str = "",
+    replace: bool = False,
+) -> TaskInfo:
     """Register a task under ``name``.
 
     Parameters
@@ -195,8 +210,9 @@ def resolve_task(name: str) -> TaskInfo:
         return _REGISTRY[name]
     if isinstance(name, str) and ":" in name:
         return TaskInfo(name=name, reference=_check_reference(name))
-    raise InvalidParameter("task", name, "one of " + ", ".join(sorted(_REGISTRY))
-                           + " or 'package.module:function'")
+    raise InvalidParameter(
+        "task", name, "one of " + ", ".join(sorted(_REGISTRY)) + " or 'package.module:function'"
+    )
 
 
 def load_task_function(reference: str) -> Callable[[dict, int], dict]:
@@ -216,18 +232,24 @@ def load_task_function(reference: str) -> Callable[[dict, int], dict]:
 # The built-in tasks live in toyforge.verify.sweep_tasks (imported by workers on first use).
 for _name, _function, _cheap, _description in (
     ("predict", "predict_task", True, "large-N theory loss (toyforge.theory.predict)"),
-    ("construct+evaluate", "construct_evaluate_task", False,
-     "Persian-rug construction, Monte Carlo loss"),
+    (
+        "construct+evaluate",
+        "construct_evaluate_task",
+        False,
+        "Persian-rug construction, Monte Carlo loss",
+    ),
     ("train+evaluate", "train_evaluate_task", False, "train a ReLU autoencoder, evaluate it"),
     ("compare", "compare_task", False, "theory vs construction vs trained"),
 ):
-    register_task(_name, f"toyforge.verify.sweep_tasks:{_function}", cheap=_cheap,
-                  description=_description)
+    register_task(
+        _name, f"toyforge.verify.sweep_tasks:{_function}", cheap=_cheap, description=_description
+    )
 
 
 # --------------------------------------------------------------------------------------------
 # Spec
 # --------------------------------------------------------------------------------------------
+
 
 def _check_value(name: str, value: Any) -> Any:
     """A parameter value: a JSON scalar or a (nested) list of them; numpy scalars unwrapped."""
@@ -251,8 +273,9 @@ def _spaced(name: str, kind: str, args: Any) -> tuple[Any, ...]:
     """Expand a ``{linspace/logspace = [start, stop, count]}`` or ``{range = [...]}`` axis."""
     if kind == "range":
         if not isinstance(args, list) or len(args) not in (2, 3):
-            raise InvalidParameter(f"grid.{name}.range", args,
-                                   "[start, stop] or [start, stop, step]")
+            raise InvalidParameter(
+                f"grid.{name}.range", args, "[start, stop] or [start, stop, step]"
+            )
         bounds = [check_int(f"grid.{name}.range", value) for value in args]
         return tuple(range(*bounds))
     if not isinstance(args, list) or len(args) != 3:
@@ -281,8 +304,9 @@ def expand_axis(name: str, raw: Any) -> tuple[Any, ...]:
         raise InvalidParameter("grid axis", name, "a name of letters, digits and underscores")
     if isinstance(raw, Mapping):
         if len(raw) != 1 or next(iter(raw)) not in ("linspace", "logspace", "range"):
-            raise InvalidParameter(f"grid.{name}", dict(raw),
-                                   "a list or one of {linspace|logspace|range = [...]}")
+            raise InvalidParameter(
+                f"grid.{name}", dict(raw), "a list or one of {linspace|logspace|range = [...]}"
+            )
         kind, args = next(iter(raw.items()))
         values = _spaced(name, kind, args)
     elif isinstance(raw, (list, tuple)):
@@ -354,8 +378,11 @@ class SweepSpec:
         reserved = set(RESERVED_COLUMNS) - {"seed"}
         clashes = sorted((set(names) & set(fixed)) | (set(names) & reserved))
         if clashes:
-            raise InvalidParameter("grid", clashes, "axis names that are not fixed settings "
-                                   f"nor reserved columns {RESERVED_COLUMNS}")
+            raise InvalidParameter(
+                "grid",
+                clashes,
+                f"axis names that are not fixed settings nor reserved columns {RESERVED_COLUMNS}",
+            )
         object.__setattr__(self, "axes", axes)
         object.__setattr__(self, "fixed", fixed)
 
@@ -366,9 +393,13 @@ class SweepSpec:
 
     def to_dict(self) -> dict[str, Any]:
         """The canonical form: axes expanded to explicit lists (written to ``DIR/sweep.json``)."""
-        return {"name": self.name, "task": self.task, "save_models": self.save_models,
-                "grid": {axis.name: list(axis.values) for axis in self.axes},
-                "fixed": dict(self.fixed)}
+        return {
+            "name": self.name,
+            "task": self.task,
+            "save_models": self.save_models,
+            "grid": {axis.name: list(axis.values) for axis in self.axes},
+            "fixed": dict(self.fixed),
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SweepSpec:
@@ -384,8 +415,13 @@ class SweepSpec:
         if not isinstance(grid, Mapping) or not grid:
             raise InvalidParameter("grid", grid, "a table of at least one axis")
         axes = tuple(Axis(name=name, values=expand_axis(name, raw)) for name, raw in grid.items())
-        return cls(task=data["task"], axes=axes, fixed=data.get("fixed", {}),
-                   name=data.get("name", ""), save_models=data.get("save_models", False))
+        return cls(
+            task=data["task"],
+            axes=axes,
+            fixed=data.get("fixed", {}),
+            name=data.get("name", ""),
+            save_models=data.get("save_models", False),
+        )
 
     def points(self) -> list[TaskPoint]:
         """Every grid point as a :class:`TaskPoint`, in grid order."""
@@ -393,12 +429,21 @@ class SweepSpec:
         grids = np.indices([len(axis.values) for axis in self.axes]).reshape(len(names), -1).T
         points = []
         for index, positions in enumerate(grids):
-            axis_values = {axis.name: axis.values[position]
-                           for axis, position in zip(self.axes, positions, strict=True)}
+            axis_values = {
+                axis.name: axis.values[position]
+                for axis, position in zip(self.axes, positions, strict=True)
+            }
             params = {**self.fixed, **axis_values}
             digest = task_hash(self.task, params)
-            points.append(TaskPoint(index=index, hash=digest, axis_values=axis_values,
-                                    params=params, seed=point_seed(params, digest)))
+            points.append(
+                TaskPoint(
+                    index=index,
+                    hash=digest,
+                    axis_values=axis_values,
+                    params=params,
+                    seed=point_seed(params, digest),
+                )
+            )
         return points
 
 
@@ -443,10 +488,12 @@ def _parse_spec_text(text: str, source: Path) -> dict[str, Any]:
 # Grid points: canonical JSON, content hash, seed
 # --------------------------------------------------------------------------------------------
 
+
 def canonical_json(obj: Any) -> str:
     """JSON with sorted keys, no spaces, ASCII only, no NaN: the input of the content hash."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True,
-                      allow_nan=False)
+    return json.dumps(
+        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
+    )
 
 
 def task_hash(task: str, params: Mapping[str, Any]) -> str:
@@ -477,6 +524,7 @@ class TaskPoint:
 # --------------------------------------------------------------------------------------------
 # The worker side: run one job (a plain dict) and return a record (a plain dict)
 # --------------------------------------------------------------------------------------------
+
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
@@ -510,8 +558,10 @@ def flatten_outputs(outputs: Mapping[str, Any], prefix: str = "") -> dict[str, A
         elif value is None or isinstance(value, _SCALARS):
             flat[name] = value
         else:
-            raise TypeError(f"output {name!r} is a {type(value).__name__}; allowed are numbers, "
-                            "strings, booleans, None, estimates (value, stderr) and dicts")
+            raise TypeError(
+                f"output {name!r} is a {type(value).__name__}; allowed are numbers, "
+                "strings, booleans, None, estimates (value, stderr) and dicts"
+            )
     return flat
 
 
@@ -531,11 +581,20 @@ def run_job(job: Mapping[str, Any]) -> dict[str, Any]:
     (``None`` unless models are saved). Executed on the workers: plain dicts in, plain dict out.
     """
     record: dict[str, Any] = {
-        "hash": job["hash"], "task": job["task"], "params": dict(job["params"]),
-        "seed": job["seed"], "status": "done", "outputs": {}, "error": None,
-        "started_at": _now(), "elapsed_s": 0.0, "cpu_s": 0.0,
-        "toyforge_version": _package_version(), "schema_version": SCHEMA_VERSION,
-        "host": socket.gethostname(), "pid": os.getpid(),
+        "hash": job["hash"],
+        "task": job["task"],
+        "params": dict(job["params"]),
+        "seed": job["seed"],
+        "status": "done",
+        "outputs": {},
+        "error": None,
+        "started_at": _now(),
+        "elapsed_s": 0.0,
+        "cpu_s": 0.0,
+        "toyforge_version": _package_version(),
+        "schema_version": SCHEMA_VERSION,
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
     }
     wall, cpu = time.perf_counter(), time.process_time()
     try:
@@ -560,16 +619,28 @@ def run_job(job: Mapping[str, Any]) -> dict[str, Any]:
 
 def _lost_record(job: Mapping[str, Any], error: BaseException) -> dict[str, Any]:
     """A failed record for a job whose worker died or whose result could not come back."""
-    return {"hash": job["hash"], "task": job["task"], "params": dict(job["params"]),
-            "seed": job["seed"], "status": "failed", "outputs": {},
-            "error": f"worker lost: {type(error).__name__}: {error}", "started_at": None,
-            "elapsed_s": None, "cpu_s": None, "toyforge_version": _package_version(),
-            "schema_version": SCHEMA_VERSION, "host": None, "pid": None}
+    return {
+        "hash": job["hash"],
+        "task": job["task"],
+        "params": dict(job["params"]),
+        "seed": job["seed"],
+        "status": "failed",
+        "outputs": {},
+        "error": f"worker lost: {type(error).__name__}: {error}",
+        "started_at": None,
+        "elapsed_s": None,
+        "cpu_s": None,
+        "toyforge_version": _package_version(),
+        "schema_version": SCHEMA_VERSION,
+        "host": None,
+        "pid": None,
+    }
 
 
 # --------------------------------------------------------------------------------------------
 # Executors: each turns a list of jobs into an iterator of records, in completion order
 # --------------------------------------------------------------------------------------------
+
 
 class Executor(Protocol):
     """What the sweep needs of an executor."""
@@ -594,8 +665,12 @@ class InProcessExecutor:
             yield run_job(job)
 
 
-_WORKER_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-                            "NUMBA_NUM_THREADS")
+_WORKER_THREAD_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "NUMBA_NUM_THREADS",
+)
 
 
 @contextlib.contextmanager
@@ -633,7 +708,8 @@ class ProcessPoolExecutor:
             return
         pool = concurrent.futures.ProcessPoolExecutor(
             max_workers=min(self.workers, len(jobs)),
-            mp_context=multiprocessing.get_context(self.context))
+            mp_context=multiprocessing.get_context(self.context),
+        )
         finished = False
         try:
             with _single_threaded_children():  # spawn happens on submit
@@ -646,7 +722,8 @@ class ProcessPoolExecutor:
                         "a worker process died (out of memory, a crash in native code, or a "
                         "script calling the sweep without `if __name__ == '__main__':` — "
                         "spawned workers re-import the main script); the finished tasks are "
-                        "saved: rerun the sweep to resume") from error
+                        "saved: rerun the sweep to resume"
+                    ) from error
             finished = True
         finally:
             if not finished:
@@ -676,8 +753,11 @@ class DaskExecutor:
 
     def __post_init__(self) -> None:
         if (self.scheduler is None) == (self.n_workers is None):
-            raise InvalidParameter("executor", (self.scheduler, self.n_workers),
-                                   "exactly one of a scheduler address or n_workers")
+            raise InvalidParameter(
+                "executor",
+                (self.scheduler, self.n_workers),
+                "exactly one of a scheduler address or n_workers",
+            )
         if self.n_workers is not None:
             check_int("n_workers", self.n_workers, minimum=1)
 
@@ -695,14 +775,21 @@ class DaskExecutor:
             try:
                 client = distributed.Client(self.scheduler, timeout="20s")
             except (OSError, TimeoutError) as error:
-                raise InvalidParameter("--scheduler", self.scheduler,
-                                       f"a reachable Dask scheduler ({error})") from error
+                raise InvalidParameter(
+                    "--scheduler", self.scheduler, f"a reachable Dask scheduler ({error})"
+                ) from error
             with client:
                 yield client
             return
-        with distributed.LocalCluster(n_workers=self.n_workers, threads_per_worker=1,
-                                      processes=True, dashboard_address=":0") as cluster, \
-                distributed.Client(cluster) as client:
+        with (
+            distributed.LocalCluster(
+                n_workers=self.n_workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=":0",
+            ) as cluster,
+            distributed.Client(cluster) as client,
+        ):
             yield client
 
     def run(self, jobs: Sequence[Mapping[str, Any]]) -> Iterator[dict[str, Any]]:
@@ -729,7 +816,8 @@ def _import_distributed() -> Any:
     except ImportError as error:
         raise ToyforgeError(
             "the Dask executor needs the optional extra 'toyforge[distributed]' "
-            "(pip install 'toyforge[distributed]', i.e. dask[distributed])") from error
+            "(pip install 'toyforge[distributed]', i.e. dask[distributed])"
+        ) from error
     return distributed
 
 
@@ -741,8 +829,14 @@ def available_cpus() -> int:
         return os.cpu_count() or 1
 
 
-def choose_executor(n_pending: int, *, cheap: bool = False, workers: int | None = None,
-                    dask_local: int | None = None, scheduler: str | None = None) -> Executor:
+def choose_executor(
+    n_pending: int,
+    *,
+    cheap: bool = False,
+    workers: int | None = None,
+    dask_local: int | None = None,
+    scheduler: str | None = None,
+) -> Executor:
     """The executor for a sweep with ``n_pending`` tasks.
 
     At most one of ``workers``, ``dask_local`` and ``scheduler``. Without any: in-process when
@@ -750,8 +844,15 @@ def choose_executor(n_pending: int, *, cheap: bool = False, workers: int | None 
     :data:`CHEAP_IN_PROCESS` tasks are pending, or one CPU is available; else a spawn process
     pool with one worker per CPU. ``workers=1`` means in-process.
     """
-    chosen = [name for name, value in (("workers", workers), ("dask_local", dask_local),
-                                       ("scheduler", scheduler)) if value is not None]
+    chosen = [
+        name
+        for name, value in (
+            ("workers", workers),
+            ("dask_local", dask_local),
+            ("scheduler", scheduler),
+        )
+        if value is not None
+    ]
     if len(chosen) > 1:
         raise InvalidParameter("executor", chosen, "at most one of workers, dask_local, scheduler")
     if scheduler is not None:
@@ -770,6 +871,7 @@ def choose_executor(n_pending: int, *, cheap: bool = False, workers: int | None 
 # --------------------------------------------------------------------------------------------
 # The sweep folder: spec, records, table
 # --------------------------------------------------------------------------------------------
+
 
 def _stored_form(spec: SweepSpec) -> dict[str, Any]:
     return {"schema_version": SCHEMA_VERSION, "spec": spec.to_dict()}
@@ -792,9 +894,11 @@ def _prepare_folder(spec: SweepSpec, out_dir: Path, source: Path | None) -> None
             if old.get("schema_version") != SCHEMA_VERSION:
                 differing.append("schema_version")
             raise InvalidParameter(
-                "spec", str(source) if source else spec.name,
+                "spec",
+                str(source) if source else spec.name,
                 f"the spec stored in {stored_path} (they differ in {differing}); "
-                "use a new --out folder or the original spec")
+                "use a new --out folder or the original spec",
+            )
     else:
         with atomic_path(stored_path) as temp:
             temp.write_text(json.dumps(new, indent=2, allow_nan=False) + "\n", encoding="utf-8")
@@ -851,6 +955,7 @@ def _write_record(out_dir: Path, record: Mapping[str, Any]) -> None:
 # Planning and running
 # --------------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class SweepPlan:
     """What a run of a sweep will do: the spec, its folder, every point and the pending ones."""
@@ -866,9 +971,17 @@ class SweepPlan:
     def jobs(self) -> list[dict[str, Any]]:
         """The pending tasks as plain dicts for :func:`run_job`."""
         model_dir = str((self.out_dir / "models").resolve()) if self.spec.save_models else None
-        return [{"task": self.spec.task, "reference": self.task.reference, "hash": point.hash,
-                 "params": dict(point.params), "seed": point.seed, "model_dir": model_dir}
-                for point in self.pending]
+        return [
+            {
+                "task": self.spec.task,
+                "reference": self.task.reference,
+                "hash": point.hash,
+                "params": dict(point.params),
+                "seed": point.seed,
+                "model_dir": model_dir,
+            }
+            for point in self.pending
+        ]
 
 
 def as_spec(spec: SweepSpec | Mapping[str, Any] | str | os.PathLike[str]) -> SweepSpec:
@@ -880,8 +993,12 @@ def as_spec(spec: SweepSpec | Mapping[str, Any] | str | os.PathLike[str]) -> Swe
     return load_spec(spec)
 
 
-def plan_sweep(spec: SweepSpec | Mapping[str, Any] | str | os.PathLike[str],
-               out_dir: str | os.PathLike[str], *, retry_failed: bool = False) -> SweepPlan:
+def plan_sweep(
+    spec: SweepSpec | Mapping[str, Any] | str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    *,
+    retry_failed: bool = False,
+) -> SweepPlan:
     """Prepare ``out_dir`` (spec copy, or the check that it holds the same spec) and list the
     tasks without a record (plus the failed ones when ``retry_failed``)."""
     source = None if isinstance(spec, (SweepSpec, Mapping)) else Path(spec)
@@ -895,8 +1012,15 @@ def plan_sweep(spec: SweepSpec | Mapping[str, Any] | str | os.PathLike[str],
     n_failed = sum(status == "failed" for status in statuses.values())
     rerun = {None, "failed"} if retry_failed else {None}
     pending = tuple(point for point in points if statuses[point.hash] in rerun)
-    return SweepPlan(spec=spec, out_dir=folder, points=points, pending=pending, n_done=n_done,
-                     n_failed=n_failed, task=resolve_task(spec.task))
+    return SweepPlan(
+        spec=spec,
+        out_dir=folder,
+        points=points,
+        pending=pending,
+        n_done=n_done,
+        n_failed=n_failed,
+        task=resolve_task(spec.task),
+    )
 
 
 def execute_plan(plan: SweepPlan, executor: Executor | None = None) -> Iterator[dict[str, Any]]:
@@ -914,9 +1038,13 @@ def execute_plan(plan: SweepPlan, executor: Executor | None = None) -> Iterator[
         yield record
 
 
-def iter_sweep(spec: SweepSpec | Mapping[str, Any] | str | os.PathLike[str],
-               out_dir: str | os.PathLike[str], *, executor: Executor | None = None,
-               retry_failed: bool = False) -> Iterator[dict[str, Any]]:
+def iter_sweep(
+    spec: SweepSpec | Mapping[str, Any] | str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    *,
+    executor: Executor | None = None,
+    retry_failed: bool = False,
+) -> Iterator[dict[str, Any]]:
     """Plan and run a sweep, yielding each task record as it is written (no table)."""
     yield from execute_plan(plan_sweep(spec, out_dir, retry_failed=retry_failed), executor)
 
@@ -948,10 +1076,15 @@ class SweepSummary:
     table_path: Path | None
 
 
-def run_sweep(spec: SweepSpec | Mapping[str, Any] | str | os.PathLike[str],
-              out_dir: str | os.PathLike[str], *, executor: Executor | None = None,
-              retry_failed: bool = False, table_format: str = "auto",
-              on_record: Callable[[dict[str, Any]], None] | None = None) -> SweepSummary:
+def run_sweep(
+    spec: SweepSpec | Mapping[str, Any] | str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    *,
+    executor: Executor | None = None,
+    retry_failed: bool = False,
+    table_format: str = "auto",
+    on_record: Callable[[dict[str, Any]], None] | None = None,
+) -> SweepSummary:
     """Run (or resume) a sweep and write its table.
 
     Parameters
@@ -980,9 +1113,14 @@ def run_sweep(spec: SweepSpec | Mapping[str, Any] | str | os.PathLike[str],
         if on_record is not None:
             on_record(record)
     table_path = write_table(plan.out_dir, table_format=table_format)
-    return SweepSummary(status=sweep_status(plan.out_dir), n_ran=n_ran,
-                        n_skipped=len(plan.points) - len(plan.pending), executor=executor.label,
-                        elapsed_s=time.perf_counter() - started, table_path=table_path)
+    return SweepSummary(
+        status=sweep_status(plan.out_dir),
+        n_ran=n_ran,
+        n_skipped=len(plan.points) - len(plan.pending),
+        executor=executor.label,
+        elapsed_s=time.perf_counter() - started,
+        table_path=table_path,
+    )
 
 
 def sweep_status(out_dir: str | os.PathLike[str]) -> SweepStatus:
@@ -992,18 +1130,28 @@ def sweep_status(out_dir: str | os.PathLike[str]) -> SweepStatus:
     points = spec.points()
     records = read_records(folder)
     statuses = [records.get(point.hash, {}).get("status") for point in points]
-    failures = tuple((point.hash, dict(point.axis_values), records[point.hash].get("error") or "")
-                     for point, status in zip(points, statuses, strict=True)
-                     if status == "failed")
+    failures = tuple(
+        (point.hash, dict(point.axis_values), records[point.hash].get("error") or "")
+        for point, status in zip(points, statuses, strict=True)
+        if status == "failed"
+    )
     n_done = statuses.count("done")
-    return SweepStatus(out_dir=folder, name=spec.name, task=spec.task, n_tasks=len(points),
-                       n_done=n_done, n_failed=len(failures),
-                       n_pending=len(points) - n_done - len(failures), failures=failures)
+    return SweepStatus(
+        out_dir=folder,
+        name=spec.name,
+        task=spec.task,
+        n_tasks=len(points),
+        n_done=n_done,
+        n_failed=len(failures),
+        n_pending=len(points) - n_done - len(failures),
+        failures=failures,
+    )
 
 
 # --------------------------------------------------------------------------------------------
 # The tidy table
 # --------------------------------------------------------------------------------------------
+
 
 def table_rows(out_dir: str | os.PathLike[str]) -> tuple[list[str], list[dict[str, Any]]]:
     """Columns and rows of the results table: one row per finished task, in grid order.
@@ -1024,11 +1172,20 @@ def table_rows(out_dir: str | os.PathLike[str]) -> tuple[list[str], list[dict[st
             continue
         outputs = record.get("outputs") or {}
         output_names.update(dict.fromkeys(outputs))
-        rows.append({"hash": point.hash, "status": record.get("status"),
-                     **point.axis_values, "seed": point.seed, **outputs,
-                     "elapsed_s": record.get("elapsed_s"), "cpu_s": record.get("cpu_s"),
-                     "toyforge_version": record.get("toyforge_version"),
-                     "error": record.get("error"), "model_file": record.get("model_file")})
+        rows.append(
+            {
+                "hash": point.hash,
+                "status": record.get("status"),
+                **point.axis_values,
+                "seed": point.seed,
+                **outputs,
+                "elapsed_s": record.get("elapsed_s"),
+                "cpu_s": record.get("cpu_s"),
+                "toyforge_version": record.get("toyforge_version"),
+                "error": record.get("error"),
+                "model_file": record.get("model_file"),
+            }
+        )
     head = ["hash", "status", *axis_names]
     if "seed" not in axis_names:
         head.append("seed")
@@ -1053,7 +1210,8 @@ def _column_kind(values: Iterable[Any]) -> str:
     if present and all(isinstance(value, bool) for value in present):
         return "bool"
     if any(isinstance(value, bool) for value in present) or not all(
-            isinstance(value, numbers.Real) for value in present):
+        isinstance(value, numbers.Real) for value in present
+    ):
         return "string"
     if all(isinstance(value, int) for value in present):
         return "int"
@@ -1077,8 +1235,9 @@ def write_table(out_dir: str | os.PathLike[str], *, table_format: str = "auto") 
     return path
 
 
-def _write_parquet(path: Path, columns: list[str], rows: list[dict[str, Any]],
-                   stored: Mapping[str, Any]) -> None:
+def _write_parquet(
+    path: Path, columns: list[str], rows: list[dict[str, Any]], stored: Mapping[str, Any]
+) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -1093,7 +1252,8 @@ def _write_parquet(path: Path, columns: list[str], rows: list[dict[str, Any]],
             values = [None if value is None else float(value) for value in values]
         arrays[column] = pa.array(values, type=types[kind])
     table = pa.table(arrays).replace_schema_metadata(
-        {"toyforge.sweep": json.dumps(stored, allow_nan=False)})
+        {"toyforge.sweep": json.dumps(stored, allow_nan=False)}
+    )
     with atomic_path(path, suffix=".parquet") as temp:
         pq.write_table(table, temp)
 
@@ -1104,8 +1264,10 @@ def _write_csv(path: Path, columns: list[str], rows: list[dict[str, Any]]) -> No
             return ""
         return repr(value) if isinstance(value, float) else str(value)
 
-    with atomic_path(path, suffix=".csv") as temp, open(temp, "w", newline="",
-                                                       encoding="utf-8") as handle:
+    with (
+        atomic_path(path, suffix=".csv") as temp,
+        open(temp, "w", newline="", encoding="utf-8") as handle,
+    ):
         writer = csv.writer(handle)
         writer.writerow(columns)
         for row in rows:
@@ -1145,16 +1307,24 @@ def read_table(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
         return pq.read_table(table_path).to_pylist()
     try:
         with open(table_path, newline="", encoding="utf-8") as handle:
-            return [{key: (value or None) if key in _TEXT_COLUMNS else _parse_cell(value)
-                     for key, value in row.items()}
-                    for row in csv.DictReader(handle)]
+            return [
+                {
+                    key: (value or None) if key in _TEXT_COLUMNS else _parse_cell(value)
+                    for key, value in row.items()
+                }
+                for row in csv.DictReader(handle)
+            ]
     except FileNotFoundError as error:
         raise InvalidParameter("table", str(table_path), "an existing results table") from error
 
 
-def same_results(left: Sequence[Mapping[str, Any]], right: Sequence[Mapping[str, Any]],
-                 ignore: Sequence[str] = ("elapsed_s", "cpu_s")) -> bool:
+def same_results(
+    left: Sequence[Mapping[str, Any]],
+    right: Sequence[Mapping[str, Any]],
+    ignore: Sequence[str] = ("elapsed_s", "cpu_s"),
+) -> bool:
     """Whether two tables hold the same rows, ignoring timing columns."""
+
     def strip(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         return [{key: value for key, value in row.items() if key not in ignore} for row in rows]
 

@@ -47,6 +47,7 @@ _SCALARS = (bool, int, float, str)
 
 # --------------------------------------------------------------------------- helpers
 
+
 def _check_known(task: str, params: Mapping[str, Any], allowed: Iterable[str]) -> None:
     """Refuse parameters the task would ignore."""
     allowed = set(allowed)
@@ -58,12 +59,16 @@ def _check_known(task: str, params: Mapping[str, Any], allowed: Iterable[str]) -
 def _keyword_names(function: Callable[..., Any]) -> set[str]:
     """Names ``function`` accepts as keywords."""
     kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
-    return {name for name, parameter in inspect.signature(function).parameters.items()
-            if parameter.kind in kinds}
+    return {
+        name
+        for name, parameter in inspect.signature(function).parameters.items()
+        if parameter.kind in kinds
+    }
 
 
-def _matching(function: Callable[..., Any], params: Mapping[str, Any],
-              exclude: Iterable[str] = ()) -> dict[str, Any]:
+def _matching(
+    function: Callable[..., Any], params: Mapping[str, Any], exclude: Iterable[str] = ()
+) -> dict[str, Any]:
     """The entries of ``params`` that ``function`` takes as keywords, minus ``exclude``."""
     names = _keyword_names(function) - set(exclude)
     return {name: value for name, value in params.items() if name in names}
@@ -119,6 +124,7 @@ def effective_ratio(n_features: int, ratio: float) -> tuple[int, float]:
 
 # --------------------------------------------------------------------------- predict
 
+
 def predict_task(params: dict[str, Any], seed: int) -> dict[str, Any]:
     """[``predict``] Large-N prediction at ``ratio``, ``feature_prob`` (optional ``n_features``
     for the effective ratio; other keywords of :func:`toyforge.theory.predict` pass through).
@@ -151,12 +157,15 @@ def _evaluate(model: Any, params: Mapping[str, Any], seed: int) -> Any:
     """Monte Carlo loss of ``model`` on the sparse data of ``params`` (an Estimate)."""
     from toyforge.verify.evaluate import SparseDataSpec, evaluate
 
-    data_spec = SparseDataSpec(feature_prob=params["feature_prob"],
-                               value_dist=params.get("value_dist", "uniform"),
-                               importance=params.get("importance"))
+    data_spec = SparseDataSpec(
+        feature_prob=params["feature_prob"],
+        value_dist=params.get("value_dist", "uniform"),
+        importance=params.get("importance"),
+    )
     kwargs = {"batch_size": int(params["batch_size"])} if "batch_size" in params else {}
-    return evaluate(model, data_spec, int(params.get("n_samples", DEFAULT_EVAL_SAMPLES)), seed,
-                    **kwargs)
+    return evaluate(
+        model, data_spec, int(params.get("n_samples", DEFAULT_EVAL_SAMPLES)), seed, **kwargs
+    )
 
 
 def construct_evaluate_task(params: dict[str, Any], seed: int) -> dict[str, Any]:
@@ -171,22 +180,44 @@ def construct_evaluate_task(params: dict[str, Any], seed: int) -> dict[str, Any]
     """
     from toyforge.constructions.persian_rug import persian_rug
 
-    _check_known("construct+evaluate", params,
-                 _keyword_names(persian_rug) | set(_EVALUATION_PARAMS) | {"seed"})
+    _check_known(
+        "construct+evaluate",
+        params,
+        _keyword_names(persian_rug) | set(_EVALUATION_PARAMS) | {"seed"},
+    )
     construct_seed, evaluate_seed = _sub_seeds(seed, 2)
-    kwargs = _matching(persian_rug, params,
-                       exclude=("n_features", "ratio", "feature_prob", "seed"))
-    model = persian_rug(int(params["n_features"]), params["ratio"], params["feature_prob"],
-                        seed=construct_seed, **kwargs)
+    kwargs = _matching(persian_rug, params, exclude=("n_features", "ratio", "feature_prob", "seed"))
+    model = persian_rug(
+        int(params["n_features"]),
+        params["ratio"],
+        params["feature_prob"],
+        seed=construct_seed,
+        **kwargs,
+    )
     estimate = _evaluate(model, params, evaluate_seed)
-    return {"loss": estimate, "n_hidden": int(model.n_hidden),
-            "eval_samples": int(estimate.n_samples), "model": model}
+    return {
+        "loss": estimate,
+        "n_hidden": int(model.n_hidden),
+        "eval_samples": int(estimate.n_samples),
+        "model": model,
+    }
 
 
 # --------------------------------------------------------------------------- train+evaluate
 
-_TRAIN_PARAMS = ("n_features", "ratio", "feature_prob", "steps", "batch_size", "lr", "eps",
-                 "dtype", "backend", "seed", "n_samples")
+_TRAIN_PARAMS = (
+    "n_features",
+    "ratio",
+    "feature_prob",
+    "steps",
+    "batch_size",
+    "lr",
+    "eps",
+    "dtype",
+    "backend",
+    "seed",
+    "n_samples",
+)
 
 
 def train_evaluate_task(params: dict[str, Any], seed: int) -> dict[str, Any]:
@@ -216,21 +247,32 @@ def train_evaluate_task(params: dict[str, Any], seed: int) -> dict[str, Any]:
     init_seed, train_seed, evaluate_seed = _sub_seeds(seed, 3)
     n_features = int(params["n_features"])
     n_hidden, _ = effective_ratio(n_features, params["ratio"])
-    optimizer = AdamConfig(lr=float(params.get("lr", 3e-3 / math.sqrt(n_features))),
-                           eps=float(params.get("eps", 1e-7)))
-    config = TrainConfig(steps=int(params["steps"]),
-                         batch_size=int(params.get("batch_size", 1024)), optimizer=optimizer,
-                         dtype=params.get("dtype", "float32"),
-                         backend=params.get("backend", "auto"), seed=train_seed)
+    optimizer = AdamConfig(
+        lr=float(params.get("lr", 3e-3 / math.sqrt(n_features))), eps=float(params.get("eps", 1e-7))
+    )
+    config = TrainConfig(
+        steps=int(params["steps"]),
+        batch_size=int(params.get("batch_size", 1024)),
+        optimizer=optimizer,
+        dtype=params.get("dtype", "float32"),
+        backend=params.get("backend", "auto"),
+        seed=train_seed,
+    )
     data = SparseFeatureData(n_features=n_features, feature_prob=params["feature_prob"])
     result = train(init_relu_autoencoder(n_features, n_hidden, seed=init_seed), data, config)
     estimate = _evaluate(result.model, params, evaluate_seed)
-    return {"loss": estimate, "final_train_loss": float(result.history.train_loss[-1]),
-            "n_hidden": n_hidden, "train_seconds": float(result.train_seconds),
-            "steps_per_second": float(result.steps_per_second), "model": result.model}
+    return {
+        "loss": estimate,
+        "final_train_loss": float(result.history.train_loss[-1]),
+        "n_hidden": n_hidden,
+        "train_seconds": float(result.train_seconds),
+        "steps_per_second": float(result.steps_per_second),
+        "model": result.model,
+    }
 
 
 # --------------------------------------------------------------------------- compare
+
 
 def compare_task(params: dict[str, Any], seed: int) -> dict[str, Any]:
     """[``compare``] :func:`toyforge.verify.compare.compare_persian_rug` at one grid point.
@@ -248,12 +290,16 @@ def compare_task(params: dict[str, Any], seed: int) -> dict[str, Any]:
     allowed = {f.name for f in dataclasses.fields(RugCompareConfig)}
     _check_known("compare", params, allowed)
     construct_seed, mc_seed = _sub_seeds(seed, 2)
-    options = {key: value for key, value in params.items()
-               if key not in ("n_features", "ratio", "feature_prob")}
+    options = {
+        key: value
+        for key, value in params.items()
+        if key not in ("n_features", "ratio", "feature_prob")
+    }
     options["seed"] = construct_seed
     options.setdefault("mc_seed", mc_seed)
-    result = compare_persian_rug(int(params["n_features"]), params["ratio"],
-                                 params["feature_prob"], **options)
+    result = compare_persian_rug(
+        int(params["n_features"]), params["ratio"], params["feature_prob"], **options
+    )
     outputs = _scalar_fields(result, skip=set(params) | {"config"})
     z_score = getattr(result, "construction_vs_finite_z", None)
     z_score = z_score() if callable(z_score) else z_score

@@ -80,6 +80,7 @@ INIT_SCHEMES = ("torch", "xavier_normal")
 
 # --------------------------------------------------------------------------- data sources
 
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class SparseFeatureData:
     """Fresh sparse batches every step: ``x_i = B_i U_i``, target = x (spec persian_rug.md §1).
@@ -106,8 +107,14 @@ class SparseFeatureData:
         """One :class:`toyforge.verify.data.SparseBatch`."""
         from toyforge.verify.data import sample_sparse_batch
 
-        return sample_sparse_batch(self.n_features, self.feature_prob, batch_size, rng,
-                                   dtype=dtype, value_dist=self.value_dist)
+        return sample_sparse_batch(
+            self.n_features,
+            self.feature_prob,
+            batch_size,
+            rng,
+            dtype=dtype,
+            value_dist=self.value_dist,
+        )
 
 
 @dataclass(frozen=True, kw_only=True, slots=True, eq=False)
@@ -137,8 +144,9 @@ class FixedData:
         if self.targets is not None:
             targets = np.asarray(self.targets)
             if targets.shape[0] != inputs.shape[0]:
-                raise InvalidParameter("targets", targets.shape,
-                                       f"{inputs.shape[0]} rows (one per input)")
+                raise InvalidParameter(
+                    "targets", targets.shape, f"{inputs.shape[0]} rows (one per input)"
+                )
             object.__setattr__(self, "targets", targets)
         if (self.test_targets is not None) and self.test_inputs is None:
             raise InvalidParameter("test_targets", "given", "only together with test_inputs")
@@ -164,6 +172,7 @@ Data = SparseFeatureData | FixedData | GeneratedData
 
 
 # --------------------------------------------------------------------------- config
+
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class TrainConfig:
@@ -240,8 +249,9 @@ class TrainConfig:
         if self.importance is not None:
             weights = tuple(float(w) for w in np.asarray(self.importance, dtype=float).ravel())
             if not all(math.isfinite(w) and w >= 0 for w in weights):
-                raise InvalidParameter("importance", "non-finite or negative",
-                                       "finite weights >= 0")
+                raise InvalidParameter(
+                    "importance", "non-finite or negative", "finite weights >= 0"
+                )
             if self.loss != "mse":
                 raise InvalidParameter("importance", "given", "None with cross-entropy")
             object.__setattr__(self, "importance", weights)
@@ -250,8 +260,9 @@ class TrainConfig:
         if self.seed is None:
             raise InvalidParameter("seed", None, "an integer >= 0 (runs are reproducible)")
         check_int("log_every", self.log_every, minimum=1)
-        steps = tuple(sorted({check_int("checkpoint_steps", s, minimum=1)
-                              for s in self.checkpoint_steps}))
+        steps = tuple(
+            sorted({check_int("checkpoint_steps", s, minimum=1) for s in self.checkpoint_steps})
+        )
         if steps and steps[-1] > self.steps:
             raise InvalidParameter("checkpoint_steps", steps[-1], f"steps in [1, {self.steps}]")
         object.__setattr__(self, "checkpoint_steps", steps)
@@ -265,6 +276,7 @@ class TrainConfig:
 
 
 # --------------------------------------------------------------------------- results
+
 
 @dataclass(frozen=True, kw_only=True, slots=True, eq=False)
 class TrainHistory:
@@ -286,8 +298,9 @@ class TrainHistory:
 
     def to_csv(self) -> str:
         """The history as CSV text (header + one line per row; NaN written as ``nan``)."""
-        table = np.column_stack([self.steps, self.train_loss, self.eval_loss, self.eval_stderr,
-                                 self.positive_fraction])
+        table = np.column_stack(
+            [self.steps, self.train_loss, self.eval_loss, self.eval_stderr, self.positive_fraction]
+        )
         buffer = io.StringIO()
         buffer.write(",".join(self.COLUMNS) + "\n")
         for row in table:
@@ -304,9 +317,13 @@ class TrainHistory:
         """Parse :meth:`to_csv` output."""
         rows = [line.split(",") for line in text.strip().splitlines()[1:]]
         table = np.array(rows, dtype=np.float64).reshape(-1, len(cls.COLUMNS))
-        return cls(steps=table[:, 0].astype(np.int64), train_loss=table[:, 1],
-                   eval_loss=table[:, 2], eval_stderr=table[:, 3],
-                   positive_fraction=table[:, 4])
+        return cls(
+            steps=table[:, 0].astype(np.int64),
+            train_loss=table[:, 1],
+            eval_loss=table[:, 2],
+            eval_stderr=table[:, 3],
+            positive_fraction=table[:, 4],
+        )
 
 
 @dataclass(frozen=True, kw_only=True, slots=True, eq=False)
@@ -375,13 +392,19 @@ def history_path(model_path: str | Path) -> Path:
 
 # --------------------------------------------------------------------------- initialisers
 
+
 def _uniform(rng: np.random.Generator, bound: float, shape: tuple[int, ...]) -> np.ndarray:
     return rng.uniform(-bound, bound, size=shape)
 
 
-def init_relu_autoencoder(n_features: int, n_hidden: int, seed: int | np.random.Generator
-                          | None = 0, *, tied: bool = False,
-                          scheme: str = "torch") -> ReluAutoencoder:
+def init_relu_autoencoder(
+    n_features: int,
+    n_hidden: int,
+    seed: int | np.random.Generator | None = 0,
+    *,
+    tied: bool = False,
+    scheme: str = "torch",
+) -> ReluAutoencoder:
     """A freshly initialised :class:`ReluAutoencoder` (float64).
 
     ``scheme="torch"``: PyTorch ``nn.Linear`` defaults, uniform on ±1/√fan_in for weights and
@@ -400,18 +423,24 @@ def init_relu_autoencoder(n_features: int, n_hidden: int, seed: int | np.random.
         b = np.zeros(n_features)
     else:
         W_in = _uniform(rng, 1.0 / math.sqrt(n_features), (n_hidden, n_features))
-        W_out = W_in.T if tied else _uniform(rng, 1.0 / math.sqrt(n_hidden),
-                                             (n_features, n_hidden))
+        W_out = W_in.T if tied else _uniform(rng, 1.0 / math.sqrt(n_hidden), (n_features, n_hidden))
         b = _uniform(rng, 1.0 / math.sqrt(n_hidden), (n_features,))
     if tied:
         return ReluAutoencoder.tied_from(W_in, b)
     return ReluAutoencoder(W_in=W_in, W_out=W_out, b=b)
 
 
-def init_mlp(n_inputs: int, n_hidden: int, n_outputs: int,
-             seed: int | np.random.Generator | None = 0, *, activation: str = "relu",
-             output_relu: bool = False, embedding: np.ndarray | None = None,
-             scheme: str = "torch") -> MLP:
+def init_mlp(
+    n_inputs: int,
+    n_hidden: int,
+    n_outputs: int,
+    seed: int | np.random.Generator | None = 0,
+    *,
+    activation: str = "relu",
+    output_relu: bool = False,
+    embedding: np.ndarray | None = None,
+    scheme: str = "torch",
+) -> MLP:
     """A freshly initialised :class:`MLP` (float64).
 
     ``scheme="torch"``: ``nn.Linear`` defaults (uniform ±1/√fan_in for weights and biases);
@@ -425,19 +454,26 @@ def init_mlp(n_inputs: int, n_hidden: int, n_outputs: int,
     rng = as_rng(seed)
     if scheme == "xavier_normal":
         W1 = rng.normal(0.0, math.sqrt(2.0 / (n_inputs + n_hidden)), size=(n_hidden, n_inputs))
-        W2 = rng.normal(0.0, math.sqrt(2.0 / (n_hidden + n_outputs)),
-                        size=(n_outputs, n_hidden))
+        W2 = rng.normal(0.0, math.sqrt(2.0 / (n_hidden + n_outputs)), size=(n_outputs, n_hidden))
         b1, b2 = np.zeros(n_hidden), np.zeros(n_outputs)
     else:
         W1 = _uniform(rng, 1.0 / math.sqrt(n_inputs), (n_hidden, n_inputs))
         b1 = _uniform(rng, 1.0 / math.sqrt(n_inputs), (n_hidden,))
         W2 = _uniform(rng, 1.0 / math.sqrt(n_hidden), (n_outputs, n_hidden))
         b2 = _uniform(rng, 1.0 / math.sqrt(n_hidden), (n_outputs,))
-    return MLP(W1=W1, b1=b1, W2=W2, b2=b2, activation=activation, output_relu=output_relu,
-               embedding=embedding)
+    return MLP(
+        W1=W1,
+        b1=b1,
+        W2=W2,
+        b2=b2,
+        activation=activation,
+        output_relu=output_relu,
+        embedding=embedding,
+    )
 
 
 # --------------------------------------------------------------------------- evaluation
+
 
 def held_out_loss(model: Any, data: Data, config: TrainConfig, seed: int) -> Estimate | None:
     """Held-out loss of ``model`` as an Estimate (mean ± SE of per-sample losses).
@@ -453,11 +489,17 @@ def held_out_loss(model: Any, data: Data, config: TrainConfig, seed: int) -> Est
     if isinstance(data, FixedData):
         if data.test_inputs is None:
             return None
-        values = per_sample_losses(model, np.asarray(data.test_inputs, dtype=np.float64),
-                                   data.test_targets, **kwargs)
+        values = per_sample_losses(
+            model, np.asarray(data.test_inputs, dtype=np.float64), data.test_targets, **kwargs
+        )
         return Estimate.from_samples(values)
-    if (isinstance(data, SparseFeatureData) and importance is None and config.loss == "mse"
-            and config.reduction == "mean" and isinstance(model, ReluAutoencoder)):
+    if (
+        isinstance(data, SparseFeatureData)
+        and importance is None
+        and config.loss == "mse"
+        and config.reduction == "mean"
+        and isinstance(model, ReluAutoencoder)
+    ):
         from toyforge.verify.evaluate import SparseDataSpec, evaluate
 
         spec = SparseDataSpec(feature_prob=data.feature_prob, value_dist=data.value_dist)
@@ -473,8 +515,9 @@ def held_out_loss(model: Any, data: Data, config: TrainConfig, seed: int) -> Est
     return Estimate.from_samples(np.concatenate(chunks))
 
 
-def _draw(data: Data, rng: np.random.Generator, size: int, dtype: np.dtype
-          ) -> tuple[np.ndarray, np.ndarray | None]:
+def _draw(
+    data: Data, rng: np.random.Generator, size: int, dtype: np.dtype
+) -> tuple[np.ndarray, np.ndarray | None]:
     if isinstance(data, SparseFeatureData):
         return data.sample(rng, size, dtype).to_dense(), None
     drawn = data.sample(rng, size)  # type: ignore[union-attr]
@@ -486,11 +529,16 @@ def _draw(data: Data, rng: np.random.Generator, size: int, dtype: np.dtype
 
 # --------------------------------------------------------------------------- the trainer
 
+
 class _Recorder:
     """Accumulates batch losses into history rows, evaluations and checkpoints."""
 
-    def __init__(self, config: TrainConfig, evaluate: Callable[[], Estimate | None],
-                 snapshot: Callable[[], Any]) -> None:
+    def __init__(
+        self,
+        config: TrainConfig,
+        evaluate: Callable[[], Estimate | None],
+        snapshot: Callable[[], Any],
+    ) -> None:
         self.config, self.evaluate, self.snapshot = config, evaluate, snapshot
         self.rows: list[tuple[int, float, float, float, float]] = []
         self.window: list[float] = []
@@ -501,8 +549,10 @@ class _Recorder:
     def record(self, step: int, loss: float, positive_fraction: float = math.nan) -> None:
         if not math.isfinite(loss):
             raise InvalidParameter(
-                "optimizer.lr", self.config.optimizer.lr,
-                f"a smaller learning rate: the loss became {loss} at step {step}")
+                "optimizer.lr",
+                self.config.optimizer.lr,
+                f"a smaller learning rate: the loss became {loss} at step {step}",
+            )
         self.window.append(loss)
         config = self.config
         last = step == config.steps
@@ -518,25 +568,43 @@ class _Recorder:
             self.eval_seconds += time.perf_counter() - start
             if last:
                 self.final_eval = estimate
-        self.rows.append((step, float(np.mean(self.window)),
-                          math.nan if estimate is None else estimate.value,
-                          math.nan if estimate is None else estimate.stderr, positive_fraction))
+        self.rows.append(
+            (
+                step,
+                float(np.mean(self.window)),
+                math.nan if estimate is None else estimate.value,
+                math.nan if estimate is None else estimate.stderr,
+                positive_fraction,
+            )
+        )
         self.window = []
 
     def history(self) -> TrainHistory:
         table = np.array(self.rows, dtype=np.float64).reshape(-1, 5)
-        return TrainHistory(steps=table[:, 0].astype(np.int64), train_loss=table[:, 1],
-                            eval_loss=table[:, 2], eval_stderr=table[:, 3],
-                            positive_fraction=table[:, 4])
+        return TrainHistory(
+            steps=table[:, 0].astype(np.int64),
+            train_loss=table[:, 1],
+            eval_loss=table[:, 2],
+            eval_stderr=table[:, 3],
+            positive_fraction=table[:, 4],
+        )
 
 
 def _use_kernel(model: Any, data: Data, config: TrainConfig) -> bool:
-    fits = (isinstance(model, ReluAutoencoder) and not model.tied
-            and isinstance(data, SparseFeatureData) and config.loss == "mse"
-            and config.batch_size is not None)
+    fits = (
+        isinstance(model, ReluAutoencoder)
+        and not model.tied
+        and isinstance(data, SparseFeatureData)
+        and config.loss == "mse"
+        and config.batch_size is not None
+    )
     if config.backend == "kernel" and not fits:
-        raise InvalidParameter("backend", "kernel", "'kernel' only for an untied "
-                               "ReluAutoencoder with MSE on SparseFeatureData and a batch size")
+        raise InvalidParameter(
+            "backend",
+            "kernel",
+            "'kernel' only for an untied "
+            "ReluAutoencoder with MSE on SparseFeatureData and a batch size",
+        )
     return fits and config.backend != "numpy"
 
 
@@ -544,26 +612,37 @@ def _check_fit(model: Any, data: Data, config: TrainConfig) -> None:
     if not isinstance(model, ReluAutoencoder | MLP):
         raise InvalidParameter("model_init", type(model).__name__, "a ReluAutoencoder or MLP")
     if isinstance(data, SparseFeatureData) and data.n_features != model.n_features:
-        raise InvalidParameter("data.n_features", data.n_features,
-                               f"the model's n_features = {model.n_features}")
+        raise InvalidParameter(
+            "data.n_features", data.n_features, f"the model's n_features = {model.n_features}"
+        )
     if isinstance(data, FixedData) and data.inputs.shape[1] != model.n_features:
-        raise InvalidParameter("data.inputs", data.inputs.shape,
-                               f"(n_points, {model.n_features}) to fit the model")
+        raise InvalidParameter(
+            "data.inputs", data.inputs.shape, f"(n_points, {model.n_features}) to fit the model"
+        )
     if config.batch_size is None and not isinstance(data, FixedData):
-        raise InvalidParameter("batch_size", None, "an integer for fresh data (full batch "
-                               "needs a FixedData)")
+        raise InvalidParameter(
+            "batch_size", None, "an integer for fresh data (full batch needs a FixedData)"
+        )
     if not isinstance(data, SparseFeatureData | FixedData | GeneratedData):
-        raise InvalidParameter("data", type(data).__name__,
-                               "SparseFeatureData, FixedData or GeneratedData")
+        raise InvalidParameter(
+            "data", type(data).__name__, "SparseFeatureData, FixedData or GeneratedData"
+        )
     if config.importance is not None:
         width = model.n_features if isinstance(model, ReluAutoencoder) else model.n_outputs
         if len(config.importance) != width:
-            raise InvalidParameter("importance", f"{len(config.importance)} weights",
-                                   f"{width} weights (one per output)")
+            raise InvalidParameter(
+                "importance",
+                f"{len(config.importance)} weights",
+                f"{width} weights (one per output)",
+            )
 
 
-def train(model_init: ReluAutoencoder | MLP, data: Data, config: TrainConfig,
-          progress: Callable[[int, float], None] | None = None) -> TrainResult:
+def train(
+    model_init: ReluAutoencoder | MLP,
+    data: Data,
+    config: TrainConfig,
+    progress: Callable[[int, float], None] | None = None,
+) -> TrainResult:
     """Train ``model_init`` (not modified) on ``data`` with ``config``.
 
     Parameters
@@ -594,8 +673,12 @@ def eval_seed(seed: int) -> int:
     return int(np.random.SeedSequence([seed, 0x5EED]).generate_state(1)[0])
 
 
-def _train_kernel(model: ReluAutoencoder, data: SparseFeatureData, config: TrainConfig,
-                  progress: Callable[[int, float], None] | None) -> TrainResult:
+def _train_kernel(
+    model: ReluAutoencoder,
+    data: SparseFeatureData,
+    config: TrainConfig,
+    progress: Callable[[int, float], None] | None,
+) -> TrainResult:
     from toyforge.verify.kernels.autoencoder_train import AutoencoderStepper
 
     parallel = False
@@ -607,17 +690,26 @@ def _train_kernel(model: ReluAutoencoder, data: SparseFeatureData, config: Train
     dtype = np.dtype(config.dtype)
     optimizer = Adam(config=config.optimizer, schedule=config.schedule)
     importance = None if config.importance is None else np.asarray(config.importance)
-    stepper = AutoencoderStepper(model.W_in, model.W_out, model.b, optimizer,
-                                 batch_size=config.batch_size, dtype=dtype,
-                                 importance=importance, reduction=config.reduction,
-                                 dense_threshold=config.dense_threshold, parallel=parallel,
-                                 decay_bias=config.decay_biases)
+    stepper = AutoencoderStepper(
+        model.W_in,
+        model.W_out,
+        model.b,
+        optimizer,
+        batch_size=config.batch_size,
+        dtype=dtype,
+        importance=importance,
+        reduction=config.reduction,
+        dense_threshold=config.dense_threshold,
+        parallel=parallel,
+        decay_bias=config.decay_biases,
+    )
 
     def snapshot() -> ReluAutoencoder:
         return ReluAutoencoder(**stepper.arrays())
 
-    recorder = _Recorder(config, lambda: held_out_loss(snapshot(), data, config,
-                                                       eval_seed(config.seed)), snapshot)
+    recorder = _Recorder(
+        config, lambda: held_out_loss(snapshot(), data, config, eval_seed(config.seed)), snapshot
+    )
     rng = np.random.default_rng(config.seed)
     sparse_steps = 0
     start = time.perf_counter()
@@ -628,18 +720,31 @@ def _train_kernel(model: ReluAutoencoder, data: SparseFeatureData, config: Train
         recorder.record(step, stats.loss, stats.positive_fraction)
         if progress is not None:
             progress(step, stats.loss)
-    return _result(snapshot(), recorder, config, time.perf_counter() - start, "kernel",
-                   sparse_steps)
+    return _result(
+        snapshot(), recorder, config, time.perf_counter() - start, "kernel", sparse_steps
+    )
 
 
-def _result(model: Any, recorder: _Recorder, config: TrainConfig, seconds: float, backend: str,
-            sparse_steps: int) -> TrainResult:
+def _result(
+    model: Any,
+    recorder: _Recorder,
+    config: TrainConfig,
+    seconds: float,
+    backend: str,
+    sparse_steps: int,
+) -> TrainResult:
     train_seconds = max(seconds - recorder.eval_seconds, 1e-9)
-    return TrainResult(model=model, history=recorder.history(),
-                       checkpoints=tuple(recorder.checkpoints),
-                       steps_per_second=config.steps / train_seconds, train_seconds=train_seconds,
-                       final_eval=recorder.final_eval, backend=backend,
-                       sparse_steps=sparse_steps, config=config)
+    return TrainResult(
+        model=model,
+        history=recorder.history(),
+        checkpoints=tuple(recorder.checkpoints),
+        steps_per_second=config.steps / train_seconds,
+        train_seconds=train_seconds,
+        final_eval=recorder.final_eval,
+        backend=backend,
+        sparse_steps=sparse_steps,
+        config=config,
+    )
 
 
 class _MinibatchOrder:
@@ -656,27 +761,30 @@ class _MinibatchOrder:
         if self.position >= self.n_points:
             self.order = self.rng.permutation(self.n_points)
             self.position = 0
-        chosen = self.order[self.position:self.position + self.batch_size]
+        chosen = self.order[self.position : self.position + self.batch_size]
         self.position += self.batch_size
         return chosen
 
 
-def _train_numpy(model: ReluAutoencoder | MLP, data: Data, config: TrainConfig,
-                 progress: Callable[[int, float], None] | None) -> TrainResult:
+def _train_numpy(
+    model: ReluAutoencoder | MLP,
+    data: Data,
+    config: TrainConfig,
+    progress: Callable[[int, float], None] | None,
+) -> TrainResult:
     dtype = np.dtype(config.dtype)
-    params = {name: np.array(array, dtype=dtype) for name, array in
-              trainable_arrays(model).items()}
+    params = {name: np.array(array, dtype=dtype) for name, array in trainable_arrays(model).items()}
     optimizer = Adam(config=config.optimizer, schedule=config.schedule)
     skip_decay = frozenset() if config.decay_biases else frozenset({"b", "b1", "b2"})
-    importance = None if config.importance is None else np.asarray(config.importance,
-                                                                   dtype=dtype)
+    importance = None if config.importance is None else np.asarray(config.importance, dtype=dtype)
     gradient_fn = _gradient_function(model, config, importance, dtype)
 
     def snapshot() -> Any:
         return _rebuild(model, {name: array.copy() for name, array in params.items()})
 
-    recorder = _Recorder(config, lambda: held_out_loss(snapshot(), data, config,
-                                                       eval_seed(config.seed)), snapshot)
+    recorder = _Recorder(
+        config, lambda: held_out_loss(snapshot(), data, config, eval_seed(config.seed)), snapshot
+    )
     rng = np.random.default_rng(config.seed)
     batches = _batch_source(data, config, rng, dtype)
     start = time.perf_counter()
@@ -690,8 +798,9 @@ def _train_numpy(model: ReluAutoencoder | MLP, data: Data, config: TrainConfig,
     return _result(snapshot(), recorder, config, time.perf_counter() - start, "numpy", 0)
 
 
-def _batch_source(data: Data, config: TrainConfig, rng: np.random.Generator,
-                  dtype: np.dtype) -> Callable[[], tuple[np.ndarray, np.ndarray | None]]:
+def _batch_source(
+    data: Data, config: TrainConfig, rng: np.random.Generator, dtype: np.dtype
+) -> Callable[[], tuple[np.ndarray, np.ndarray | None]]:
     if isinstance(data, FixedData):
         inputs = np.asarray(data.inputs, dtype=dtype)
         targets = data.targets
@@ -709,26 +818,43 @@ def _batch_source(data: Data, config: TrainConfig, rng: np.random.Generator,
     return lambda: _draw(data, rng, config.batch_size, dtype)  # type: ignore[arg-type]
 
 
-def _gradient_function(model: Any, config: TrainConfig, importance: np.ndarray | None,
-                       dtype: np.dtype) -> Callable[..., Any]:
+def _gradient_function(
+    model: Any, config: TrainConfig, importance: np.ndarray | None, dtype: np.dtype
+) -> Callable[..., Any]:
     kwargs = {"loss": config.loss, "importance": importance, "reduction": config.reduction}
     if isinstance(model, ReluAutoencoder):
         tied = model.tied
 
         def autoencoder(params, inputs, targets):
             return relu_autoencoder_loss_gradients(
-                params["W_in"], params.get("W_out"), params["b"], inputs, targets, tied=tied,
-                **kwargs)
+                params["W_in"],
+                params.get("W_out"),
+                params["b"],
+                inputs,
+                targets,
+                tied=tied,
+                **kwargs,
+            )
 
         return autoencoder
     embedding = None if model.embedding is None else np.asarray(model.embedding, dtype=dtype)
 
     def mlp(params, inputs, targets):
         if targets is None:
-            raise InvalidParameter("data.targets", None, "targets (an MLP is not trained to "
-                                   "reproduce its input unless you pass targets)")
-        return mlp_loss_gradients(params, inputs, targets, activation=model.activation,
-                                  output_relu=model.output_relu, embedding=embedding, **kwargs)
+            raise InvalidParameter(
+                "data.targets",
+                None,
+                "targets (an MLP is not trained to reproduce its input unless you pass targets)",
+            )
+        return mlp_loss_gradients(
+            params,
+            inputs,
+            targets,
+            activation=model.activation,
+            output_relu=model.output_relu,
+            embedding=embedding,
+            **kwargs,
+        )
 
     return mlp
 

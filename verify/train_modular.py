@@ -101,8 +101,9 @@ class ModularTrainingConfig:
 
     def __post_init__(self) -> None:
         check_int("modulus", self.modulus, minimum=3)
-        check_interval("train_fraction", self.train_fraction, 0.0, 1.0,
-                       low_open=True, high_open=True)
+        check_interval(
+            "train_fraction", self.train_fraction, 0.0, 1.0, low_open=True, high_open=True
+        )
         check_int("d_embed", self.d_embed, minimum=1)
         check_int("n_hidden", self.n_hidden, minimum=1)
         check_choice("architecture", self.architecture, ARCHITECTURES)
@@ -175,6 +176,7 @@ class ModularTrainingResult:
 
 # --------------------------------------------------------------------------- initialisation
 
+
 def truncated_normal(rng: np.random.Generator, shape: tuple[int, ...], std: float) -> np.ndarray:
     """Normal(0, std) truncated to ±2 std (haiku/jax ``truncated_normal``)."""
     values = rng.standard_normal(shape)
@@ -185,8 +187,9 @@ def truncated_normal(rng: np.random.Generator, shape: tuple[int, ...], std: floa
     return values * std
 
 
-def init_parameters(config: ModularTrainingConfig,
-                    rng: np.random.Generator) -> dict[str, np.ndarray]:
+def init_parameters(
+    config: ModularTrainingConfig, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
     """Initial parameters in ``config.dtype`` (PAIR colab initialisers, spec §3.1 and §6)."""
     p, d, n = config.modulus, config.d_embed, config.n_hidden
     dtype = np.dtype(config.dtype)
@@ -205,6 +208,7 @@ def init_parameters(config: ModularTrainingConfig,
 
 
 # --------------------------------------------------------------------------- forward / backward
+
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class _Batch:
@@ -233,8 +237,9 @@ def _matrices(params: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     return params["W_in"], params["W_out"]
 
 
-def _loss_and_grads(params: dict[str, np.ndarray], batch: _Batch
-                    ) -> tuple[float, float, dict[str, np.ndarray]]:
+def _loss_and_grads(
+    params: dict[str, np.ndarray], batch: _Batch
+) -> tuple[float, float, dict[str, np.ndarray]]:
     """Mean CE, accuracy and gradients of PAIR's loss CE/p (analytic backward pass)."""
     W_in, W_out = _matrices(params)
     pre = W_in[batch.a] + W_in[batch.b]
@@ -266,8 +271,9 @@ def _loss_and_grads(params: dict[str, np.ndarray], batch: _Batch
     return loss, accuracy, grads
 
 
-def grads_reference(params: dict[str, np.ndarray], pairs: np.ndarray, modulus: int
-                    ) -> tuple[float, dict[str, np.ndarray]]:
+def grads_reference(
+    params: dict[str, np.ndarray], pairs: np.ndarray, modulus: int
+) -> tuple[float, dict[str, np.ndarray]]:
     """Loss CE/p and its gradients, written for clarity (float64, explicit one-hots).
 
     The reference the fast step is tested against (and finite differences against this).
@@ -290,8 +296,11 @@ def grads_reference(params: dict[str, np.ndarray], pairs: np.ndarray, modulus: i
     d_W_in = onehot_a.T @ d_pre + onehot_b.T @ d_pre
     if "embedding" in params:
         emb, proj, out = params["embedding"], params["projection"], params["readout"]
-        return float(loss), {"embedding": d_W_in @ proj.T + (out.T @ d_W_out).T,
-                             "projection": emb.T @ d_W_in, "readout": d_W_out @ emb}
+        return float(loss), {
+            "embedding": d_W_in @ proj.T + (out.T @ d_W_out).T,
+            "projection": emb.T @ d_W_in,
+            "readout": d_W_out @ emb,
+        }
     return float(loss), {"W_in": d_W_in, "W_out": d_W_out}
 
 
@@ -308,6 +317,7 @@ def _evaluate(params: dict[str, np.ndarray], batch: _Batch) -> tuple[float, floa
 
 
 # --------------------------------------------------------------------------- AdamW
+
 
 class _AdamW:
     """optax ``adamw`` (decoupled decay), fused in place over the parameter dict."""
@@ -326,8 +336,12 @@ class _AdamW:
         correction1 = 1.0 - config.beta1**self.count
         correction2 = 1.0 - config.beta2**self.count
         for name, param in params.items():
-            grad, m, v, scratch = grads[name], self.first[name], self.second[name], \
-                self.scratch[name]
+            grad, m, v, scratch = (
+                grads[name],
+                self.first[name],
+                self.second[name],
+                self.scratch[name],
+            )
             dtype = param.dtype.type
             m *= dtype(config.beta1)
             m += dtype(1.0 - config.beta1) * grad
@@ -349,30 +363,39 @@ class _AdamW:
 
 # --------------------------------------------------------------------------- training loop
 
+
 def _split(config: ModularTrainingConfig) -> tuple[np.ndarray, np.ndarray]:
     from toyforge.verify.data import modular_addition_pairs
 
-    return modular_addition_pairs(config.modulus, config.train_fraction, seed=config.seed,
-                                  unordered=config.unordered)
+    return modular_addition_pairs(
+        config.modulus, config.train_fraction, seed=config.seed, unordered=config.unordered
+    )
 
 
 def _to_model(params: dict[str, np.ndarray]) -> ModularAdditionMLP:
     if "embedding" in params:
         embedding = params["embedding"].copy()
         readout = params["readout"].copy()
-        return ModularAdditionMLP(embedding=embedding, projection=params["projection"].copy(),
-                                  readout=readout, W_out=readout @ embedding.T)
+        return ModularAdditionMLP(
+            embedding=embedding,
+            projection=params["projection"].copy(),
+            readout=readout,
+            W_out=readout @ embedding.T,
+        )
     return ModularAdditionMLP(W_in=params["W_in"].copy(), W_out=params["W_out"].copy())
 
 
 def _weight_norm(params: dict[str, np.ndarray]) -> float:
-    return float(math.sqrt(sum(float(np.sum(np.square(v, dtype=np.float64)))
-                               for v in params.values())))
+    return float(
+        math.sqrt(sum(float(np.sum(np.square(v, dtype=np.float64))) for v in params.values()))
+    )
 
 
-def train_modular_addition(config: ModularTrainingConfig | None = None, *,
-                           callback: Callable[[int, Callable[[], ModularAdditionMLP]], None]
-                           | None = None) -> ModularTrainingResult:
+def train_modular_addition(
+    config: ModularTrainingConfig | None = None,
+    *,
+    callback: Callable[[int, Callable[[], ModularAdditionMLP]], None] | None = None,
+) -> ModularTrainingResult:
     """Train the PAIR modular-addition MLP by full-batch AdamW (spec modular_addition.md §3).
 
     Parameters
@@ -402,15 +425,19 @@ def _single_thread_blas() -> contextlib.AbstractContextManager[object]:
     return threadpool_limits(limits=1, user_api="blas")
 
 
-def _train(config: ModularTrainingConfig,
-           callback: Callable[[int, Callable[[], ModularAdditionMLP]], None] | None
-           ) -> ModularTrainingResult:
+def _train(
+    config: ModularTrainingConfig,
+    callback: Callable[[int, Callable[[], ModularAdditionMLP]], None] | None,
+) -> ModularTrainingResult:
     rng = np.random.default_rng(config.seed)
     dtype = np.dtype(config.dtype)
     train_pairs, test_pairs = _split(config)
     if len(train_pairs) == 0 or len(test_pairs) == 0:
-        raise InvalidParameter("train_fraction", config.train_fraction,
-                               "a fraction leaving at least one train and one test pair")
+        raise InvalidParameter(
+            "train_fraction",
+            config.train_fraction,
+            "a fraction leaving at least one train and one test pair",
+        )
     params = init_parameters(config, rng)
     train_batch = _make_batch(train_pairs, config.modulus, dtype)
     test_batch = _make_batch(test_pairs, config.modulus, dtype)
@@ -439,24 +466,47 @@ def _train(config: ModularTrainingConfig,
     if grok_step is None and test_accuracy >= GROK_ACCURACY:
         grok_step = step
     wall, cpu = time.perf_counter() - wall_start, time.process_time() - cpu_start
-    history = TrainingHistory(**{name: np.asarray(values, dtype=np.int64 if name == "step"
-                                                  else np.float64)
-                                 for name, values in columns.items()})
+    history = TrainingHistory(
+        **{
+            name: np.asarray(values, dtype=np.int64 if name == "step" else np.float64)
+            for name, values in columns.items()
+        }
+    )
     memorized = np.flatnonzero(history.train_accuracy >= 1.0)
     return ModularTrainingResult(
-        config=config, model=_to_model(params), history=history,
-        train_accuracy=train_accuracy, test_accuracy=test_accuracy,
+        config=config,
+        model=_to_model(params),
+        history=history,
+        train_accuracy=train_accuracy,
+        test_accuracy=test_accuracy,
         memorize_step=int(history.step[memorized[0]]) if memorized.size else None,
-        grok_step=grok_step, steps_run=step, wall_seconds=wall, cpu_seconds=cpu)
+        grok_step=grok_step,
+        steps_run=step,
+        wall_seconds=wall,
+        cpu_seconds=cpu,
+    )
 
 
-def _log(columns: dict[str, list[float]], step: int, train_loss: float, test_loss: float,
-         train_accuracy: float, test_accuracy: float, params: dict[str, np.ndarray]) -> None:
+def _log(
+    columns: dict[str, list[float]],
+    step: int,
+    train_loss: float,
+    test_loss: float,
+    train_accuracy: float,
+    test_accuracy: float,
+    params: dict[str, np.ndarray],
+) -> None:
     columns["step"].append(step)
     columns["train_loss"].append(train_loss)
     columns["test_loss"].append(test_loss)
     columns["train_accuracy"].append(train_accuracy)
     columns["test_accuracy"].append(test_accuracy)
     columns["weight_norm"].append(_weight_norm(params))
-    logger.debug("step %d train %.3g/%.3f test %.3g/%.3f", step, train_loss, train_accuracy,
-                 test_loss, test_accuracy)
+    logger.debug(
+        "step %d train %.3g/%.3f test %.3g/%.3f",
+        step,
+        train_loss,
+        train_accuracy,
+        test_loss,
+        test_accuracy,
+    )

@@ -103,8 +103,12 @@ def _grads(params: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray) -> dict[
     hidden = np.maximum(pre, 0)
     d_logit = (1.0 / (1.0 + np.exp(-logit)) - y) / len(y)
     d_pre = np.outer(d_logit, params["W2"][0]) * (pre > 0)
-    return {"W2": (d_logit @ hidden)[None, :], "b2": np.array([d_logit.sum()]),
-            "W1": d_pre.T @ x, "b1": d_pre.sum(axis=0)}
+    return {
+        "W2": (d_logit @ hidden)[None, :],
+        "b2": np.array([d_logit.sum()]),
+        "W1": d_pre.T @ x,
+        "b1": d_pre.sum(axis=0),
+    }
 
 
 def train_sparse_parity(config: ParityTrainingConfig | None = None) -> ParityTrainingResult:
@@ -119,23 +123,28 @@ def _train(config: ParityTrainingConfig) -> ParityTrainingResult:
     x_train, y_train = sparse_parity_data(config.n_train, config.n_bits, config.k, rng)
     x_test, y_test = sparse_parity_data(config.n_test, config.n_bits, config.k, rng)
     params = {
-        "W1": truncated_normal(rng, (config.n_hidden, config.n_bits),
-                                1 / math.sqrt(config.n_bits)),
+        "W1": truncated_normal(rng, (config.n_hidden, config.n_bits), 1 / math.sqrt(config.n_bits)),
         "b1": np.zeros(config.n_hidden),
         "W2": truncated_normal(rng, (1, config.n_hidden), 1 / math.sqrt(config.n_hidden)),
         "b2": np.zeros(1),
     }
     first = {name: np.zeros_like(v) for name, v in params.items()}
     second = {name: np.zeros_like(v) for name, v in params.items()}
-    log: dict[str, list[float]] = {"step": [], "train_acc": [], "test_acc": [],
-                                   "train_loss": [], "test_loss": []}
+    log: dict[str, list[float]] = {
+        "step": [],
+        "train_acc": [],
+        "test_acc": [],
+        "train_loss": [],
+        "test_loss": [],
+    }
     start = time.perf_counter()
     for step in range(config.steps + 1):
         if step % config.eval_every == 0 or step == config.steps:
             train_loss, train_acc = _metrics(params, x_train, y_train)
             test_loss, test_acc = _metrics(params, x_test, y_test)
-            for name, value in zip(log, (step, train_acc, test_acc, train_loss, test_loss),
-                                   strict=True):
+            for name, value in zip(
+                log, (step, train_acc, test_acc, train_loss, test_loss), strict=True
+            ):
                 log[name].append(value)
         if step == config.steps:
             break
@@ -146,20 +155,29 @@ def _train(config: ParityTrainingConfig) -> ParityTrainingResult:
     mass = np.abs(params["W1"])
     model = MLP(W1=params["W1"], b1=params["b1"], W2=params["W2"], b2=params["b2"])
     return ParityTrainingResult(
-        config=config, model=model, step=np.asarray(log["step"], dtype=np.int64),
+        config=config,
+        model=model,
+        step=np.asarray(log["step"], dtype=np.int64),
         train_accuracy_history=np.asarray(log["train_acc"]),
         test_accuracy_history=test_history,
         train_loss_history=np.asarray(log["train_loss"]),
         test_loss_history=np.asarray(log["test_loss"]),
-        train_accuracy=log["train_acc"][-1], test_accuracy=log["test_acc"][-1],
+        train_accuracy=log["train_acc"][-1],
+        test_accuracy=log["test_acc"][-1],
         generalize_step=int(log["step"][reached[0]]) if reached.size else None,
-        relevant_weight_share=float(mass[:, :config.k].sum() / mass.sum()),
-        wall_seconds=wall)
+        relevant_weight_share=float(mass[:, : config.k].sum() / mass.sum()),
+        wall_seconds=wall,
+    )
 
 
-def _adam_step(config: ParityTrainingConfig, params: dict[str, np.ndarray],
-               grads: dict[str, np.ndarray], first: dict[str, np.ndarray],
-               second: dict[str, np.ndarray], count: int) -> None:
+def _adam_step(
+    config: ParityTrainingConfig,
+    params: dict[str, np.ndarray],
+    grads: dict[str, np.ndarray],
+    first: dict[str, np.ndarray],
+    second: dict[str, np.ndarray],
+    count: int,
+) -> None:
     """AdamW (optax form) with decoupled L2 or L1 decay on the weight matrices only."""
     correction1 = 1.0 - config.beta1**count
     correction2 = 1.0 - config.beta2**count

@@ -12,9 +12,11 @@ from toyforge.errors import IncompatibleWeights, InvalidParameter
 
 
 def _autoencoder(rng, n_features=6, n_hidden=3):
-    return ReluAutoencoder(W_in=rng.normal(size=(n_hidden, n_features)),
-                           W_out=rng.normal(size=(n_features, n_hidden)),
-                           b=rng.normal(size=n_features))
+    return ReluAutoencoder(
+        W_in=rng.normal(size=(n_hidden, n_features)),
+        W_out=rng.normal(size=(n_features, n_hidden)),
+        b=rng.normal(size=n_features),
+    )
 
 
 @given(st.integers(1, 7), st.integers(1, 7), st.integers(0, 2**31 - 1))
@@ -22,9 +24,23 @@ def test_autoencoder_forward_matches_loop(n_features, n_hidden, seed):
     rng = np.random.default_rng(seed)
     model = _autoencoder(rng, n_features, n_hidden)
     x = rng.random((4, n_features))
-    expected = np.array([[max(0.0, sum(model.W_out[i, k] * model.W_in[k, j] * row[j]
-                                       for k in range(n_hidden) for j in range(n_features))
-                              + model.b[i]) for i in range(n_features)] for row in x])
+    expected = np.array(
+        [
+            [
+                max(
+                    0.0,
+                    sum(
+                        model.W_out[i, k] * model.W_in[k, j] * row[j]
+                        for k in range(n_hidden)
+                        for j in range(n_features)
+                    )
+                    + model.b[i],
+                )
+                for i in range(n_features)
+            ]
+            for row in x
+        ]
+    )
     np.testing.assert_allclose(model.forward(x), expected, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(model.forward(x[0]), expected[0], rtol=1e-12, atol=1e-12)
 
@@ -32,11 +48,9 @@ def test_autoencoder_forward_matches_loop(n_features, n_hidden, seed):
 def test_autoencoder_shape_errors_name_the_array():
     rng = np.random.default_rng(0)
     with pytest.raises(IncompatibleWeights, match="W_out has shape"):
-        ReluAutoencoder(W_in=rng.normal(size=(3, 6)), W_out=rng.normal(size=(6, 4)),
-                        b=np.zeros(6))
+        ReluAutoencoder(W_in=rng.normal(size=(3, 6)), W_out=rng.normal(size=(6, 4)), b=np.zeros(6))
     with pytest.raises(IncompatibleWeights, match="b has shape"):
-        ReluAutoencoder(W_in=rng.normal(size=(3, 6)), W_out=rng.normal(size=(6, 3)),
-                        b=np.zeros(5))
+        ReluAutoencoder(W_in=rng.normal(size=(3, 6)), W_out=rng.normal(size=(6, 3)), b=np.zeros(5))
     with pytest.raises(IncompatibleWeights, match="NaN"):
         ReluAutoencoder(W_in=np.full((3, 6), np.nan), W_out=np.zeros((6, 3)), b=np.zeros(6))
 
@@ -64,12 +78,19 @@ def test_round_trip_through_arrays():
 def test_mlp_forward_and_embedding():
     rng = np.random.default_rng(3)
     embedding = rng.normal(size=(4, 9))
-    model = MLP(W1=rng.normal(size=(5, 4)), b1=rng.normal(size=5), W2=rng.normal(size=(9, 5)),
-                b2=rng.normal(size=9), activation="quadratic", output_relu=True,
-                embedding=embedding)
+    model = MLP(
+        W1=rng.normal(size=(5, 4)),
+        b1=rng.normal(size=5),
+        W2=rng.normal(size=(9, 5)),
+        b2=rng.normal(size=9),
+        activation="quadratic",
+        output_relu=True,
+        embedding=embedding,
+    )
     x = rng.random((3, 9))
-    expected = np.maximum(((x @ embedding.T) @ model.W1.T + model.b1) ** 2 @ model.W2.T
-                          + model.b2, 0)
+    expected = np.maximum(
+        ((x @ embedding.T) @ model.W1.T + model.b1) ** 2 @ model.W2.T + model.b2, 0
+    )
     np.testing.assert_allclose(model.forward(x), expected)
     assert model.n_features == 9 and model.n_parameters == 20 + 5 + 45 + 9
     with pytest.raises(InvalidParameter, match="activation"):

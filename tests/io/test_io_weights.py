@@ -21,14 +21,27 @@ SUFFIXES = (".npz", ".safetensors")
 def models():
     rng = np.random.default_rng(0)
     W = rng.normal(size=(3, 8))
-    yield ReluAutoencoder(W_in=W.astype(np.float32), W_out=rng.normal(size=(8, 3)).astype(
-        np.float32), b=np.zeros(8, np.float32))
+    yield ReluAutoencoder(
+        W_in=W.astype(np.float32),
+        W_out=rng.normal(size=(8, 3)).astype(np.float32),
+        b=np.zeros(8, np.float32),
+    )
     yield ReluAutoencoder.tied_from(W, rng.normal(size=8))
-    yield MLP(W1=rng.normal(size=(4, 5)), b1=np.zeros(4), W2=rng.normal(size=(2, 4)),
-              b2=np.ones(2), activation="quadratic", output_relu=True,
-              embedding=rng.normal(size=(5, 9)))
-    yield ModularAdditionMLP(W_out=rng.normal(size=(6, 5)), embedding=rng.normal(size=(5, 2)),
-                             projection=rng.normal(size=(2, 6)), activation="quadratic")
+    yield MLP(
+        W1=rng.normal(size=(4, 5)),
+        b1=np.zeros(4),
+        W2=rng.normal(size=(2, 4)),
+        b2=np.ones(2),
+        activation="quadratic",
+        output_relu=True,
+        embedding=rng.normal(size=(5, 9)),
+    )
+    yield ModularAdditionMLP(
+        W_out=rng.normal(size=(6, 5)),
+        embedding=rng.normal(size=(5, 2)),
+        projection=rng.normal(size=(2, 6)),
+        activation="quadratic",
+    )
 
 
 def assert_same_model(loaded, model):
@@ -79,8 +92,11 @@ def write_npz(path, **entries):
 
 
 def config_for(architecture="relu-autoencoder", **extra):
-    return np.array(json.dumps({"architecture": architecture, "schema_version": 1,
-                                "hyperparameters": {}, **extra}))
+    return np.array(
+        json.dumps(
+            {"architecture": architecture, "schema_version": 1, "hyperparameters": {}, **extra}
+        )
+    )
 
 
 GOOD = dict(W_in=np.ones((2, 4)), W_out=np.ones((4, 2)), b=np.zeros(4))
@@ -93,8 +109,13 @@ def bad_files(tmp_path):
     (tmp_path / "truncated.npz").write_bytes(data[: len(data) // 2])
     (tmp_path / "random.npz").write_bytes(np.random.default_rng(0).bytes(500))
     (tmp_path / "pickle.npz").write_bytes(b"\x80\x04\x95" + b"\x00" * 40)
-    np.savez(tmp_path / "object.npz", config=config_for(), W_in=np.array([{"a": 1}], object),
-             W_out=GOOD["W_out"], b=GOOD["b"])
+    np.savez(
+        tmp_path / "object.npz",
+        config=config_for(),
+        W_in=np.array([{"a": 1}], object),
+        W_out=GOOD["W_out"],
+        b=GOOD["b"],
+    )
     with zipfile.ZipFile(tmp_path / "empty.npz", "w"):
         pass
     yield "truncated", tmp_path / "truncated.npz", CorruptFile, "truncated"
@@ -103,32 +124,100 @@ def bad_files(tmp_path):
     yield "pickled object array", tmp_path / "object.npz", CorruptFile, "pickle"
     yield "empty zip", tmp_path / "empty.npz", CorruptFile, "config"
     yield ("no config", write_npz(tmp_path / "noconfig.npz", **GOOD), CorruptFile, "config")
-    yield ("config not JSON", write_npz(tmp_path / "notjson.npz", config=np.array("{oops"),
-                                        **GOOD), CorruptFile, "JSON")
-    yield ("config a number", write_npz(tmp_path / "number.npz", config=np.array(3.0), **GOOD),
-           CorruptFile, "JSON string")
-    yield ("config a list", write_npz(tmp_path / "list.npz", config=np.array("[1, 2]"), **GOOD),
-           CorruptFile, "JSON object")
-    yield ("newer schema", write_npz(tmp_path / "newer.npz", config=np.array(json.dumps(
-        {"architecture": "relu-autoencoder", "schema_version": 99})), **GOOD),
-        CorruptFile, "schema_version")
-    yield ("wrong architecture", write_npz(tmp_path / "arch.npz", config=config_for("gpt-5"),
-                                           **GOOD), IncompatibleWeights, "unknown architecture")
-    yield ("wrong shapes", write_npz(tmp_path / "shape.npz", config=config_for(),
-                                     W_in=np.ones((2, 4)), W_out=np.ones((5, 2)),
-                                     b=np.zeros(4)), IncompatibleWeights, "shape")
-    yield ("missing arrays", write_npz(tmp_path / "missing.npz", config=config_for(),
-                                       W_in=np.ones((2, 4))), IncompatibleWeights, "W_out")
-    yield ("extra arrays", write_npz(tmp_path / "extra.npz", config=config_for(), extra=np.ones(2),
-                                     **GOOD), IncompatibleWeights, "extra")
-    yield ("mlp arrays under autoencoder", write_npz(
-        tmp_path / "mix.npz", config=config_for("mlp"), **GOOD), IncompatibleWeights, "mlp")
-    yield ("bad hyperparameter", write_npz(tmp_path / "hyper.npz", config=np.array(json.dumps(
-        {"architecture": "relu-autoencoder", "schema_version": 1,
-         "hyperparameters": {"colour": "red"}})), **GOOD), IncompatibleWeights, "colour")
-    yield ("NaN weights", write_npz(tmp_path / "nan.npz", config=config_for(),
-                                    W_in=np.full((2, 4), np.nan), W_out=GOOD["W_out"],
-                                    b=GOOD["b"]), IncompatibleWeights, "NaN")
+    yield (
+        "config not JSON",
+        write_npz(tmp_path / "notjson.npz", config=np.array("{oops"), **GOOD),
+        CorruptFile,
+        "JSON",
+    )
+    yield (
+        "config a number",
+        write_npz(tmp_path / "number.npz", config=np.array(3.0), **GOOD),
+        CorruptFile,
+        "JSON string",
+    )
+    yield (
+        "config a list",
+        write_npz(tmp_path / "list.npz", config=np.array("[1, 2]"), **GOOD),
+        CorruptFile,
+        "JSON object",
+    )
+    yield (
+        "newer schema",
+        write_npz(
+            tmp_path / "newer.npz",
+            config=np.array(json.dumps({"architecture": "relu-autoencoder", "schema_version": 99})),
+            **GOOD,
+        ),
+        CorruptFile,
+        "schema_version",
+    )
+    yield (
+        "wrong architecture",
+        write_npz(tmp_path / "arch.npz", config=config_for("gpt-5"), **GOOD),
+        IncompatibleWeights,
+        "unknown architecture",
+    )
+    yield (
+        "wrong shapes",
+        write_npz(
+            tmp_path / "shape.npz",
+            config=config_for(),
+            W_in=np.ones((2, 4)),
+            W_out=np.ones((5, 2)),
+            b=np.zeros(4),
+        ),
+        IncompatibleWeights,
+        "shape",
+    )
+    yield (
+        "missing arrays",
+        write_npz(tmp_path / "missing.npz", config=config_for(), W_in=np.ones((2, 4))),
+        IncompatibleWeights,
+        "W_out",
+    )
+    yield (
+        "extra arrays",
+        write_npz(tmp_path / "extra.npz", config=config_for(), extra=np.ones(2), **GOOD),
+        IncompatibleWeights,
+        "extra",
+    )
+    yield (
+        "mlp arrays under autoencoder",
+        write_npz(tmp_path / "mix.npz", config=config_for("mlp"), **GOOD),
+        IncompatibleWeights,
+        "mlp",
+    )
+    yield (
+        "bad hyperparameter",
+        write_npz(
+            tmp_path / "hyper.npz",
+            config=np.array(
+                json.dumps(
+                    {
+                        "architecture": "relu-autoencoder",
+                        "schema_version": 1,
+                        "hyperparameters": {"colour": "red"},
+                    }
+                )
+            ),
+            **GOOD,
+        ),
+        IncompatibleWeights,
+        "colour",
+    )
+    yield (
+        "NaN weights",
+        write_npz(
+            tmp_path / "nan.npz",
+            config=config_for(),
+            W_in=np.full((2, 4), np.nan),
+            W_out=GOOD["W_out"],
+            b=GOOD["b"],
+        ),
+        IncompatibleWeights,
+        "NaN",
+    )
 
 
 def test_every_bad_npz_is_refused_naming_file_and_problem(tmp_path):
@@ -150,12 +239,17 @@ def test_safetensors_bad_files(tmp_path):
     (tmp_path / "cut.safetensors").write_bytes(data[:-7])
     (tmp_path / "noise.safetensors").write_bytes(np.random.default_rng(1).bytes(300))
     safetensors.numpy.save_file(GOOD, str(tmp_path / "plain.safetensors"))
-    safetensors.numpy.save_file({"W_in": GOOD["W_in"]}, str(tmp_path / "few.safetensors"),
-                                metadata={"config": str(config_for()[()])})
-    for name, error, fragment in [("cut", CorruptFile, "damaged"),
-                                  ("noise", CorruptFile, "damaged"),
-                                  ("plain", CorruptFile, "config"),
-                                  ("few", IncompatibleWeights, "W_out")]:
+    safetensors.numpy.save_file(
+        {"W_in": GOOD["W_in"]},
+        str(tmp_path / "few.safetensors"),
+        metadata={"config": str(config_for()[()])},
+    )
+    for name, error, fragment in [
+        ("cut", CorruptFile, "damaged"),
+        ("noise", CorruptFile, "damaged"),
+        ("plain", CorruptFile, "config"),
+        ("few", IncompatibleWeights, "W_out"),
+    ]:
         path = tmp_path / f"{name}.safetensors"
         with pytest.raises(error, match=fragment) as caught:
             load(path)
@@ -167,7 +261,7 @@ def test_a_zip_member_damaged_inside_is_refused(tmp_path):
     path = save(ReluAutoencoder(**GOOD), tmp_path / "w.npz")
     data = bytearray(path.read_bytes())
     start = data.find(b"\x93NUMPY") + 200
-    data[start:start + 8] = b"\xff" * 8
+    data[start : start + 8] = b"\xff" * 8
     path.write_bytes(bytes(data))
     with pytest.raises((CorruptFile, IncompatibleWeights)) as caught:
         load(path)

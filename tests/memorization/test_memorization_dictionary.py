@@ -39,11 +39,12 @@ def _disjoint_unit_points(rng, n_points, per_point=3):
     order = rng.permutation(n_points * per_point)
     for k in range(n_points):
         values = rng.random(per_point) + 0.01
-        points[k, order[k * per_point:(k + 1) * per_point]] = values / np.linalg.norm(values)
+        points[k, order[k * per_point : (k + 1) * per_point]] = values / np.linalg.norm(values)
     return points
 
 
 # --------------------------------------------------------------------------- lookup table
+
 
 @given(st.integers(1, 60), st.integers(1, 5), st.floats(0.0, 0.95), seeds)
 def test_lookup_table_recalls_every_value(n_keys, n_outputs, margin, seed):
@@ -70,8 +71,9 @@ def test_lookup_table_arbitrary_norm_keys(n_keys, seed):
         with pytest.raises(InvalidParameter, match="keys"):
             lookup_table(keys, values)
     else:
-        np.testing.assert_allclose(lookup_table(keys, values).forward(keys)[:, 0], values,
-                                   atol=1e-11)
+        np.testing.assert_allclose(
+            lookup_table(keys, values).forward(keys)[:, 0], values, atol=1e-11
+        )
 
 
 def test_lookup_table_refuses_parallel_keys_naming_them():
@@ -111,6 +113,7 @@ def test_read_dictionary_on_a_non_table_reports_low_explanation():
 
 # --------------------------------------------------------------------------- polygon memoriser
 
+
 @given(st.integers(1, 100), seeds)
 def test_polygon_memorizer_exact_with_formula_norm(n_points, seed):
     rng = np.random.default_rng(seed)
@@ -129,8 +132,7 @@ def test_polygon_weight_norm_spec_values():
     # spec memorization.md §10 item 2
     for n_points, expected in ((3, 1.732), (5, 2.690), (6, 3.464), (10, 7.236), (20, 20.21)):
         assert polygon_weight_norm(n_points) == pytest.approx(expected, abs=6e-3)
-    assert polygon_weight_norm(200) == pytest.approx(200**1.5 / (math.sqrt(2) * math.pi),
-                                                     rel=1e-3)
+    assert polygon_weight_norm(200) == pytest.approx(200**1.5 / (math.sqrt(2) * math.pi), rel=1e-3)
 
 
 def test_polygon_memorizer_refuses_shared_features():
@@ -144,6 +146,7 @@ def test_polygon_memorizer_refuses_shared_features():
 
 
 # --------------------------------------------------------------------------- few-neuron nets
+
 
 @given(st.integers(1, 80), st.integers(1, 12), seeds)
 def test_slab_memorizer_fits_real_labels(n_points, dim, seed):
@@ -191,6 +194,7 @@ def test_sqrt_memorizer_refuses_duplicate_points():
 
 # --------------------------------------------------------------------------- CE circle
 
+
 @given(st.integers(1, 400), st.floats(0.1, 1e4))
 def test_circle_unembedding_argmax_and_loss(n_classes, scale):
     model = circle_unembedding(n_classes, scale)
@@ -200,11 +204,16 @@ def test_circle_unembedding_argmax_and_loss(n_classes, scale):
     cross_entropy = log_partition - np.diag(logits)
     # the diagonal logit is the unique maximum (gap s(1 - cos 2pi/C) > 0 for C >= 2)
     assert np.all(np.argmax(logits, axis=1) == np.arange(n_classes))
-    expected = np.log1p(sum(math.exp(-scale * (1 - math.cos(2 * math.pi * k / n_classes)))
-                            for k in range(1, n_classes)))
+    expected = np.log1p(
+        sum(
+            math.exp(-scale * (1 - math.cos(2 * math.pi * k / n_classes)))
+            for k in range(1, n_classes)
+        )
+    )
     np.testing.assert_allclose(cross_entropy, expected, rtol=1e-9, atol=1e-12)
-    assert circle_unembedding_loss(n_classes, scale) == pytest.approx(expected, rel=1e-12,
-                                                                      abs=1e-300)
+    assert circle_unembedding_loss(n_classes, scale) == pytest.approx(
+        expected, rel=1e-12, abs=1e-300
+    )
 
 
 def test_circle_unembedding_spec_values():

@@ -34,10 +34,12 @@ def test_regular_polygons_have_sticky_dimensionality(n_vertices, expected):
     # data-point dimensionality of a T-gon of hidden vectors is 2/T for T >= 3 (Henighan et
     # al. 2023); an antipodal pair spans one dimension: 1/2 each
     data_expected = 2 / n_vertices if n_vertices >= 3 else 0.5
-    np.testing.assert_allclose(data_dimensionality(_polygon(n_vertices).T), data_expected,
-                               rtol=1e-12)
-    np.testing.assert_allclose(max_data_dimensionality(_polygon(n_vertices).T),
-                               data_expected, rtol=1e-12)
+    np.testing.assert_allclose(
+        data_dimensionality(_polygon(n_vertices).T), data_expected, rtol=1e-12
+    )
+    np.testing.assert_allclose(
+        max_data_dimensionality(_polygon(n_vertices).T), data_expected, rtol=1e-12
+    )
 
 
 def test_orthogonal_features_and_interference():

@@ -25,8 +25,7 @@ from toyforge.verify.double_descent import (
     run_double_descent,
 )
 
-TINY = dict(n_features=40, sparsity=0.9, seeds=1, steps=300, warmup_steps=30, lr=1e-2,
-            n_test=50)
+TINY = dict(n_features=40, sparsity=0.9, seeds=1, steps=300, warmup_steps=30, lr=1e-2, n_test=50)
 
 
 def test_config_validation():
@@ -79,8 +78,9 @@ def test_restarts_keep_the_lowest_train_loss():
 
 def test_feature_geometry_of_a_pentagon():
     angles = np.radians(np.arange(5) * 72.0 + 10.0)
-    W = np.concatenate([0.9 * np.stack([np.cos(angles), np.sin(angles)]),
-                        np.full((2, 3), 0.01)], axis=1)
+    W = np.concatenate(
+        [0.9 * np.stack([np.cos(angles), np.sin(angles)]), np.full((2, 3), 0.01)], axis=1
+    )
     geometry = feature_geometry(W)
     np.testing.assert_array_equal(np.sort(geometry["features"]), np.arange(5))
     np.testing.assert_allclose(geometry["gaps_deg"], 72.0)
@@ -99,7 +99,7 @@ def test_small_training_set_is_memorised_on_a_regular_polygon():
     assert point.train_loss < 1e-12
     assert 0.95 < point.test_loss.value < 1.2
     radii = np.linalg.norm(point.hidden, axis=1)
-    assert radii.max() / radii.min() < 1.025   # regular 5-gon (measured spread 1.95%)
+    assert radii.max() / radii.min() < 1.025  # regular 5-gon (measured spread 1.95%)
     np.testing.assert_allclose(point.data_dims, 2 / 5, atol=0.02)
     np.testing.assert_allclose(point.max_data_dims, 2 / 5, atol=0.02)
     # weight norm at the exact T-gon construction's (spec §6.2; measured within 0.3%)
@@ -108,8 +108,9 @@ def test_small_training_set_is_memorised_on_a_regular_polygon():
 
 @pytest.mark.slow
 def test_large_training_set_generalises_with_a_pentagon():
-    config = DoubleDescentConfig(sizes=(2000,), seeds=1, restarts=1, steps=5000,
-                                 warmup_steps=250, lr=1e-2, n_test=1000)
+    config = DoubleDescentConfig(
+        sizes=(2000,), seeds=1, restarts=1, steps=5000, warmup_steps=250, lr=1e-2, n_test=1000
+    )
     point = run_double_descent(config).points[0]
     geometry = feature_geometry(point.W, threshold=0.5)
     assert geometry["features"].size == 5

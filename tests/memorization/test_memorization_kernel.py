@@ -41,33 +41,61 @@ def test_reference_gradient_matches_finite_differences():
         shifted = [W.copy(), W.copy()]
         shifted[0][row, column] += step
         shifted[1][row, column] -= step
-        losses = [kernel.loss_and_gradient_reference(w, b, indptr, indices, values)[0]
-                  for w in shifted]
+        losses = [
+            kernel.loss_and_gradient_reference(w, b, indptr, indices, values)[0] for w in shifted
+        ]
         assert abs((losses[0] - losses[1]) / (2 * step) - grad_W[row, column]) < 1e-6
     for column in (0, 5):
         bias = [b.copy(), b.copy()]
         bias[0][column] += step
         bias[1][column] -= step
-        losses = [kernel.loss_and_gradient_reference(W, c, indptr, indices, values)[0]
-                  for c in bias]
+        losses = [
+            kernel.loss_and_gradient_reference(W, c, indptr, indices, values)[0] for c in bias
+        ]
         assert abs((losses[0] - losses[1]) / (2 * step) - grad_b[column]) < 1e-6
 
 
-@given(seeds, st.integers(1, 12), st.integers(1, 20), st.integers(1, 15),
-       st.floats(0.0, 0.1))
+@given(seeds, st.integers(1, 12), st.integers(1, 20), st.integers(1, 15), st.floats(0.0, 0.1))
 def test_train_steps_match_reference_adamw(seed, n_points, n_features, n_steps, weight_decay):
     W, b, indptr, indices, values = _problem(seed, n_points, n_features, 0.3)
     rates = np.random.default_rng(seed).uniform(1e-4, 1e-2, size=n_steps)
     ref_W, ref_b, ref_losses = kernel.train_steps_reference(
-        W, b, indptr, indices, values, rates, weight_decay=weight_decay)
+        W, b, indptr, indices, values, rates, weight_decay=weight_decay
+    )
     moments = [np.zeros_like(W), np.zeros_like(W), np.zeros_like(b), np.zeros_like(b)]
     losses = np.empty(n_steps)
     # two calls (split the steps) exercise the step offset of the bias correction
     half = n_steps // 2
-    kernel.train_steps_kernel(W, b, *moments, indptr, indices, values, rates[:half], 0,
-                              0.9, 0.999, 1e-8, weight_decay, losses[:half])
-    kernel.train_steps_kernel(W, b, *moments, indptr, indices, values, rates[half:], half,
-                              0.9, 0.999, 1e-8, weight_decay, losses[half:])
+    kernel.train_steps_kernel(
+        W,
+        b,
+        *moments,
+        indptr,
+        indices,
+        values,
+        rates[:half],
+        0,
+        0.9,
+        0.999,
+        1e-8,
+        weight_decay,
+        losses[:half],
+    )
+    kernel.train_steps_kernel(
+        W,
+        b,
+        *moments,
+        indptr,
+        indices,
+        values,
+        rates[half:],
+        half,
+        0.9,
+        0.999,
+        1e-8,
+        weight_decay,
+        losses[half:],
+    )
     np.testing.assert_allclose(W, ref_W, rtol=1e-9, atol=1e-11)
     np.testing.assert_allclose(b, ref_b, rtol=1e-9, atol=1e-11)
     np.testing.assert_allclose(losses, ref_losses, rtol=1e-9, atol=1e-11)

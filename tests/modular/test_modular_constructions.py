@@ -52,8 +52,11 @@ def test_is_prime_matches_sieve():
 
 @pytest.mark.slow
 @settings(max_examples=40)
-@given(primes(max_value=257).flatmap(
-    lambda p: st.tuples(st.just(p), frequency_sets(p, min_size=1, max_size=3))))
+@given(
+    primes(max_value=257).flatmap(
+        lambda p: st.tuples(st.just(p), frequency_sets(p, min_size=1, max_size=3))
+    )
+)
 def test_quadratic_three_neurons_exact(problem):
     modulus, frequencies = problem
     model = modular_addition(modulus, frequencies, 3, "quadratic")
@@ -84,8 +87,9 @@ def test_spec_table_margins_and_failures():
     assert exactness(modular_addition(113, 1, 5)).margin == pytest.approx(1.06e-6, rel=2e-3)
     nanda = modular_addition(113, [14, 35, 41, 42, 52], 5)
     assert exactness(nanda).margin == pytest.approx(0.242, rel=2e-3)
-    assert exactness(modular_addition(67, [4, 5, 7, 26], 5)).margin == pytest.approx(0.243,
-                                                                                      rel=2e-3)
+    assert exactness(modular_addition(67, [4, 5, 7, 26], 5)).margin == pytest.approx(
+        0.243, rel=2e-3
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         six = modular_addition(67, 1, 6, strict=False)
@@ -145,8 +149,7 @@ def test_factored_form_matches_direct_and_tied_readout():
     factored = modular_addition(67, [4, 5, 7], 5, factored=True)
     assert factored.factored and factored.embedding.shape == (67, 6)
     np.testing.assert_allclose(factored.input_matrix(), direct.input_matrix(), atol=1e-12)
-    np.testing.assert_allclose(factored.readout @ factored.embedding.T, direct.W_out,
-                               atol=1e-12)
+    np.testing.assert_allclose(factored.readout @ factored.embedding.T, direct.W_out, atol=1e-12)
     svd = factored_form(direct)
     assert svd.embedding.shape[1] == 6
     np.testing.assert_allclose(svd.input_matrix(), direct.input_matrix(), atol=1e-10)

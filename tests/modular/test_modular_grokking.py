@@ -25,8 +25,9 @@ from toyforge.verify.train_modular import ModularTrainingConfig, train_modular_a
 
 @pytest.mark.slow
 def test_short_grokking_run_finds_fourier_features():
-    config = ModularTrainingConfig(train_fraction=0.7, lr=3e-3, steps=8000, seed=0,
-                                   stop_after_grok=1500, eval_every=100)
+    config = ModularTrainingConfig(
+        train_fraction=0.7, lr=3e-3, steps=8000, seed=0, stop_after_grok=1500, eval_every=100
+    )
     result = train_modular_addition(config)
     assert result.grok_step is not None, "test accuracy never reached 99 %"
     assert result.test_accuracy >= 0.99 and result.train_accuracy == 1.0
@@ -41,5 +42,4 @@ def test_short_grokking_run_finds_fourier_features():
     # and removing them destroys the training fit (excluded loss above chance, ln p).
     assert measures.restricted_loss <= measures.full_loss * 1.5
     assert measures.excluded_loss > math.log(67)
-    assert truncate_to_frequencies(result.model, key, second_harmonics=True).report.accuracy \
-        >= 0.99
+    assert truncate_to_frequencies(result.model, key, second_harmonics=True).report.accuracy >= 0.99

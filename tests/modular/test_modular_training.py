@@ -18,8 +18,9 @@ from toyforge.verify.train_modular import (
 
 
 def _params(architecture: str, modulus: int, seed: int) -> dict[str, np.ndarray]:
-    config = ModularTrainingConfig(modulus=modulus, d_embed=6, n_hidden=5,
-                                   architecture=architecture, dtype="float64")
+    config = ModularTrainingConfig(
+        modulus=modulus, d_embed=6, n_hidden=5, architecture=architecture, dtype="float64"
+    )
     return init_parameters(config, np.random.default_rng(seed))
 
 
@@ -46,8 +47,7 @@ def test_reference_gradients_match_finite_differences(architecture):
 
 
 @settings(max_examples=15)
-@given(st.sampled_from(["factored", "direct"]), st.sampled_from([5, 7, 11]),
-       st.integers(0, 1000))
+@given(st.sampled_from(["factored", "direct"]), st.sampled_from([5, 7, 11]), st.integers(0, 1000))
 def test_fast_gradients_match_reference(architecture, modulus, seed):
     params = _params(architecture, modulus, seed)
     pairs = _pairs(modulus, seed + 1)
@@ -60,15 +60,17 @@ def test_fast_gradients_match_reference(architecture, modulus, seed):
 
 
 def test_same_seed_same_history():
-    config = ModularTrainingConfig(modulus=23, d_embed=32, n_hidden=8, steps=300,
-                                   eval_every=50, seed=3)
+    config = ModularTrainingConfig(
+        modulus=23, d_embed=32, n_hidden=8, steps=300, eval_every=50, seed=3
+    )
     first = train_modular_addition(config)
     second = train_modular_addition(config)
     for name, values in first.history.to_arrays().items():
         np.testing.assert_array_equal(values, second.history.to_arrays()[name], err_msg=name)
     np.testing.assert_array_equal(first.model.input_matrix(), second.model.input_matrix())
-    other = train_modular_addition(ModularTrainingConfig(modulus=23, d_embed=32, n_hidden=8,
-                                                         steps=300, eval_every=50, seed=4))
+    other = train_modular_addition(
+        ModularTrainingConfig(modulus=23, d_embed=32, n_hidden=8, steps=300, eval_every=50, seed=4)
+    )
     assert not np.array_equal(other.history.train_loss, first.history.train_loss)
 
 
@@ -85,13 +87,17 @@ def test_fused_adamw_matches_reference_optimiser():
     from toyforge.verify.optim import Adam, AdamConfig
     from toyforge.verify.train_modular import _AdamW
 
-    config = ModularTrainingConfig(modulus=7, d_embed=6, n_hidden=5, dtype="float64",
-                                   lr=1e-2, weight_decay=0.5)
+    config = ModularTrainingConfig(
+        modulus=7, d_embed=6, n_hidden=5, dtype="float64", lr=1e-2, weight_decay=0.5
+    )
     params = _params("factored", 7, 5)
     reference = {k: v.copy() for k, v in params.items()}
     fused = _AdamW(config, params)
-    slow = Adam(config=AdamConfig(lr=1e-2, beta1=0.9, beta2=0.98, eps=1e-8,
-                                  weight_decay=0.5, decoupled=True))
+    slow = Adam(
+        config=AdamConfig(
+            lr=1e-2, beta1=0.9, beta2=0.98, eps=1e-8, weight_decay=0.5, decoupled=True
+        )
+    )
     rng = np.random.default_rng(9)
     for _ in range(5):
         grads = {k: rng.standard_normal(v.shape) for k, v in params.items()}

@@ -58,8 +58,9 @@ def test_invalid_sizes_refused():
 
 
 def test_training_reproducible_and_fits():
-    config = ParityTrainingConfig(n_train=200, n_test=200, n_hidden=16, steps=300,
-                                  eval_every=100, seed=2)
+    config = ParityTrainingConfig(
+        n_train=200, n_test=200, n_hidden=16, steps=300, eval_every=100, seed=2
+    )
     first, second = train_sparse_parity(config), train_sparse_parity(config)
     np.testing.assert_array_equal(first.test_loss_history, second.test_loss_history)
     np.testing.assert_array_equal(first.model.W1, second.model.W1)

@@ -43,6 +43,7 @@ def test_check_result_is_frozen_and_truthy():
 
 # --------------------------------------------------------------------------- loss at most
 
+
 def test_loss_at_most_uses_the_combined_standard_error():
     result = check_loss_at_most(CONSTRUCTION, BASELINE, n_se=3)
     assert result.passed
@@ -105,10 +106,12 @@ def test_persian_rug_against_real_baselines():
 
 # --------------------------------------------------------------------------- theory vs MC
 
+
 def test_theory_matches_monte_carlo_is_two_sided():
     theory = 0.9
-    assert check_theory_matches_monte_carlo(theory, Estimate(value=1.0, stderr=0.05,
-                                                             n_samples=9), n_se=2.1)
+    assert check_theory_matches_monte_carlo(
+        theory, Estimate(value=1.0, stderr=0.05, n_samples=9), n_se=2.1
+    )
     for value in (1.0, 0.8):
         estimate = Estimate(value=value, stderr=0.05, n_samples=9)
         result = check_theory_matches_monte_carlo(theory, estimate, n_se=1.9)
@@ -116,8 +119,9 @@ def test_theory_matches_monte_carlo_is_two_sided():
         assert result.statistic == pytest.approx(0.1, rel=1e-9)
         assert result.threshold == pytest.approx(0.095, rel=1e-12)
     with pytest.raises(AssertionError, match="does not match theory"):
-        assert_theory_matches_monte_carlo(theory, Estimate(value=1.0, stderr=0.05, n_samples=9),
-                                          n_se=1)
+        assert_theory_matches_monte_carlo(
+            theory, Estimate(value=1.0, stderr=0.05, n_samples=9), n_se=1
+        )
 
 
 def test_theory_tolerances_and_estimated_theory():
@@ -151,6 +155,7 @@ def test_theory_check_accepts_the_closed_form_and_rejects_a_biased_one():
 
 
 # --------------------------------------------------------------------------- exactness
+
 
 def test_modular_construction_is_exact_and_margin_matches_enumeration():
     model = modular_addition(31, (1, 3), 3, "quadratic")
@@ -204,18 +209,21 @@ def test_label_exactness_has_the_closed_form_margin():
     assert not shifted and "7 of 7 inputs misclassified" in shifted.message
 
 
-@pytest.mark.parametrize("call", [
-    lambda m, t: check_exact_on_all_inputs(m),                               # no inputs
-    lambda m, t: check_exact_on_all_inputs(m, t.keys),                       # no targets
-    lambda m, t: check_exact_on_all_inputs(m, t.keys, t.values, labels=[0, 1]),
-    lambda m, t: check_exact_on_all_inputs(m, t, t.values),                  # table + targets
-    lambda m, t: check_exact_on_all_inputs(m, t.keys, t.values[:, :1]),      # wrong shape
-    lambda m, t: check_exact_on_all_inputs(m, t.keys, labels=[0.0, 1.0]),    # float labels
-    lambda m, t: check_exact_on_all_inputs(m, t.keys, labels=[0, 2]),        # out of range
-    lambda m, t: check_exact_on_all_inputs(m, np.zeros((0, 2)), t.values),   # no rows
-    lambda m, t: check_exact_on_all_inputs(object(), t),                     # no forward
-    lambda m, t: check_exact_on_all_inputs(m, t, rtol=-1.0),
-])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda m, t: check_exact_on_all_inputs(m),  # no inputs
+        lambda m, t: check_exact_on_all_inputs(m, t.keys),  # no targets
+        lambda m, t: check_exact_on_all_inputs(m, t.keys, t.values, labels=[0, 1]),
+        lambda m, t: check_exact_on_all_inputs(m, t, t.values),  # table + targets
+        lambda m, t: check_exact_on_all_inputs(m, t.keys, t.values[:, :1]),  # wrong shape
+        lambda m, t: check_exact_on_all_inputs(m, t.keys, labels=[0.0, 1.0]),  # float labels
+        lambda m, t: check_exact_on_all_inputs(m, t.keys, labels=[0, 2]),  # out of range
+        lambda m, t: check_exact_on_all_inputs(m, np.zeros((0, 2)), t.values),  # no rows
+        lambda m, t: check_exact_on_all_inputs(object(), t),  # no forward
+        lambda m, t: check_exact_on_all_inputs(m, t, rtol=-1.0),
+    ],
+)
 def test_exactness_refuses_bad_input(call):
     table = KeyValueTable(keys=np.eye(2), values=np.eye(2))
     with pytest.raises(InvalidParameter):

@@ -29,8 +29,17 @@ def _is_prime(number: int) -> bool:  # independent of the module under test
 
 # --------------------------------------------------------------------------- configurations
 
-@given(configurations(min_features=3, max_features=40, min_ratio=0.2, max_ratio=0.6,
-                      min_feature_prob=0.05, max_feature_prob=0.5))
+
+@given(
+    configurations(
+        min_features=3,
+        max_features=40,
+        min_ratio=0.2,
+        max_ratio=0.6,
+        min_feature_prob=0.05,
+        max_feature_prob=0.5,
+    )
+)
 def test_configurations_respect_their_bounds(config):
     assert isinstance(config, AutoencoderConfig)
     assert 3 <= config.n_features <= 40
@@ -48,27 +57,31 @@ def test_power_of_two_configurations(config):
 
 
 def test_configurations_reach_the_corners():
-    strategy = configurations(min_features=2, max_features=16, min_ratio=0.25,
-                              min_feature_prob=0.01, max_feature_prob=0.2)
+    strategy = configurations(
+        min_features=2, max_features=16, min_ratio=0.25, min_feature_prob=0.01, max_feature_prob=0.2
+    )
     assert find(strategy, lambda c: c.n_features == 16 and c.n_hidden == 16).ratio == 1.0
     smallest = find(strategy, lambda c: True)
     assert (smallest.n_features, smallest.n_hidden) == (2, 1)
     assert find(strategy, lambda c: c.feature_prob > 0.19).feature_prob <= 0.2
 
 
-@pytest.mark.parametrize("kwargs", [
-    {"min_features": 0},
-    {"min_features": 10, "max_features": 9},
-    {"min_ratio": 0.0},
-    {"min_ratio": 0.5, "max_ratio": 0.4},
-    {"max_ratio": 1.5},
-    {"min_feature_prob": 0.0},
-    {"min_feature_prob": 0.5, "max_feature_prob": 0.4},
-    {"power_of_two": True, "min_features": 5, "max_features": 7},
-    {"min_features": 3, "max_features": 3, "min_ratio": 0.4, "max_ratio": 0.6},
-    {"max_features": 2**17},
-    {"min_features": 1.5},
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"min_features": 0},
+        {"min_features": 10, "max_features": 9},
+        {"min_ratio": 0.0},
+        {"min_ratio": 0.5, "max_ratio": 0.4},
+        {"max_ratio": 1.5},
+        {"min_feature_prob": 0.0},
+        {"min_feature_prob": 0.5, "max_feature_prob": 0.4},
+        {"power_of_two": True, "min_features": 5, "max_features": 7},
+        {"min_features": 3, "max_features": 3, "min_ratio": 0.4, "max_ratio": 0.6},
+        {"max_features": 2**17},
+        {"min_features": 1.5},
+    ],
+)
 def test_configurations_refuse_bad_bounds(kwargs):
     with pytest.raises(InvalidParameter):
         configurations(**kwargs)
@@ -79,14 +92,17 @@ def test_autoencoder_config_validates_and_converts():
     assert (config.n_hidden, config.ratio) == (25, 0.25)
     assert AutoencoderConfig.from_ratio(10, 0.01, 0.5).n_hidden == 1
     assert config.data_spec() == SparseDataSpec(feature_prob=0.05)
-    for bad in ({"n_features": 4, "n_hidden": 5, "feature_prob": 0.1},
-                {"n_features": 4, "n_hidden": 0, "feature_prob": 0.1},
-                {"n_features": 4, "n_hidden": 2, "feature_prob": 0.0}):
+    for bad in (
+        {"n_features": 4, "n_hidden": 5, "feature_prob": 0.1},
+        {"n_features": 4, "n_hidden": 0, "feature_prob": 0.1},
+        {"n_features": 4, "n_hidden": 2, "feature_prob": 0.0},
+    ):
         with pytest.raises(InvalidParameter):
             AutoencoderConfig(**bad)
 
 
 # --------------------------------------------------------------------------- primes, frequencies
+
 
 @given(primes(min_value=2, max_value=300))
 def test_primes_are_prime_and_in_range(prime):
@@ -107,8 +123,11 @@ def test_primes_refuse_empty_or_bad_ranges(bounds):
         primes(*bounds)
 
 
-@given(primes(max_value=60).flatmap(
-    lambda p: st.tuples(st.just(p), frequency_sets(p, min_size=1, max_size=4))))
+@given(
+    primes(max_value=60).flatmap(
+        lambda p: st.tuples(st.just(p), frequency_sets(p, min_size=1, max_size=4))
+    )
+)
 def test_frequency_sets_are_distinct_folded_and_sorted(problem):
     modulus, frequencies = problem
     half = (modulus - 1) // 2
@@ -129,8 +148,12 @@ def test_frequency_sets_cap_size_and_refuse_bad_input():
 
 # --------------------------------------------------------------------------- key/value tables
 
-@given(key_value_tables(st.integers(1, 10), st.integers(1, 5), st.integers(1, 3),
-                        max_cosine=0.9, value_bound=2.0))
+
+@given(
+    key_value_tables(
+        st.integers(1, 10), st.integers(1, 5), st.integers(1, 3), max_cosine=0.9, value_bound=2.0
+    )
+)
 def test_key_value_tables_have_distinct_unit_keys(table):
     assert table.keys.shape == (table.n_keys, table.key_dim)
     assert table.values.shape == (table.n_keys, table.value_dim)

@@ -12,28 +12,69 @@ from toyforge.errors import InvalidParameter
 from toyforge.report import ITEMS, ReportConfig, curve_point_task, run_report
 
 TINY = ReportConfig(
-    name="tiny", rug_features=256, big_rug_features=1024, trained_rug_features=64,
-    trained_rug_steps=40, image_size=64, ratio_curve_features=256,
-    ratio_curve_points=(0.1, 0.4), prob_curve_features=64, prob_curve_points=(0.05, 0.3),
-    prob_curve_train_steps=20, curve_samples=300, convergence_sizes=(64, 256),
-    convergence_samples=300, compare_features=64, compare_ratios=(0.25,),
-    compare_feature_probs=(0.05,), compare_samples=300, compare_train_steps=20,
-    phase_features=64, phase_points=3, phase_compare_points=2, phase_compare_features=64,
-    phase_compare_samples=300, phase_train_steps=20, moduli=(23,),
-    grok={"modulus": 23, "train_fraction": 0.7, "lr": 3e-3, "steps": 200, "d_embed": 32,
-          "n_hidden": 12},
-    double_descent={"seeds": 1, "sizes": (5, 10), "steps": 100, "warmup_steps": 10,
-                    "lr": 1e-2, "n_features": 40, "n_test": 100},
+    name="tiny",
+    rug_features=256,
+    big_rug_features=1024,
+    trained_rug_features=64,
+    trained_rug_steps=40,
+    image_size=64,
+    ratio_curve_features=256,
+    ratio_curve_points=(0.1, 0.4),
+    prob_curve_features=64,
+    prob_curve_points=(0.05, 0.3),
+    prob_curve_train_steps=20,
+    curve_samples=300,
+    convergence_sizes=(64, 256),
+    convergence_samples=300,
+    compare_features=64,
+    compare_ratios=(0.25,),
+    compare_feature_probs=(0.05,),
+    compare_samples=300,
+    compare_train_steps=20,
+    phase_features=64,
+    phase_points=3,
+    phase_compare_points=2,
+    phase_compare_features=64,
+    phase_compare_samples=300,
+    phase_train_steps=20,
+    moduli=(23,),
+    grok={
+        "modulus": 23,
+        "train_fraction": 0.7,
+        "lr": 3e-3,
+        "steps": 200,
+        "d_embed": 32,
+        "n_hidden": 12,
+    },
+    double_descent={
+        "seeds": 1,
+        "sizes": (5, 10),
+        "steps": 100,
+        "warmup_steps": 10,
+        "lr": 1e-2,
+        "n_features": 40,
+        "n_test": 100,
+    },
     geometry_sizes=(5, 10),
-    reconstruction={"n_features": 8, "n_points": 40, "sparsities": (0.8,), "sizes": (2,),
-                    "steps": 20, "n_test": 40})
+    reconstruction={
+        "n_features": 8,
+        "n_points": 40,
+        "sparsities": (0.8,),
+        "sizes": (2,),
+        "steps": 20,
+        "n_test": 40,
+    },
+)
 
 CHEAP_ITEMS = ("rug", "convergence", "modular")
 
 
 def _cache_files(folder: Path) -> dict[Path, int]:
-    return {path: path.stat().st_mtime_ns for path in (folder / ".cache").rglob("*")
-            if path.is_file() and path.suffix in (".json", ".npz")}
+    return {
+        path: path.stat().st_mtime_ns
+        for path in (folder / ".cache").rglob("*")
+        if path.is_file() and path.suffix in (".json", ".npz")
+    }
 
 
 @pytest.mark.slow
@@ -51,9 +92,16 @@ def test_second_run_recomputes_nothing_and_is_faster(tmp_path: Path) -> None:
     assert _cache_files(tmp_path) == records  # no new or rewritten cache file
     assert second_seconds < first_seconds
     names = {path.name for item in second.items for path in item.figures}
-    assert names == {"rug.png", "rug_2e20_crop.png", "rug_vs_trained.png", "convergence.png",
-                     "modular_grokking.png", "modular_spectrum.png", "modular_neurons.png",
-                     "modular_weights.png"}
+    assert names == {
+        "rug.png",
+        "rug_2e20_crop.png",
+        "rug_vs_trained.png",
+        "convergence.png",
+        "modular_grokking.png",
+        "modular_spectrum.png",
+        "modular_neurons.png",
+        "modular_weights.png",
+    }
     for name in names:
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -76,8 +124,17 @@ def test_curve_point_task_matches_the_whole_curve() -> None:
 
     whole = loss_curves("ratio", 0.05, [0.1, 0.3], n_features=256, n_samples=200, seed=3)
     for index, value in enumerate((0.1, 0.3)):
-        point = curve_point_task({"axis": "ratio", "fixed": 0.05, "value": value,
-                                  "n_features": 256, "n_samples": 200, "seed": 3}, 3)
+        point = curve_point_task(
+            {
+                "axis": "ratio",
+                "fixed": 0.05,
+                "value": value,
+                "n_features": 256,
+                "n_samples": 200,
+                "seed": 3,
+            },
+            3,
+        )
         assert point["rug_loss"] == whole.rug_loss[index]
         assert point["finite_loss"] == whole.finite_loss[index]
         assert point["at"] == whole.points[index]

@@ -20,10 +20,16 @@ def _rows() -> list[dict]:
     rows = []
     for ratio in (0.1, 0.5):
         for prob in (0.01, 0.2):
-            rows.append({"ratio": ratio, "feature_prob": prob, "theory_loss": ratio + prob,
-                         "theory_regime": "symmetric" if ratio > 0.2 else "time-sharing",
-                         "construction_loss": 1.1 * (ratio + prob),
-                         "trained_loss": None if prob > 0.1 else 2.0 * (ratio + prob)})
+            rows.append(
+                {
+                    "ratio": ratio,
+                    "feature_prob": prob,
+                    "theory_loss": ratio + prob,
+                    "theory_regime": "symmetric" if ratio > 0.2 else "time-sharing",
+                    "construction_loss": 1.1 * (ratio + prob),
+                    "trained_loss": None if prob > 0.1 else 2.0 * (ratio + prob),
+                }
+            )
     return rows[:-1]  # (0.5, 0.2) missing
 
 

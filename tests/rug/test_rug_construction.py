@@ -12,8 +12,10 @@ from toyforge.errors import IncompatibleWeights, InvalidParameter
 from toyforge.theory.largen import symmetric_optimum
 
 
-@pytest.mark.parametrize(("n", "ratio", "seed"), [(64, 0.25, 0), (256, 0.1, 1), (128, 0.5, 5),
-                                                  (32, 1.0, 0), (16, 0.01, 2)])
+@pytest.mark.parametrize(
+    ("n", "ratio", "seed"),
+    [(64, 0.25, 0), (256, 0.1, 1), (128, 0.5, 5), (32, 1.0, 0), (16, 0.01, 2)],
+)
 def test_exact_properties_of_w(n: int, ratio: float, seed: int) -> None:
     model = persian_rug(n, ratio, 0.05, seed)
     n_hidden = max(int(np.floor(ratio * n)), 1)
@@ -25,7 +27,7 @@ def test_exact_properties_of_w(n: int, ratio: float, seed: int) -> None:
     r_eff = n_hidden / n
     off = matrix - np.diag(np.diag(matrix))
     np.testing.assert_allclose(np.diag(matrix), 1.0, atol=1e-12)
-    np.testing.assert_allclose((off ** 2).sum(axis=1), 1 / r_eff - 1, atol=1e-10)
+    np.testing.assert_allclose((off**2).sum(axis=1), 1 / r_eff - 1, atol=1e-10)
     expected_sum = (1 / r_eff) * float(0 in model.rows) - 1
     np.testing.assert_allclose(off.sum(axis=1), expected_sum, atol=1e-10)
     np.testing.assert_allclose(matrix, matrix.T, atol=1e-14)
@@ -55,8 +57,9 @@ def test_row_zero_changes_the_bias_offset() -> None:
 def test_matrix_free_forward_equals_materialised_dense_forward() -> None:
     model = persian_rug(256, 0.2, 0.05, 3)
     dense = model.materialize()
-    x = np.random.default_rng(0).random((5, 256)) * (np.random.default_rng(1).random((5, 256))
-                                                      < 0.1)
+    x = np.random.default_rng(0).random((5, 256)) * (
+        np.random.default_rng(1).random((5, 256)) < 0.1
+    )
     np.testing.assert_allclose(model.forward(x), dense.forward(x), atol=1e-12)
     np.testing.assert_allclose(model.forward(x[0]), dense.forward(x[0]), atol=1e-12)
 
@@ -78,16 +81,24 @@ def test_min_skewness_selection_has_lowest_third_moment() -> None:
     np.testing.assert_array_equal(first.rows, np.arange(16))
 
 
-@pytest.mark.parametrize(("n", "nearest"), [(1000, "512 or 1024"), (3, "2 or 4"),
-                                            (1536, "1024 or 2048")])
+@pytest.mark.parametrize(
+    ("n", "nearest"), [(1000, "512 or 1024"), (3, "2 or 4"), (1536, "1024 or 2048")]
+)
 def test_non_power_of_two_is_refused_with_nearest_sizes(n: int, nearest: str) -> None:
     with pytest.raises(InvalidParameter, match=nearest):
         persian_rug(n, 0.1, 0.01)
 
 
-@pytest.mark.parametrize(("name", "kwargs"), [
-    ("ratio", {"ratio": 0.0}), ("ratio", {"ratio": 1.5}), ("feature_prob", {"feature_prob": 0}),
-    ("selection", {"selection": "best"}), ("seed", {"seed": -1})])
+@pytest.mark.parametrize(
+    ("name", "kwargs"),
+    [
+        ("ratio", {"ratio": 0.0}),
+        ("ratio", {"ratio": 1.5}),
+        ("feature_prob", {"feature_prob": 0}),
+        ("selection", {"selection": "best"}),
+        ("seed", {"seed": -1}),
+    ],
+)
 def test_bad_parameters_are_refused(name: str, kwargs: dict) -> None:
     arguments = {"n_features": 64, "ratio": 0.25, "feature_prob": 0.05, **kwargs}
     with pytest.raises(InvalidParameter, match=name):
@@ -95,12 +106,12 @@ def test_bad_parameters_are_refused(name: str, kwargs: dict) -> None:
 
 
 def test_too_large_to_materialise_is_refused_clearly() -> None:
-    model = persian_rug(2 ** 20, 0.1, 0.01, 0)
+    model = persian_rug(2**20, 0.1, 0.01, 0)
     with pytest.raises(InvalidParameter, match="GiB"):
         model.materialize()
     with pytest.raises(InvalidParameter, match="matrix-free"):
         model.effective_matrix()
-    assert model.dense_bytes() > 2 ** 40
+    assert model.dense_bytes() > 2**40
     small = persian_rug(64, 0.25, 0.05, 0)
     with pytest.raises(InvalidParameter):
         small.materialize(max_bytes=100)
@@ -127,5 +138,6 @@ def test_invalid_arrays_are_incompatible() -> None:
     with pytest.raises(IncompatibleWeights):
         PersianRugAutoencoder(rows=np.array([1]), scale=1.0, bias=0.0, n_features=12)
     with pytest.raises(IncompatibleWeights):
-        PersianRugAutoencoder.from_arrays({"rows": np.array([1]), "W": np.ones(2)},
-                                          {"n_features": 8})
+        PersianRugAutoencoder.from_arrays(
+            {"rows": np.array([1]), "W": np.ones(2)}, {"n_features": 8}
+        )

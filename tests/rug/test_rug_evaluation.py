@@ -26,21 +26,23 @@ def test_matrix_free_estimate_agrees_with_dense_evaluator() -> None:
     """The materialised ReluAutoencoder, evaluated by the generic evaluator, agrees (4 SE)."""
     model = persian_rug(256, 0.25, 0.05, 2)
     rug = rug_monte_carlo(model, 0.05, 20_000, seed=5)
-    dense = evaluate(model.materialize(), SparseDataSpec(feature_prob=0.05), n_samples=20_000,
-                     seed=6)
+    dense = evaluate(
+        model.materialize(), SparseDataSpec(feature_prob=0.05), n_samples=20_000, seed=6
+    )
     combined = np.hypot(rug.stderr, dense.stderr)
     assert abs(rug.loss - dense.value) < 4 * combined
 
 
 def test_registered_evaluator_runs_matrix_free() -> None:
-    model = persian_rug(2 ** 16, 0.1, 0.01, 0)
+    model = persian_rug(2**16, 0.1, 0.01, 0)
     result = evaluate_model(model, EvaluationRequest(feature_prob=0.01, n_samples=20))
-    assert result.n_features == 2 ** 16 and result.n_samples == 20
+    assert result.n_features == 2**16 and result.n_samples == 20
     estimate = evaluate(model, SparseDataSpec(feature_prob=0.01), n_samples=20)
     assert estimate.value == pytest.approx(result.loss)
     with pytest.raises(InvalidParameter, match="value_dist"):
-        evaluate_model(model, EvaluationRequest(feature_prob=0.01, n_samples=20,
-                                                value_dist="constant"))
+        evaluate_model(
+            model, EvaluationRequest(feature_prob=0.01, n_samples=20, value_dist="constant")
+        )
 
 
 def test_rejects_other_architectures() -> None:
@@ -52,13 +54,21 @@ def test_rejects_other_architectures() -> None:
 def test_compare_reports_a_given_trained_point() -> None:
     from toyforge.verify.compare import TrainedPoint, compare_persian_rug
 
-    point = TrainedPoint(loss=0.01, stderr=0.001, n_samples=100, steps=1, learning_rate=0.1,
-                         seconds=0.0)
+    point = TrainedPoint(
+        loss=0.01, stderr=0.001, n_samples=100, steps=1, learning_rate=0.1, seconds=0.0
+    )
     result = compare_persian_rug(128, 0.25, 0.1, n_samples=500, trained=point)
     assert (result.trained_loss, result.trained_stderr) == (0.01, 0.001)
     assert result.rows()[-1][0].startswith("trained")
     assert result.theory_regime in ("symmetric", "time-sharing", "linear")
-    wrong = TrainedPoint(loss=0.01, stderr=0.001, n_samples=100, steps=1, learning_rate=0.1,
-                         seconds=0.0, model=persian_rug(64, 0.25, 0.1, 0).materialize())
+    wrong = TrainedPoint(
+        loss=0.01,
+        stderr=0.001,
+        n_samples=100,
+        steps=1,
+        learning_rate=0.1,
+        seconds=0.0,
+        model=persian_rug(64, 0.25, 0.1, 0).materialize(),
+    )
     with pytest.raises(InvalidParameter, match="trained"):
         compare_persian_rug(128, 0.25, 0.1, n_samples=500, trained=wrong)

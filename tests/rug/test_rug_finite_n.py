@@ -18,8 +18,9 @@ from toyforge.theory.largen import symmetric_optimum
 from toyforge.verify.rug_monte_carlo import rug_monte_carlo
 
 
-def _dense_monte_carlo(rows: np.ndarray, n: int, p: float, scale: float, bias: float,
-                       n_samples: int, seed: int) -> tuple[float, float]:
+def _dense_monte_carlo(
+    rows: np.ndarray, n: int, p: float, scale: float, bias: float, n_samples: int, seed: int
+) -> tuple[float, float]:
     """Independent brute force: dense scipy Hadamard W, dense samples."""
     w_in = hadamard(n)[rows].astype(float)
     matrix = w_in.T @ w_in / rows.size
@@ -29,11 +30,13 @@ def _dense_monte_carlo(rows: np.ndarray, n: int, p: float, scale: float, bias: f
     return float(per_sample.mean()), float(per_sample.std(ddof=1) / np.sqrt(n_samples))
 
 
-@pytest.mark.parametrize(("n", "n_hidden", "p", "scale", "bias"),
-                         [(16, 4, 0.3, 1.0, -0.2), (32, 8, 0.1, 1.3, -0.35),
-                          (8, 2, 0.6, 0.8, 0.05)])
-def test_exact_method_matches_brute_force_on_tiny_n(n: int, n_hidden: int, p: float,
-                                                    scale: float, bias: float) -> None:
+@pytest.mark.parametrize(
+    ("n", "n_hidden", "p", "scale", "bias"),
+    [(16, 4, 0.3, 1.0, -0.2), (32, 8, 0.1, 1.3, -0.35), (8, 2, 0.6, 0.8, 0.05)],
+)
+def test_exact_method_matches_brute_force_on_tiny_n(
+    n: int, n_hidden: int, p: float, scale: float, bias: float
+) -> None:
     rows = np.sort(np.random.default_rng(n).choice(n, n_hidden, replace=False))
     exact = finite_n_loss(offdiagonal_weights(rows, n), p, scale, bias)
     value, stderr = _dense_monte_carlo(rows, n, p, scale, bias, 200_000, seed=1)
@@ -45,15 +48,15 @@ def test_exact_method_matches_brute_force_on_tiny_n(n: int, n_hidden: int, p: fl
 def test_lattice_refinement_converges() -> None:
     rows = np.sort(np.random.default_rng(0).choice(1024, 102, replace=False))
     weights = offdiagonal_weights(rows, 1024)
-    coarse = finite_n_loss(weights, 0.01, 1.5, -0.6, n_points=2 ** 13)
-    fine = finite_n_loss(weights, 0.01, 1.5, -0.6, n_points=2 ** 17)
+    coarse = finite_n_loss(weights, 0.01, 1.5, -0.6, n_points=2**13)
+    fine = finite_n_loss(weights, 0.01, 1.5, -0.6, n_points=2**17)
     assert coarse == pytest.approx(fine, rel=1e-6)
 
 
 def test_interference_law_has_the_exact_moments() -> None:
     model = persian_rug(1024, 0.25, 0.05, 0)
     law = interference_law(model.offdiagonal_weights(), 0.05)
-    variance = 0.05 / 3 - 0.05 ** 2 / 4
+    variance = 0.05 / 3 - 0.05**2 / 4
     assert law.variance == pytest.approx(variance * (1 / model.ratio - 1), rel=1e-9)
     assert law.mean == pytest.approx(model.mean_interference(0.05), abs=1e-12)
     # spec §2.4: excess kurtosis of nu is about 5.4 / (p n) for Hadamard rows
@@ -82,7 +85,7 @@ def test_finite_n_matches_construction_monte_carlo_at_1024() -> None:
 def test_finite_n_approaches_large_n_as_n_grows() -> None:
     gaps = []
     for exponent in (8, 10, 12, 14):
-        model = persian_rug(2 ** exponent, 0.1, 0.01, 0)
+        model = persian_rug(2**exponent, 0.1, 0.01, 0)
         prediction = predict_finite(model, 0.01, optimize=False)
         gaps.append(prediction.loss / prediction.gaussian_loss - 1)
     assert all(a > b for a, b in zip(gaps, gaps[1:], strict=False))

@@ -16,8 +16,11 @@ from toyforge.verify.estimate import Estimate
 def noisy_square(params: dict, seed: int) -> dict:
     """``x²`` plus a seeded Monte Carlo mean of ``n`` uniforms (an Estimate)."""
     draws = np.random.default_rng(seed).random(int(params.get("n", 16)))
-    return {"square": params["x"] ** 2, "mean": Estimate.from_samples(draws),
-            "label": f"x={params['x']}"}
+    return {
+        "square": params["x"] ** 2,
+        "mean": Estimate.from_samples(draws),
+        "label": f"x={params['x']}",
+    }
 
 
 def fail_on_negative(params: dict, seed: int) -> dict:
@@ -49,6 +52,9 @@ def tiny_model(params: dict, seed: int) -> dict:
 
     rng = np.random.default_rng(seed)
     n_hidden = int(params["n_hidden"])
-    model = ReluAutoencoder(W_in=rng.standard_normal((n_hidden, 4)),
-                            W_out=rng.standard_normal((4, n_hidden)), b=np.zeros(4))
+    model = ReluAutoencoder(
+        W_in=rng.standard_normal((n_hidden, 4)),
+        W_out=rng.standard_normal((4, n_hidden)),
+        b=np.zeros(4),
+    )
     return {"weight_norm": float(np.linalg.norm(model.W_in)), "model": model}

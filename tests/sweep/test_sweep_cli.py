@@ -40,8 +40,7 @@ def test_sweep_reports_counts_and_exits_1_when_tasks_failed(spec_path, tmp_path,
     out = tmp_path / "out"
     assert sweep(spec_path, out, "--workers", "1") == 1
     text = capsys.readouterr().out
-    assert "sweep 'cli' (task sweep_testtasks:fail_on_negative): 6 tasks; ran 6 (2 failed)" \
-        in text
+    assert "sweep 'cli' (task sweep_testtasks:fail_on_negative): 6 tasks; ran 6 (2 failed)" in text
     assert "done 4, failed 2, pending 0" in text
     assert "table: " in text and (out / "tasks").is_dir()
     assert sweep(spec_path, out) == 1

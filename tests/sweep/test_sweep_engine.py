@@ -27,8 +27,9 @@ def spec(task="sweep_testtasks:fail_on_negative", **changes):
 
 
 def run(out, retry_failed=False, **changes):
-    return sweep.run_sweep(spec(**changes), out, executor=sweep.InProcessExecutor(),
-                           retry_failed=retry_failed)
+    return sweep.run_sweep(
+        spec(**changes), out, executor=sweep.InProcessExecutor(), retry_failed=retry_failed
+    )
 
 
 def expected_mean(seed, n=8):
@@ -37,8 +38,10 @@ def expected_mean(seed, n=8):
 
 
 def record_stats(out):
-    return {path.name: (path.stat().st_ino, path.stat().st_mtime_ns, path.read_text())
-            for path in (Path(out) / "tasks").glob("*.json")}
+    return {
+        path.name: (path.stat().st_ino, path.stat().st_mtime_ns, path.read_text())
+        for path in (Path(out) / "tasks").glob("*.json")
+    }
 
 
 def test_run_writes_one_record_per_task_and_a_tidy_table(tmp_path):
@@ -48,8 +51,7 @@ def test_run_writes_one_record_per_task_and_a_tidy_table(tmp_path):
     assert summary.n_ran == 8 and summary.n_skipped == 0
     assert len(list((tmp_path / "tasks").glob("*.json"))) == 8
     rows = sweep.read_table(summary.table_path)
-    assert [(row["x"], row["seed"]) for row in rows] == [
-        (x, s) for x in GRID["x"] for s in (0, 1)]
+    assert [(row["x"], row["seed"]) for row in rows] == [(x, s) for x in GRID["x"] for s in (0, 1)]
     for row in rows:
         if row["x"] < 0:
             assert row["status"] == "failed" and row["error"] == "ValueError: negative x -1.0"
@@ -62,8 +64,20 @@ def test_run_writes_one_record_per_task_and_a_tidy_table(tmp_path):
         assert row["mean_stderr"] == pytest.approx(stderr, rel=1e-12)
         assert row["label"] == f"x={row['x']}"
         assert row["elapsed_s"] >= 0 and row["toyforge_version"]
-    assert list(rows[0]) == ["hash", "status", "x", "seed", "square", "mean", "mean_stderr",
-                             "label", "elapsed_s", "cpu_s", "toyforge_version", "error"]
+    assert list(rows[0]) == [
+        "hash",
+        "status",
+        "x",
+        "seed",
+        "square",
+        "mean",
+        "mean_stderr",
+        "label",
+        "elapsed_s",
+        "cpu_s",
+        "toyforge_version",
+        "error",
+    ]
 
 
 def test_failed_record_holds_the_error_and_traceback(tmp_path):
@@ -91,8 +105,9 @@ def test_retry_failed_reruns_only_the_failed_tasks(tmp_path):
     assert summary.n_ran == 2
     after = record_stats(tmp_path)
     changed = {name for name in before if before[name] != after[name]}
-    failed = {f"{h}.json" for h, r in sweep.read_records(tmp_path).items()
-              if r["status"] == "failed"}
+    failed = {
+        f"{h}.json" for h, r in sweep.read_records(tmp_path).items() if r["status"] == "failed"
+    }
     assert changed == failed
 
 
@@ -156,8 +171,10 @@ def test_csv_table_when_pyarrow_is_missing_matches_parquet(tmp_path, monkeypatch
 def test_models_are_saved_by_hash_when_asked(tmp_path):
     from toyforge.constructions.io import load
 
-    summary = sweep.run_sweep({"task": "sweep_testtasks:tiny_model", "save_models": True,
-                               "grid": {"n_hidden": [1, 2]}}, tmp_path)
+    summary = sweep.run_sweep(
+        {"task": "sweep_testtasks:tiny_model", "save_models": True, "grid": {"n_hidden": [1, 2]}},
+        tmp_path,
+    )
     rows = sweep.read_table(summary.table_path)
     for row in rows:
         assert row["model_file"] == f"models/{row['hash']}.npz"
@@ -180,8 +197,9 @@ def test_registry(tmp_path):
 
 
 def test_choose_executor_defaults():
-    assert isinstance(sweep.choose_executor(sweep.CHEAP_IN_PROCESS, cheap=True),
-                      sweep.InProcessExecutor)
+    assert isinstance(
+        sweep.choose_executor(sweep.CHEAP_IN_PROCESS, cheap=True), sweep.InProcessExecutor
+    )
     if sweep.available_cpus() > 1:
         assert isinstance(sweep.choose_executor(1000, cheap=True), sweep.ProcessPoolExecutor)
         assert isinstance(sweep.choose_executor(sweep.TINY_SWEEP), sweep.ProcessPoolExecutor)
@@ -190,7 +208,8 @@ def test_choose_executor_defaults():
     assert sweep.choose_executor(100, workers=3) == sweep.ProcessPoolExecutor(workers=3)
     assert sweep.choose_executor(5, dask_local=2) == sweep.DaskExecutor(n_workers=2)
     assert sweep.choose_executor(5, scheduler="tcp://h:1") == sweep.DaskExecutor(
-        scheduler="tcp://h:1")
+        scheduler="tcp://h:1"
+    )
     with pytest.raises(InvalidParameter):
         sweep.choose_executor(5, workers=2, dask_local=2)
     with pytest.raises(InvalidParameter):

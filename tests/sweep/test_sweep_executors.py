@@ -9,8 +9,12 @@ import pytest
 from toyforge.verify import sweep
 
 HERE = Path(__file__).resolve().parent
-SPEC = {"name": "executors", "task": "sweep_testtasks:fail_on_negative", "fixed": {"n": 32},
-        "grid": {"x": {"linspace": [-0.5, 1.0, 4]}, "rep": {"range": [0, 3]}}}
+SPEC = {
+    "name": "executors",
+    "task": "sweep_testtasks:fail_on_negative",
+    "fixed": {"n": 32},
+    "grid": {"x": {"linspace": [-0.5, 1.0, 4]}, "rep": {"range": [0, 3]}},
+}
 
 
 @pytest.fixture(autouse=True)

@@ -27,8 +27,10 @@ delay = 0.1
 
 
 def snapshot(tasks: Path) -> dict[str, tuple[int, int, str]]:
-    return {path.name: (path.stat().st_ino, path.stat().st_mtime_ns, path.read_text())
-            for path in tasks.glob("*.json")}
+    return {
+        path.name: (path.stat().st_ino, path.stat().st_mtime_ns, path.read_text())
+        for path in tasks.glob("*.json")
+    }
 
 
 @pytest.mark.slow
@@ -36,12 +38,23 @@ def test_killed_sweep_resumes_without_recomputing_or_losing_tasks(tmp_path, monk
     spec_path = tmp_path / "resume.toml"
     spec_path.write_text(SPEC_TEXT)
     out = tmp_path / "out"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        [str(HERE), os.environ.get("PYTHONPATH", "")])}
-    command = [sys.executable, "-m", "toyforge", "sweep", str(spec_path), "--out", str(out),
-               "--workers", "1", "--no-progress"]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "toyforge",
+        "sweep",
+        str(spec_path),
+        "--out",
+        str(out),
+        "--workers",
+        "1",
+        "--no-progress",
+    ]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     try:
         while len(list((out / "tasks").glob("*.json"))) < 3:

@@ -27,8 +27,10 @@ def test_effective_ratio_follows_the_papers_grid():
 @pytest.mark.slow  # cold numba/theory start-up
 def test_predict_sweep_matches_direct_predictions(tmp_path):
     predict = _predict()
-    spec = {"task": "predict", "grid": {"n_features": [128, 1024],
-                                        "ratio": [0.1, 0.5], "feature_prob": [0.01, 0.3]}}
+    spec = {
+        "task": "predict",
+        "grid": {"n_features": [128, 1024], "ratio": [0.1, 0.5], "feature_prob": [0.01, 0.3]},
+    }
     summary = sweep.run_sweep(spec, tmp_path)
     assert summary.executor == "in-process"  # cheap task
     assert summary.status.n_done == 8
@@ -48,13 +50,23 @@ def test_predict_without_n_features_uses_the_ratio_as_given(tmp_path):
     assert "ratio_effective" not in outputs
 
 
-@pytest.mark.parametrize("task", [
-    sweep_tasks.predict_task, sweep_tasks.construct_evaluate_task,
-    sweep_tasks.train_evaluate_task, sweep_tasks.compare_task,
-])
+@pytest.mark.parametrize(
+    "task",
+    [
+        sweep_tasks.predict_task,
+        sweep_tasks.construct_evaluate_task,
+        sweep_tasks.train_evaluate_task,
+        sweep_tasks.compare_task,
+    ],
+)
 def test_unknown_parameters_are_refused(task):
-    params = {"n_features": 64, "ratio": 0.25, "feature_prob": 0.05, "steps": 1,
-              "n_sample": 100}  # a typo of n_samples
+    params = {
+        "n_features": 64,
+        "ratio": 0.25,
+        "feature_prob": 0.05,
+        "steps": 1,
+        "n_sample": 100,
+    }  # a typo of n_samples
     try:
         with pytest.raises(InvalidParameter, match="n_sample"):
             task(params, 0)
@@ -66,8 +78,11 @@ def test_unknown_parameters_are_refused(task):
 def test_construct_evaluate_sweep_is_seeded_and_reproducible(tmp_path):
     _predict()
     pytest.importorskip("toyforge.constructions.persian_rug")
-    spec = {"task": "construct+evaluate", "fixed": {"n_features": 64, "n_samples": 2000},
-            "grid": {"ratio": [0.25], "feature_prob": [0.05], "seed": [0, 1]}}
+    spec = {
+        "task": "construct+evaluate",
+        "fixed": {"n_features": 64, "n_samples": 2000},
+        "grid": {"ratio": [0.25], "feature_prob": [0.05], "seed": [0, 1]},
+    }
     first = sweep.read_table(sweep.run_sweep(spec, tmp_path / "a").table_path)
     again = sweep.read_table(sweep.run_sweep(spec, tmp_path / "b").table_path)
     assert sweep.same_results(first, again)
@@ -80,13 +95,17 @@ def test_construct_evaluate_sweep_is_seeded_and_reproducible(tmp_path):
 def test_compare_sweep_runs_and_keeps_theory_and_construction_columns(tmp_path):
     _predict()
     pytest.importorskip("toyforge.verify.compare")
-    spec = {"task": "compare", "fixed": {"n_features": 64, "n_samples": 2000},
-            "grid": {"ratio": [0.25], "feature_prob": [0.05, 0.1]}}
+    spec = {
+        "task": "compare",
+        "fixed": {"n_features": 64, "n_samples": 2000},
+        "grid": {"ratio": [0.25], "feature_prob": [0.05, 0.1]},
+    }
     rows = sweep.read_table(sweep.run_sweep(spec, tmp_path).table_path)
     assert [row["status"] for row in rows] == ["done", "done"], rows[0]["error"]
     for row in rows:
         assert row["n_hidden"] == 16
         assert row["construction_stderr"] > 0
         z_score = (row["construction_loss"] - row["finite_theory_loss"]) / row[
-            "construction_stderr"]
+            "construction_stderr"
+        ]
         assert row["construction_vs_finite_z"] == pytest.approx(z_score, rel=1e-9)

@@ -23,8 +23,8 @@ _TABLE_3_2 = [
     (0.1, 1e-2, 9.96e-4, 8.86e-4, 9.96e-4),
     (0.1, 1e-3, 1.15e-5, 7.02e-6, 7.78e-6),
     (0.1, 1e-4, 1.35e-7, 5.10e-8, 5.39e-8),
-    (0.1, 1e-6, 1.90e-11, 3.41e-12, None),   # JumpReLU: spec 3.50e-12, see below
-    (0.1, 1e-8, 2.51e-15, None, 3.07e-16),   # MMSE: spec 3.02e-16, see below
+    (0.1, 1e-6, 1.90e-11, 3.41e-12, None),  # JumpReLU: spec 3.50e-12, see below
+    (0.1, 1e-8, 2.51e-15, None, 3.07e-16),  # MMSE: spec 3.02e-16, see below
     (0.25, 1e-2, 3.04e-4, 2.32e-4, 2.66e-4),
     (0.25, 0.05, 5.79e-3, 5.40e-3, 5.79e-3),
     (0.5, 0.3, 3.03e-2, 2.89e-2, 3.03e-2),
@@ -55,16 +55,17 @@ def test_spec_3_2_points_not_reproduced_are_checked_by_quadrature():
         like = norm.pdf(h, grid, sigma)
         active = p * np.trapezoid(like, grid)
         mean_active = np.trapezoid(grid * like, grid) / max(np.trapezoid(like, grid), 1e-300)
-        second_active = np.trapezoid(grid**2 * like, grid) / max(np.trapezoid(like, grid),
-                                                                 1e-300)
+        second_active = np.trapezoid(grid**2 * like, grid) / max(np.trapezoid(like, grid), 1e-300)
         inactive = (1 - p) * norm.pdf(h, 0.0, sigma)
         total = active + inactive
         mean = active * mean_active / total
         return total * (active * second_active / total - mean**2)
 
     edges = sorted({k * sigma for k in range(-10, 11)} | {0.5})
-    value = sum(integrate.quad(variance_density, a, b, limit=100, epsabs=0, epsrel=1e-6)[0]
-                for a, b in zip(edges[:-1], edges[1:], strict=True))
+    value = sum(
+        integrate.quad(variance_density, a, b, limit=100, epsabs=0, epsrel=1e-6)[0]
+        for a, b in zip(edges[:-1], edges[1:], strict=True)
+    )
     value += integrate.quad(variance_density, 0.5, 1 - 10 * sigma, limit=100)[0]
     assert float(mmse_loss(ratio, p)) == pytest.approx(3.065e-16, rel=1e-3)
     assert value == pytest.approx(float(mmse_loss(ratio, p)), rel=2e-3)
@@ -78,21 +79,31 @@ def test_mmse_matches_adaptive_quadrature():
         sigma = float(interference_sigma(ratio, p))
 
         def density(h, sigma=sigma, p=p):
-            return float(_posterior_variance_density(np.array([h]), np.array([sigma]),
-                                                     np.array([p]))[0])
+            return float(
+                _posterior_variance_density(np.array([h]), np.array([sigma]), np.array([p]))[0]
+            )
 
-        points = sorted([k * sigma for k in range(-12, 13)] + [1 + k * sigma
-                                                             for k in range(-12, 13)])
+        points = sorted(
+            [k * sigma for k in range(-12, 13)] + [1 + k * sigma for k in range(-12, 13)]
+        )
         edges = [-30 * sigma, *points, 1 + 30 * sigma]
-        value = sum(integrate.quad(density, a, b, epsabs=0, epsrel=1e-12, limit=200)[0]
-                    for a, b in zip(edges[:-1], edges[1:], strict=True))
+        value = sum(
+            integrate.quad(density, a, b, epsabs=0, epsrel=1e-12, limit=200)[0]
+            for a, b in zip(edges[:-1], edges[1:], strict=True)
+        )
         assert float(mmse_loss(ratio, p)) == pytest.approx(value, rel=1e-8)
 
 
-@pytest.mark.parametrize(("p", "ratio_to_leading", "digits", "refined_error"), [
-    (1e-2, 1.44, 2, 0.25), (1e-3, 1.11, 2, 0.12), (1e-4, 0.98, 2, 0.04), (1e-6, 0.915, 3, 0.005),
-    (1e-8, 0.908, 3, 0.0005),
-])
+@pytest.mark.parametrize(
+    ("p", "ratio_to_leading", "digits", "refined_error"),
+    [
+        (1e-2, 1.44, 2, 0.25),
+        (1e-3, 1.11, 2, 0.12),
+        (1e-4, 0.98, 2, 0.04),
+        (1e-6, 0.915, 3, 0.005),
+        (1e-8, 0.908, 3, 0.0005),
+    ],
+)
 def test_spec_section_3_1_asymptotics(p, ratio_to_leading, digits, refined_error):
     """Printed precision of spec §3.1: exact/leading ratios and the refined law's accuracy."""
     exact = float(symmetric_optimum(0.1, p).loss)
@@ -101,8 +112,10 @@ def test_spec_section_3_1_asymptotics(p, ratio_to_leading, digits, refined_error
     assert relative == pytest.approx(refined_error, rel=0.5)
 
 
-@pytest.mark.parametrize(("p", "loss"), [(1e-2, 9.963e-4), (1e-3, 1.155e-5), (1e-4, 1.352e-7),
-                                          (1e-6, 1.897e-11), (1e-8, 2.510e-15)])
+@pytest.mark.parametrize(
+    ("p", "loss"),
+    [(1e-2, 9.963e-4), (1e-3, 1.155e-5), (1e-4, 1.352e-7), (1e-6, 1.897e-11), (1e-8, 2.510e-15)],
+)
 def test_spec_section_3_1_exact_values(p, loss):
     assert float(symmetric_optimum(0.1, p).loss) == pytest.approx(loss, rel=4e-4)
 
@@ -116,8 +129,10 @@ def test_refined_law_converges_as_p_goes_to_1e_minus_8():
         assert errors[-1] < 1e-3
 
 
-@pytest.mark.parametrize(("ratio", "p", "gain"), [(0.1, 0.05, 0.043), (0.02, 0.01, 0.089),
-                                                   (0.4, 0.3, 0.002), (0.25, 0.045, 0.0)])
+@pytest.mark.parametrize(
+    ("ratio", "p", "gain"),
+    [(0.1, 0.05, 0.043), (0.02, 0.01, 0.089), (0.4, 0.3, 0.002), (0.25, 0.045, 0.0)],
+)
 def test_spec_section_8_time_sharing_gains(ratio, p, gain):
     symmetric = float(symmetric_optimum(ratio, p).loss)
     shared = float(time_sharing(ratio, p).loss)
@@ -128,11 +143,9 @@ def test_spec_section_8_time_sharing_gains(ratio, p, gain):
 
 def test_loss_is_below_every_baseline():
     rng = np.random.default_rng(3)
-    for ratio, p in zip(10 ** rng.uniform(-3, 0, 25), 10 ** rng.uniform(-6, 0, 25),
-                        strict=True):
+    for ratio, p in zip(10 ** rng.uniform(-3, 0, 25), 10 ** rng.uniform(-6, 0, 25), strict=True):
         prediction = predict(ratio, p)
         assert prediction.loss <= prediction.symmetric_loss
-        for baseline in (prediction.linear_loss, prediction.zero_loss,
-                         prediction.constant_loss):
+        for baseline in (prediction.linear_loss, prediction.zero_loss, prediction.constant_loss):
             assert prediction.loss <= baseline * (1 + 1e-12)
         assert prediction.mmse_loss <= prediction.jumprelu_loss <= prediction.symmetric_loss

@@ -48,15 +48,19 @@ def test_numpy_matches_sympy_expressions(c_value, sigma_value):
     cross_np, square_np = reduced_expectations(c_value, sigma_value, 1.0)
     assert float(cross_np) == pytest.approx(float(cross), rel=1e-10)
     assert float(square_np) == pytest.approx(float(square), rel=1e-10)
-    closed = _derive.committed_active_square().evalf(30, subs={_derive.c: c_value,
-                                                              _derive.sigma: sigma_value})
+    closed = _derive.committed_active_square().evalf(
+        30, subs={_derive.c: c_value, _derive.sigma: sigma_value}
+    )
     assert float(closed) == pytest.approx(float(square), rel=1e-12)
     assert np.isfinite(float(cross))
 
 
 def test_importing_theory_does_not_import_sympy():
-    code = ("import sys, toyforge.theory, toyforge.theory.predict\n"
-            "sys.exit(3 if 'sympy' in sys.modules else 0)")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=120)
+    code = (
+        "import sys, toyforge.theory, toyforge.theory.predict\n"
+        "sys.exit(3 if 'sympy' in sys.modules else 0)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr

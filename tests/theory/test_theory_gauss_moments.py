@@ -22,15 +22,19 @@ def _exact(m: float, sigma: float) -> list[float]:
     mm, ss = mpmath.mpf(m), mpmath.mpf(sigma)
     t = mm / ss
     cdf, pdf = mpmath.ncdf(t), mpmath.npdf(t)
-    return [float(cdf), float(mm * cdf + ss * pdf),
-            float((mm**2 + ss**2) * cdf + mm * ss * pdf),
-            float((mm**3 + 3 * mm * ss**2) * cdf + (mm**2 + 2 * ss**2) * ss * pdf)]
+    return [
+        float(cdf),
+        float(mm * cdf + ss * pdf),
+        float((mm**2 + ss**2) * cdf + mm * ss * pdf),
+        float((mm**3 + 3 * mm * ss**2) * cdf + (mm**2 + 2 * ss**2) * ss * pdf),
+    ]
 
 
 @pytest.mark.parametrize("sigma", [0.013, 0.7, 3.0])
 def test_moments_match_mpmath_on_both_sides(sigma):
-    t = np.concatenate([np.linspace(-30.0, 30.0, 121), [-12.0001, -11.9999, 12.0001, 11.9999,
-                                                        -0.0, 1e-9, -1e-9]])
+    t = np.concatenate(
+        [np.linspace(-30.0, 30.0, 121), [-12.0001, -11.9999, 12.0001, 11.9999, -0.0, 1e-9, -1e-9]]
+    )
     mean = t * sigma
     moments = GaussianReluMoments(mean, np.full_like(mean, sigma))
     for i, m in enumerate(mean):

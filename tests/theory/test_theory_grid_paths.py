@@ -16,14 +16,17 @@ from toyforge.theory.baselines import _jump_objective
 from toyforge.theory.timesharing import best_on_grid
 
 
-@pytest.mark.parametrize(("ratio", "p"), [(0.0192342, 0.00146374), (0.3399161, 0.0441893),
-                                          (0.1, 1e-3), (0.9969, 2.8e-8), (0.5, 0.3)])
+@pytest.mark.parametrize(
+    ("ratio", "p"),
+    [(0.0192342, 0.00146374), (0.3399161, 0.0441893), (0.1, 1e-3), (0.9969, 2.8e-8), (0.5, 0.3)],
+)
 def test_jumprelu_matches_brute_force_threshold_scan(ratio, p):
     """Parabolic search == the minimum of J over 200001 thresholds (incl. two-minima points)."""
     sigma = float(interference_sigma(ratio, p))
     theta = np.linspace(-1.0 - 6 * sigma, 1.0 + 12 * sigma, 200_001)
-    brute = float(np.min(_jump_objective(theta, np.full_like(theta, sigma),
-                                         np.full_like(theta, p))))
+    brute = float(
+        np.min(_jump_objective(theta, np.full_like(theta, sigma), np.full_like(theta, p)))
+    )
     brute = min(brute, (1 - ratio) * (p / 3 - p * p / 4))
     found = float(jumprelu_loss(ratio, p))
     assert found <= brute * (1 + 1e-9)
@@ -35,8 +38,9 @@ def test_grid_jumprelu_equals_pointwise():
     grid = predict_grid(ratios, probs)
     for i, ratio in enumerate(ratios):
         for j, p in enumerate(probs):
-            assert grid.jumprelu_loss[i, j] == pytest.approx(predict(ratio, p).jumprelu_loss,
-                                                            rel=1e-12)
+            assert grid.jumprelu_loss[i, j] == pytest.approx(
+                predict(ratio, p).jumprelu_loss, rel=1e-12
+            )
 
 
 def test_grouped_time_sharing_refinement_equals_per_point():
@@ -48,8 +52,9 @@ def test_grouped_time_sharing_refinement_equals_per_point():
     ratio, p = (a.reshape(-1) for a in np.meshgrid(r_axis, p_axis, indexing="ij"))
     own = symmetric_optimum(ratio, p).loss
     columns = np.tile(np.arange(p_axis.size), r_axis.size)
-    served = np.concatenate([ratio[:, None], np.broadcast_to(served_axis, (ratio.size, 40))],
-                            axis=1)
+    served = np.concatenate(
+        [ratio[:, None], np.broadcast_to(served_axis, (ratio.size, 40))], axis=1
+    )
     values = np.concatenate([own[:, None], served_loss.T[columns]], axis=1)
     variance = p / 3 - p * p / 4
     objective = variance[:, None] + ratio[:, None] * (values - variance[:, None]) / served
@@ -61,8 +66,12 @@ def test_grouped_time_sharing_refinement_equals_per_point():
     np.testing.assert_allclose(grouped.served_ratio, single.served_ratio, rtol=1e-9)
     # the reported loss is the exact loss of the reported (feasible) served ratio
     gained = grouped.served_fraction < 1
-    exact = variance + ratio * (symmetric_optimum(grouped.served_ratio, p).loss
-                                - variance) / grouped.served_ratio
+    exact = (
+        variance
+        + ratio
+        * (symmetric_optimum(grouped.served_ratio, p).loss - variance)
+        / grouped.served_ratio
+    )
     np.testing.assert_allclose(grouped.loss[gained], exact[gained], rtol=1e-12)
     assert np.all(grouped.served_ratio >= ratio)
 
@@ -74,7 +83,16 @@ def test_grid_without_bounds_changes_nothing_else():
     full = predict_grid(ratios, probs)
     lean = predict_grid(ratios, probs, bounds=False)
     assert np.isnan(lean.mmse_loss).all() and np.isnan(lean.jumprelu_loss).all()
-    for name in ("loss", "symmetric_loss", "time_sharing_loss", "scale", "bias", "c", "sigma",
-                 "linear_loss", "asymptotic_loss"):
+    for name in (
+        "loss",
+        "symmetric_loss",
+        "time_sharing_loss",
+        "scale",
+        "bias",
+        "c",
+        "sigma",
+        "linear_loss",
+        "asymptotic_loss",
+    ):
         np.testing.assert_array_equal(getattr(lean, name), getattr(full, name), err_msg=name)
     assert lean.regime.tolist() == full.regime.tolist()

@@ -40,8 +40,15 @@ def _quad_expectations(c: float, sigma: float, p: float) -> tuple[float, float, 
     def over_z(function):
         lo, hi = c - 14 * sigma, c + 14 * sigma
         points = [v for v in (-1.0, 0.0) if lo < v < hi]
-        value, _ = integrate.quad(lambda nu: function(nu) * norm.pdf(nu, c, sigma), lo, hi,
-                                  points=points or None, limit=400, epsabs=0, epsrel=1e-13)
+        value, _ = integrate.quad(
+            lambda nu: function(nu) * norm.pdf(nu, c, sigma),
+            lo,
+            hi,
+            points=points or None,
+            limit=400,
+            epsabs=0,
+            epsrel=1e-13,
+        )
         return value
 
     cross = p * over_z(lambda nu: _relu_integrals(nu)[0])
@@ -63,17 +70,25 @@ def test_closed_form_matches_quadrature(c, sigma, p):
     assert abs(float(reduced_loss(1.3, c, sigma, p)) - loss) <= 1e-9 * largest
 
 
-@pytest.mark.parametrize(("ratio", "p", "scale", "c", "bias", "sigma", "loss"), [
-    (0.25, 0.05, 1.255, -0.3514, -0.4409, 0.2194, 5.789e-3),
-    (0.1, 0.01, 1.525, -0.3919, -0.5976, 0.1726, 9.963e-4),
-    (0.5, 0.3, 0.839, -0.1255, -0.1053, 0.2784, 3.027e-2),
-    (0.8, 0.8, 0.861, 0.0487, 0.0420, 0.1633, 1.999e-2),
-    (0.25, 0.045, 1.289, -0.3458, -0.4458, 0.2085, 4.856e-3),
-])
+@pytest.mark.parametrize(
+    ("ratio", "p", "scale", "c", "bias", "sigma", "loss"),
+    [
+        (0.25, 0.05, 1.255, -0.3514, -0.4409, 0.2194, 5.789e-3),
+        (0.1, 0.01, 1.525, -0.3919, -0.5976, 0.1726, 9.963e-4),
+        (0.5, 0.3, 0.839, -0.1255, -0.1053, 0.2784, 3.027e-2),
+        (0.8, 0.8, 0.861, 0.0487, 0.0420, 0.1633, 1.999e-2),
+        (0.25, 0.045, 1.289, -0.3458, -0.4458, 0.2085, 4.856e-3),
+    ],
+)
 def test_spec_section_2_3_table(ratio, p, scale, c, bias, sigma, loss):
     optimum = symmetric_optimum(ratio, p)
-    for got, want in ((optimum.scale, scale), (optimum.c, c), (optimum.bias, bias),
-                      (optimum.sigma, sigma), (optimum.loss, loss)):
+    for got, want in (
+        (optimum.scale, scale),
+        (optimum.c, c),
+        (optimum.bias, bias),
+        (optimum.sigma, sigma),
+        (optimum.loss, loss),
+    ):
         digits = len(f"{want:.4g}".replace("-", "").replace(".", "").lstrip("0"))
         assert float(got) == pytest.approx(want, rel=0.6 * 10 ** (1 - digits)), (got, want)
 
@@ -87,16 +102,26 @@ def test_linear_branch_is_found():
 
 # spec §6B: n_s = 8192, r_eff = floor(8192 r) / 8192; symmetric optimum and linear loss
 _GRID_6B = {
-    0.002001: ([6.636e-4, 1.416e-2, 2.677e-2, 9.039e-2, 1.094e-1],
-               [6.647e-4, 1.415e-2, 2.676e-2, 9.039e-2, 1.094e-1]),
-    0.086001: ([5.343e-5, 1.117e-2, 2.339e-2, 8.270e-2, 1.002e-1],
-               [6.087e-4, 1.296e-2, 2.451e-2, 8.278e-2, 1.002e-1]),
-    0.296001: ([1.082e-5, 3.727e-3, 1.115e-2, 6.073e-2, 7.627e-2],
-               [4.689e-4, 9.985e-3, 1.888e-2, 6.376e-2, 7.719e-2]),
-    0.506001: ([4.297e-6, 1.471e-3, 4.830e-3, 3.786e-2, 5.118e-2],
-               [3.290e-4, 7.006e-3, 1.325e-2, 4.474e-2, 5.416e-2]),
-    0.800001: ([1.069e-6, 3.481e-4, 1.167e-3, 1.200e-2, 1.832e-2],
-               [1.332e-4, 2.837e-3, 5.364e-3, 1.811e-2, 2.193e-2]),
+    0.002001: (
+        [6.636e-4, 1.416e-2, 2.677e-2, 9.039e-2, 1.094e-1],
+        [6.647e-4, 1.415e-2, 2.676e-2, 9.039e-2, 1.094e-1],
+    ),
+    0.086001: (
+        [5.343e-5, 1.117e-2, 2.339e-2, 8.270e-2, 1.002e-1],
+        [6.087e-4, 1.296e-2, 2.451e-2, 8.278e-2, 1.002e-1],
+    ),
+    0.296001: (
+        [1.082e-5, 3.727e-3, 1.115e-2, 6.073e-2, 7.627e-2],
+        [4.689e-4, 9.985e-3, 1.888e-2, 6.376e-2, 7.719e-2],
+    ),
+    0.506001: (
+        [4.297e-6, 1.471e-3, 4.830e-3, 3.786e-2, 5.118e-2],
+        [3.290e-4, 7.006e-3, 1.325e-2, 4.474e-2, 5.416e-2],
+    ),
+    0.800001: (
+        [1.069e-6, 3.481e-4, 1.167e-3, 1.200e-2, 1.832e-2],
+        [1.332e-4, 2.837e-3, 5.364e-3, 1.811e-2, 2.193e-2],
+    ),
 }
 _PROBS_6B = [0.002001, 0.044001, 0.086001, 0.380001, 0.590001]
 
@@ -129,8 +154,13 @@ def test_dense_scan_never_beats_the_optimum():
     optimum = symmetric_optimum(ratios, probs)
     sigma = interference_sigma(ratios, probs)
     c_max = 4 + 12 * sigma + 3 * (1 - ratios) * probs / (2 * ratios)
-    fine = np.concatenate([np.linspace(-1.5, 1.5, 3001)[None, :].repeat(40, 0),
-                           np.geomspace(1e-3, c_max, 3000, axis=1)], axis=1)
+    fine = np.concatenate(
+        [
+            np.linspace(-1.5, 1.5, 3001)[None, :].repeat(40, 0),
+            np.geomspace(1e-3, c_max, 3000, axis=1),
+        ],
+        axis=1,
+    )
     values = profile_loss(fine, sigma[:, None], probs[:, None])
     assert np.all(optimum.loss <= values.min(axis=1) * (1 + 1e-10) + 1e-300)
 
@@ -141,7 +171,8 @@ def test_scale_is_the_argmin_of_the_quadratic():
     for delta in (-1e-3, 1e-3):
         assert reduced_loss(scale + delta, c, sigma, p) > reduced_loss(scale, c, sigma, p)
     assert float(profile_loss(c, sigma, p)) == pytest.approx(
-        float(reduced_loss(scale, c, sigma, p)), rel=1e-13)
+        float(reduced_loss(scale, c, sigma, p)), rel=1e-13
+    )
 
 
 @pytest.mark.parametrize(("ratio", "p"), [(0.25, 0.05), (0.1, 0.01), (0.5, 0.3), (0.05, 0.6)])

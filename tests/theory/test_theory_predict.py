@@ -12,14 +12,39 @@ import pytest
 from toyforge.errors import InvalidParameter
 from toyforge.theory import Prediction, PredictionGrid, predict, predict_grid
 
-_KEYS = ("loss", "scale", "bias", "regime", "symmetric_loss", "time_sharing_loss",
-         "linear_loss", "mmse_loss", "jumprelu_loss", "asymptotic_loss", "ratio",
-         "feature_prob", "c", "sigma", "time_sharing_fraction")
+_KEYS = (
+    "loss",
+    "scale",
+    "bias",
+    "regime",
+    "symmetric_loss",
+    "time_sharing_loss",
+    "linear_loss",
+    "mmse_loss",
+    "jumprelu_loss",
+    "asymptotic_loss",
+    "ratio",
+    "feature_prob",
+    "c",
+    "sigma",
+    "time_sharing_fraction",
+)
 
 
-@pytest.mark.parametrize(("ratio", "p"), [(0.0, 0.1), (-0.1, 0.1), (1.01, 0.1), (0.5, 0.0),
-                                          (0.5, 1.5), (math.nan, 0.1), (0.5, math.inf),
-                                          ("0.5", 0.1), (True, 0.1)])
+@pytest.mark.parametrize(
+    ("ratio", "p"),
+    [
+        (0.0, 0.1),
+        (-0.1, 0.1),
+        (1.01, 0.1),
+        (0.5, 0.0),
+        (0.5, 1.5),
+        (math.nan, 0.1),
+        (0.5, math.inf),
+        ("0.5", 0.1),
+        (True, 0.1),
+    ],
+)
 def test_invalid_inputs_raise(ratio, p):
     with pytest.raises(InvalidParameter):
         predict(ratio, p)
@@ -34,9 +59,19 @@ def test_invalid_grid_inputs_raise():
         predict_grid([0.1], [[0.1]])
 
 
-@pytest.mark.parametrize(("ratio", "p"), [(1e-4, 1e-8), (1e-4, 1.0), (1.0, 1e-8), (1.0, 1.0),
-                                          (0.999999, 1e-8), (1e-4, 0.5), (0.5, 1e-300),
-                                          (1 - 1e-15, 0.3)])
+@pytest.mark.parametrize(
+    ("ratio", "p"),
+    [
+        (1e-4, 1e-8),
+        (1e-4, 1.0),
+        (1.0, 1e-8),
+        (1.0, 1.0),
+        (0.999999, 1e-8),
+        (1e-4, 0.5),
+        (0.5, 1e-300),
+        (1 - 1e-15, 0.3),
+    ],
+)
 def test_extreme_inputs_are_finite_without_warnings(ratio, p):
     with warnings.catch_warnings():
         warnings.simplefilter("error")

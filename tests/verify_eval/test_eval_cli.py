@@ -16,14 +16,29 @@ from toyforge.constructions.models import ModularAdditionMLP, ReluAutoencoder
 @pytest.fixture
 def autoencoder_file(tmp_path):
     rng = np.random.default_rng(0)
-    model = ReluAutoencoder(W_in=rng.normal(size=(4, 20)), W_out=rng.normal(size=(20, 4)),
-                            b=np.full(20, -0.5))
+    model = ReluAutoencoder(
+        W_in=rng.normal(size=(4, 20)), W_out=rng.normal(size=(20, 4)), b=np.full(20, -0.5)
+    )
     return save(model, tmp_path / "ae.npz", metadata={"training": {"feature_prob": 0.1}})
 
 
 def test_evaluate_json_reports_loss_and_stderr(autoencoder_file, capsys):
-    assert main(["evaluate", str(autoencoder_file), "--feature-prob", "0.05", "--samples",
-                 "2000", "--seed", "3", "--json"]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                str(autoencoder_file),
+                "--feature-prob",
+                "0.05",
+                "--samples",
+                "2000",
+                "--seed",
+                "3",
+                "--json",
+            ]
+        )
+        == 0
+    )
     result = json.loads(capsys.readouterr().out)
     assert result["architecture"] == "relu-autoencoder"
     assert result["feature_prob"] == 0.05 and result["n_samples"] == 2000
@@ -80,8 +95,7 @@ def test_warmup_runs_each_module_and_reports_failures(monkeypatch, capsys):
     """Restricted to this area's modules (compiling every area's kernels takes a minute)."""
     import toyforge.commands.warmup as warmup
 
-    monkeypatch.setattr(warmup, "kernel_modules",
-                        lambda: ["autoencoder_eval", "sparse_sampling"])
+    monkeypatch.setattr(warmup, "kernel_modules", lambda: ["autoencoder_eval", "sparse_sampling"])
     assert main(["warmup", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert [row["module"] for row in rows] == ["autoencoder_eval", "sparse_sampling"]

@@ -48,11 +48,12 @@ def test_moments_match_bernoulli_times_uniform():
     mean_se = math.sqrt((p / 3 - p * p / 4) / cells)
     assert abs(dense.mean() - p / 2) < 5 * mean_se
     second_se = math.sqrt((p / 5 - p * p / 9) / cells)
-    assert abs((dense ** 2).mean() - p / 3) < 5 * second_se
+    assert abs((dense**2).mean() - p / 3) < 5 * second_se
     # permutation symmetry: activation frequency per feature has no trend
     per_feature = (dense != 0).mean(axis=0)
-    assert abs(per_feature[: n // 2].mean() - per_feature[n // 2:].mean()) < 5 * math.sqrt(
-        2 * p * (1 - p) / (size * n / 2))
+    assert abs(per_feature[: n // 2].mean() - per_feature[n // 2 :].mean()) < 5 * math.sqrt(
+        2 * p * (1 - p) / (size * n / 2)
+    )
 
 
 def test_constant_values_and_full_probability():
@@ -60,10 +61,18 @@ def test_constant_values_and_full_probability():
     np.testing.assert_array_equal(batch.to_dense(), np.ones((3, 6)))
 
 
-@pytest.mark.parametrize("kwargs", [
-    dict(n_features=0), dict(feature_prob=0.0), dict(feature_prob=1.5), dict(batch_size=0),
-    dict(dtype=np.int32), dict(value_dist="normal"), dict(feature_prob=float("nan")),
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(n_features=0),
+        dict(feature_prob=0.0),
+        dict(feature_prob=1.5),
+        dict(batch_size=0),
+        dict(dtype=np.int32),
+        dict(value_dist="normal"),
+        dict(feature_prob=float("nan")),
+    ],
+)
 def test_bad_arguments_are_refused(kwargs):
     arguments = dict(n_features=5, feature_prob=0.5, batch_size=2, rng=0) | kwargs
     with pytest.raises(InvalidParameter):
@@ -71,13 +80,19 @@ def test_bad_arguments_are_refused(kwargs):
 
 
 def test_sparse_batch_validates_its_arrays():
-    good = dict(indptr=np.array([0, 1], dtype=np.int64), indices=np.array([2], dtype=np.int32),
-                values=np.array([0.5]), n_features=3)
+    good = dict(
+        indptr=np.array([0, 1], dtype=np.int64),
+        indices=np.array([2], dtype=np.int32),
+        values=np.array([0.5]),
+        n_features=3,
+    )
     assert SparseBatch(**good).nnz == 1
-    for change in (dict(indices=np.array([3], dtype=np.int32)),
-                   dict(indptr=np.array([0, 2], dtype=np.int64)),
-                   dict(values=np.array([1], dtype=np.int64)),
-                   dict(indptr=np.array([0, 1], dtype=np.int32))):
+    for change in (
+        dict(indices=np.array([3], dtype=np.int32)),
+        dict(indptr=np.array([0, 2], dtype=np.int64)),
+        dict(values=np.array([1], dtype=np.int64)),
+        dict(indptr=np.array([0, 1], dtype=np.int32)),
+    ):
         with pytest.raises(InvalidParameter):
             SparseBatch(**(good | change))
 
@@ -96,7 +111,7 @@ def test_modular_pairs_partition_every_pair_once(unordered):
     modulus = 7
     train, test = modular_addition_pairs(modulus, 0.4, seed=3, unordered=unordered)
     everything = np.concatenate([train, test])
-    expected = modulus * (modulus + 1) // 2 if unordered else modulus ** 2
+    expected = modulus * (modulus + 1) // 2 if unordered else modulus**2
     assert len(everything) == expected
     assert len({tuple(pair) for pair in everything.tolist()}) == expected
     assert len(train) == round(0.4 * expected)

@@ -37,8 +37,16 @@ def problems(draw):
     W_out_T = rng.normal(size=(n_hidden, n_features)).astype(dtype)
     bias = rng.normal(scale=0.5, size=n_features).astype(dtype)
     weights = rng.random(n_features) + 0.1 if weighted else np.empty(0)
-    return dict(indptr=indptr, indices=indices, values=values, W_in_T=W_in_T,
-                W_out_T=W_out_T, bias=bias, weights=weights, dtype=dtype)
+    return dict(
+        indptr=indptr,
+        indices=indices,
+        values=values,
+        W_in_T=W_in_T,
+        W_out_T=W_out_T,
+        bias=bias,
+        weights=weights,
+        dtype=dtype,
+    )
 
 
 @given(problems())
@@ -54,13 +62,17 @@ def test_sparse_hidden_matches_dense_product(problem):
 def test_relu_mse_rows_matches_reference(problem):
     p = problem
     batch = p["indptr"].size - 1
-    pre = (ae.reference_sparse_hidden(p["indptr"], p["indices"], p["values"], p["W_in_T"])
-           @ p["W_out_T"]).astype(p["dtype"])
+    pre = (
+        ae.reference_sparse_hidden(p["indptr"], p["indices"], p["values"], p["W_in_T"])
+        @ p["W_out_T"]
+    ).astype(p["dtype"])
     losses = np.empty(batch)
-    positives = ae.relu_mse_rows(pre, p["bias"], p["indptr"], p["indices"], p["values"],
-                                 p["weights"], losses)
+    positives = ae.relu_mse_rows(
+        pre, p["bias"], p["indptr"], p["indices"], p["values"], p["weights"], losses
+    )
     expected, expected_positives = ae.reference_relu_mse_rows(
-        pre, p["bias"], p["indptr"], p["indices"], p["values"], p["weights"])
+        pre, p["bias"], p["indptr"], p["indices"], p["values"], p["weights"]
+    )
     np.testing.assert_allclose(losses, expected, rtol=1e-10, atol=1e-12)
     assert positives == expected_positives
 
@@ -71,10 +83,12 @@ def test_product_path_matches_reference(problem):
     batch = p["indptr"].size - 1
     M_T = np.ascontiguousarray(p["W_in_T"] @ p["W_out_T"])
     losses = np.empty(batch)
-    positives = ae.product_path_losses(p["indptr"], p["indices"], p["values"], M_T, p["bias"],
-                                       p["weights"], losses)
-    expected, _ = ae.reference_product_path_losses(p["indptr"], p["indices"], p["values"], M_T,
-                                                   p["bias"], p["weights"])
+    positives = ae.product_path_losses(
+        p["indptr"], p["indices"], p["values"], M_T, p["bias"], p["weights"], losses
+    )
+    expected, _ = ae.reference_product_path_losses(
+        p["indptr"], p["indices"], p["values"], M_T, p["bias"], p["weights"]
+    )
     np.testing.assert_allclose(losses, expected, rtol=RTOL[p["dtype"]], atol=ATOL[p["dtype"]])
     assert 0 <= positives <= batch * M_T.shape[0]
 
@@ -94,18 +108,25 @@ def test_product_path_counts_positive_outputs_exactly():
     np.testing.assert_allclose(losses, ((outputs - dense) ** 2).mean(axis=1), rtol=1e-14)
 
 
-@given(st.integers(1, 40), st.sampled_from([0.01, 0.2, 0.5, 1.0]), st.integers(1, 6),
-       st.booleans(), st.integers(0, 2**32 - 1))
-def test_sampler_kernel_matches_reference_draw_for_draw(n_features, feature_prob, batch,
-                                                        uniform, seed):
+@given(
+    st.integers(1, 40),
+    st.sampled_from([0.01, 0.2, 0.5, 1.0]),
+    st.integers(1, 6),
+    st.booleans(),
+    st.integers(0, 2**32 - 1),
+)
+def test_sampler_kernel_matches_reference_draw_for_draw(
+    n_features, feature_prob, batch, uniform, seed
+):
     got = sample_csr(np.random.default_rng(seed), n_features, feature_prob, batch, uniform)
-    expected = reference_sample_csr(np.random.default_rng(seed), n_features, feature_prob,
-                                    batch, uniform)
+    expected = reference_sample_csr(
+        np.random.default_rng(seed), n_features, feature_prob, batch, uniform
+    )
     for array, reference in zip(got, expected, strict=True):
         np.testing.assert_array_equal(array, reference)
     indptr, indices, _ = got
     for row in range(batch):
-        segment = indices[indptr[row]:indptr[row + 1]]
+        segment = indices[indptr[row] : indptr[row + 1]]
         assert np.all(np.diff(segment) > 0)
 
 

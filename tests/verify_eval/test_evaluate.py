@@ -31,8 +31,7 @@ def random_autoencoder(n_features=40, n_hidden=8, dtype=np.float64, bias=-0.2, s
     W_in = rng.normal(size=(n_hidden, n_features)) / math.sqrt(n_hidden)
     W_out = rng.normal(size=(n_features, n_hidden)) / math.sqrt(n_hidden)
     b = bias + 0.1 * rng.normal(size=n_features)
-    return ReluAutoencoder(W_in=W_in.astype(dtype), W_out=W_out.astype(dtype),
-                           b=b.astype(dtype))
+    return ReluAutoencoder(W_in=W_in.astype(dtype), W_out=W_out.astype(dtype), b=b.astype(dtype))
 
 
 @pytest.mark.parametrize("path", PATHS)
@@ -41,9 +40,17 @@ def random_autoencoder(n_features=40, n_hidden=8, dtype=np.float64, bias=-0.2, s
 def test_monte_carlo_equals_dense_numpy_on_the_same_samples(path, dtype, importance):
     model = random_autoencoder(dtype=dtype)
     spec = SparseDataSpec(feature_prob=0.1, importance=importance)
-    result = evaluate_autoencoder(model, EvaluationRequest(
-        feature_prob=0.1, n_samples=1500, seed=5, batch_size=400, path=path,
-        importance=importance))
+    result = evaluate_autoencoder(
+        model,
+        EvaluationRequest(
+            feature_prob=0.1,
+            n_samples=1500,
+            seed=5,
+            batch_size=400,
+            path=path,
+            importance=importance,
+        ),
+    )
     losses = reference_losses(model, spec, 1500, seed=5, batch_size=400)
     rtol = 1e-5 if dtype == np.float32 else 1e-12
     assert result.loss == pytest.approx(losses.mean(), rel=rtol)
@@ -55,8 +62,11 @@ def test_monte_carlo_equals_dense_numpy_on_the_same_samples(path, dtype, importa
 def independent_dense_estimate(model, feature_prob, n_samples, seed):
     """Per-feature MSE from a plain-numpy sampler unrelated to the CSR kernel."""
     rng = np.random.default_rng(seed)
-    x = np.where(rng.random((n_samples, model.n_features)) < feature_prob,
-                 rng.random((n_samples, model.n_features)), 0.0)
+    x = np.where(
+        rng.random((n_samples, model.n_features)) < feature_prob,
+        rng.random((n_samples, model.n_features)),
+        0.0,
+    )
     y = np.maximum(x @ model.W_in.T @ model.W_out.T + model.b, 0.0)
     per_sample = ((y - x) ** 2).mean(axis=1)
     return per_sample.mean(), per_sample.std(ddof=1) / math.sqrt(n_samples)
@@ -65,8 +75,9 @@ def independent_dense_estimate(model, feature_prob, n_samples, seed):
 @pytest.mark.parametrize("path", ["hidden", "product"])
 def test_agrees_with_an_independent_dense_estimate_within_4_se(path):
     model = random_autoencoder(n_features=60, n_hidden=10)
-    estimate = evaluate(model, SparseDataSpec(feature_prob=0.08), n_samples=20_000, seed=1,
-                        path=path)
+    estimate = evaluate(
+        model, SparseDataSpec(feature_prob=0.08), n_samples=20_000, seed=1, path=path
+    )
     value, stderr = independent_dense_estimate(model, 0.08, 20_000, seed=99)
     assert abs(estimate.value - value) < 4 * math.hypot(estimate.stderr, stderr)
 
@@ -76,11 +87,13 @@ def test_agrees_with_an_independent_dense_estimate_within_4_se(path):
 def test_constant_output_model_has_the_closed_form_loss(path, constant):
     """W = 0, b = c: E(c − x)² = c² − c p + p/3 (spec persian_rug.md: p/3 for predicting 0)."""
     n_features, p = 30, 0.2
-    model = ReluAutoencoder(W_in=np.zeros((3, n_features)), W_out=np.zeros((n_features, 3)),
-                            b=np.full(n_features, constant))
-    estimate = evaluate(model, SparseDataSpec(feature_prob=p), n_samples=20_000, seed=3,
-                        path=path)
-    exact = constant ** 2 - constant * p + p / 3
+    model = ReluAutoencoder(
+        W_in=np.zeros((3, n_features)),
+        W_out=np.zeros((n_features, 3)),
+        b=np.full(n_features, constant),
+    )
+    estimate = evaluate(model, SparseDataSpec(feature_prob=p), n_samples=20_000, seed=3, path=path)
+    exact = constant**2 - constant * p + p / 3
     assert abs(estimate.z_score(exact)) < 4
 
 
@@ -98,8 +111,7 @@ def test_same_seed_same_estimate_and_paths_agree():
 
 def test_choose_path_follows_the_documented_rule():
     # benchmark shapes (float32, 1e5 samples): product path everywhere (r/p >= 5)
-    for n, r, p in [(1024, 0.1, 0.01), (1024, 0.25, 0.05), (4096, 0.1, 0.01),
-                    (4096, 0.1, 0.001)]:
+    for n, r, p in [(1024, 0.1, 0.01), (1024, 0.25, 0.05), (4096, 0.1, 0.01), (4096, 0.1, 0.001)]:
         assert choose_path(n, int(r * n), p, 100_000, 4) == "product"
     assert choose_path(1024, 102, 0.05, 100_000, 4) == "hidden"  # r/p = 2
     assert choose_path(4096, 409, 0.01, 100, 4) == "hidden"  # M not amortised
@@ -120,12 +132,15 @@ def test_bad_requests_are_refused():
 
 # --------------------------------------------------------------------------- modular addition
 
+
 def tiny_modular_model(modulus=5, n_hidden=7, activation="relu", seed=0, untied=False):
     rng = np.random.default_rng(seed)
     return ModularAdditionMLP(
-        W_in=rng.normal(size=(modulus, n_hidden)), W_out=rng.normal(size=(n_hidden, modulus)),
+        W_in=rng.normal(size=(modulus, n_hidden)),
+        W_out=rng.normal(size=(n_hidden, modulus)),
         W_in_right=rng.normal(size=(modulus, n_hidden)) if untied else None,
-        activation=activation)
+        activation=activation,
+    )
 
 
 def brute_force(model, pairs):
@@ -186,7 +201,8 @@ def test_a_perfect_lookup_model_has_accuracy_one_and_positive_margin():
     report = evaluate_modular_addition(model)
     assert report.accuracy == 1.0 and report.margin == pytest.approx(1.0)
     assert report.estimate.exact and report.estimate.value == pytest.approx(
-        math.log(math.e + p - 1) - 1)
+        math.log(math.e + p - 1) - 1
+    )
 
 
 def test_registry_dispatch_and_custom_evaluator():
@@ -202,9 +218,12 @@ def test_registry_dispatch_and_custom_evaluator():
     with pytest.raises(InvalidParameter, match="evaluator"):
         evaluate(Dummy())
     try:
-        register_evaluator("test-dummy-architecture",
-                           lambda m, r: type("R", (), {"estimate": Estimate(
-                               value=1.0, stderr=0.0, n_samples=1, exact=True)})())
+        register_evaluator(
+            "test-dummy-architecture",
+            lambda m, r: type(
+                "R", (), {"estimate": Estimate(value=1.0, stderr=0.0, n_samples=1, exact=True)}
+            )(),
+        )
         assert evaluate(Dummy()).value == 1.0
         with pytest.raises(InvalidParameter):
             register_evaluator("test-dummy-architecture", lambda m, r: None)

@@ -35,7 +35,8 @@ def test_adamw_decays_before_the_step_and_adam_l2_adds_to_gradient():
     assert decoupled[0] == pytest.approx(2.0 * (1 - 0.01 * 0.5) - 0.01 * 0.3 / (0.3 + 1e-8))
     coupled = np.array([2.0])
     Adam(config=AdamConfig(lr=0.01, weight_decay=0.5, decoupled=False)).step(
-        {"w": coupled}, {"w": grad})
+        {"w": coupled}, {"w": grad}
+    )
     effective = 0.3 + 0.5 * 2.0  # g + wd·θ
     assert coupled[0] == pytest.approx(2.0 - 0.01 * effective / (effective + 1e-8))
 
@@ -43,8 +44,10 @@ def test_adamw_decays_before_the_step_and_adam_l2_adds_to_gradient():
 def test_skip_decay_leaves_named_parameters_undecayed():
     weights, bias = np.array([1.0]), np.array([1.0])
     Adam(config=AdamConfig(lr=0.1, weight_decay=1.0)).step(
-        {"w": weights, "b": bias}, {"w": np.array([0.0]), "b": np.array([0.0])},
-        skip_decay=frozenset({"b"}))
+        {"w": weights, "b": bias},
+        {"w": np.array([0.0]), "b": np.array([0.0])},
+        skip_decay=frozenset({"b"}),
+    )
     assert weights[0] == pytest.approx(0.9)
     assert bias[0] == 1.0
 

@@ -37,9 +37,15 @@ def test_trained_held_out_loss_within_ten_percent_of_theory():
     theory = _theory_loss()
     assert theory == pytest.approx(SPEC_THEORY_LOSS, rel=1e-3)
     data = SparseFeatureData(n_features=N_FEATURES, feature_prob=FEATURE_PROB)
-    config = TrainConfig(steps=STEPS, batch_size=1024, optimizer=AdamConfig(lr=3e-3),
-                         schedule=warmup_cosine_schedule(STEPS, warmup_steps=10),
-                         eval_samples=20_000, log_every=STEPS, seed=0)
+    config = TrainConfig(
+        steps=STEPS,
+        batch_size=1024,
+        optimizer=AdamConfig(lr=3e-3),
+        schedule=warmup_cosine_schedule(STEPS, warmup_steps=10),
+        eval_samples=20_000,
+        log_every=STEPS,
+        seed=0,
+    )
     model = init_relu_autoencoder(N_FEATURES, int(RATIO * N_FEATURES), seed=0)
     result = train(model, data, config)
     held_out = held_out_loss(result.model, data, config, eval_seed(config.seed))

@@ -46,32 +46,51 @@ def test_same_seed_gives_identical_weights_and_other_seed_differs():
 def test_kernel_backend_equals_numpy_backend(dtype):
     """Same data stream, same Adam: the sparse-aware kernel path reproduces the reference."""
     model = init_relu_autoencoder(24, 6, seed=2)
-    config = _config(dtype=dtype, dense_threshold=0.3, optimizer=AdamConfig(
-        lr=1e-2, weight_decay=0.01), schedule=warmup_cosine_schedule(30, 5))
+    config = _config(
+        dtype=dtype,
+        dense_threshold=0.3,
+        optimizer=AdamConfig(lr=1e-2, weight_decay=0.01),
+        schedule=warmup_cosine_schedule(30, 5),
+    )
     fast = train(model, AE_DATA, config)
-    reference = train(model, AE_DATA, _config(dtype=dtype, dense_threshold=0.3, backend="numpy",
-                                               optimizer=config.optimizer,
-                                               schedule=config.schedule))
+    reference = train(
+        model,
+        AE_DATA,
+        _config(
+            dtype=dtype,
+            dense_threshold=0.3,
+            backend="numpy",
+            optimizer=config.optimizer,
+            schedule=config.schedule,
+        ),
+    )
     assert fast.backend == "kernel" and reference.backend == "numpy"
     assert fast.model.W_in.dtype == np.dtype(dtype)
     tolerance = 1e-10 if dtype == "float64" else 2e-4
     for name, array in fast.model.to_arrays().items():
-        np.testing.assert_allclose(array, reference.model.to_arrays()[name], rtol=tolerance,
-                                   atol=tolerance * 1e-2, err_msg=name)
+        np.testing.assert_allclose(
+            array,
+            reference.model.to_arrays()[name],
+            rtol=tolerance,
+            atol=tolerance * 1e-2,
+            err_msg=name,
+        )
 
 
 def test_training_lowers_held_out_loss_and_records_history():
     model = init_relu_autoencoder(24, 6, seed=0)
-    result = train(model, AE_DATA, _config(steps=60, eval_every=20, eval_samples=2000,
-                                           checkpoint_steps=(10, 60)))
+    result = train(
+        model,
+        AE_DATA,
+        _config(steps=60, eval_every=20, eval_samples=2000, checkpoint_steps=(10, 60)),
+    )
     history = result.history
     assert list(history.steps) == [5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 55, 60]
     evaluated = np.isfinite(history.eval_loss)
     assert list(history.steps[evaluated]) == [20, 40, 60]
     assert result.final_eval is not None
     assert result.final_eval.value == pytest.approx(history.eval_loss[-1])
-    start = model_loss(model, AE_DATA.sample(np.random.default_rng(9), 4000, np.float64)
-                       .to_dense())
+    start = model_loss(model, AE_DATA.sample(np.random.default_rng(9), 4000, np.float64).to_dense())
     assert result.final_eval.value < start
     assert [c.step for c in result.checkpoints] == [10, 60]
     np.testing.assert_array_equal(result.checkpoints[-1].model.W_in, result.model.W_in)
@@ -86,10 +105,16 @@ def test_tied_autoencoder_on_fixed_full_batch_with_importance():
     inputs = np.where(rng.random((40, 8)) < 0.3, rng.random((40, 8)), 0.0)
     importance = tuple(0.9 ** np.arange(8))
     model = init_relu_autoencoder(8, 2, seed=0, tied=True, scheme="xavier_normal")
-    config = TrainConfig(steps=200, batch_size=None, importance=importance,
-                         optimizer=AdamConfig(lr=1e-2, weight_decay=1e-2),
-                         reduction="sum_features", dtype="float64", log_every=50,
-                         eval_every=200)
+    config = TrainConfig(
+        steps=200,
+        batch_size=None,
+        importance=importance,
+        optimizer=AdamConfig(lr=1e-2, weight_decay=1e-2),
+        reduction="sum_features",
+        dtype="float64",
+        log_every=50,
+        eval_every=200,
+    )
     result = train(model, FixedData(inputs=inputs, test_inputs=inputs), config)
     assert result.model.tied and result.backend == "numpy"
     weights = np.asarray(importance)
@@ -105,8 +130,14 @@ def test_mlp_cross_entropy_minibatches_learn_a_lookup_table():
     inputs = np.eye(classes)
     labels = np.arange(classes)
     model = init_mlp(classes, 2, classes, seed=0, activation="identity")
-    config = TrainConfig(steps=400, batch_size=2, loss="cross_entropy",
-                         optimizer=AdamConfig(lr=5e-2), dtype="float64", log_every=100)
+    config = TrainConfig(
+        steps=400,
+        batch_size=2,
+        loss="cross_entropy",
+        optimizer=AdamConfig(lr=5e-2),
+        dtype="float64",
+        log_every=100,
+    )
     result = train(model, FixedData(inputs=inputs, targets=labels), config)
     assert np.array_equal(result.model.forward(inputs).argmax(axis=1), labels)
     assert result.history.train_loss[-1] < 0.5 * result.history.train_loss[0]
@@ -122,8 +153,14 @@ def test_mlp_with_fixed_embedding_on_generated_data():
         x = np.where(generator.random((size, 10)) < 0.2, generator.random((size, 10)), 0.0)
         return x, x
 
-    config = TrainConfig(steps=150, batch_size=64, optimizer=AdamConfig(lr=1e-2),
-                         dtype="float64", eval_every=150, eval_samples=500)
+    config = TrainConfig(
+        steps=150,
+        batch_size=64,
+        optimizer=AdamConfig(lr=1e-2),
+        dtype="float64",
+        eval_every=150,
+        eval_samples=500,
+    )
     result = train(model, GeneratedData(sample=sample), config)
     np.testing.assert_array_equal(result.model.embedding, embedding)
     assert result.final_eval.value < result.history.train_loss[0]
@@ -131,8 +168,12 @@ def test_mlp_with_fixed_embedding_on_generated_data():
 
 def test_progress_callback_sees_every_step():
     calls = []
-    train(init_relu_autoencoder(24, 6), AE_DATA, _config(steps=7),
-          progress=lambda step, loss: calls.append(step))
+    train(
+        init_relu_autoencoder(24, 6),
+        AE_DATA,
+        _config(steps=7),
+        progress=lambda step, loss: calls.append(step),
+    )
     assert calls == list(range(1, 8))
 
 
@@ -150,8 +191,11 @@ def test_invalid_settings_are_refused():
     with pytest.raises(InvalidParameter, match="backend"):
         train(init_relu_autoencoder(24, 6, tied=True), AE_DATA, _config(backend="kernel"))
     with pytest.raises(InvalidParameter, match="lr"):
-        train(init_relu_autoencoder(24, 6), AE_DATA,
-              _config(optimizer=AdamConfig(lr=1e300), dtype="float64"))
+        train(
+            init_relu_autoencoder(24, 6),
+            AE_DATA,
+            _config(optimizer=AdamConfig(lr=1e300), dtype="float64"),
+        )
 
 
 def test_init_follows_torch_linear_bounds():
@@ -164,9 +208,30 @@ def test_init_follows_torch_linear_bounds():
 
 def test_cli_trains_saves_weights_and_history(tmp_path, capsys):
     out = tmp_path / "ae.npz"
-    status = main(["train", "relu-ae", "--features", "32", "--ratio", "0.25",
-                   "--feature-prob", "0.1", "--steps", "20", "--batch", "64", "--lr", "1e-2",
-                   "--eval-samples", "1000", "--out", str(out), "--json", "--no-progress"])
+    status = main(
+        [
+            "train",
+            "relu-ae",
+            "--features",
+            "32",
+            "--ratio",
+            "0.25",
+            "--feature-prob",
+            "0.1",
+            "--steps",
+            "20",
+            "--batch",
+            "64",
+            "--lr",
+            "1e-2",
+            "--eval-samples",
+            "1000",
+            "--out",
+            str(out),
+            "--json",
+            "--no-progress",
+        ]
+    )
     assert status == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["n_hidden"] == 8 and summary["steps"] == 20
@@ -179,7 +244,21 @@ def test_cli_trains_saves_weights_and_history(tmp_path, capsys):
 
 
 def test_cli_reports_bad_arguments_in_one_line(tmp_path, capsys):
-    status = main(["train", "relu-ae", "--features", "32", "--ratio", "1.5",
-                   "--feature-prob", "0.1", "--steps", "2", "--out", str(tmp_path / "x.npz")])
+    status = main(
+        [
+            "train",
+            "relu-ae",
+            "--features",
+            "32",
+            "--ratio",
+            "1.5",
+            "--feature-prob",
+            "0.1",
+            "--steps",
+            "2",
+            "--out",
+            str(tmp_path / "x.npz"),
+        ]
+    )
     assert status == 2
     assert "--ratio" in capsys.readouterr().err

@@ -24,24 +24,44 @@ from toyforge.commands._common import (
 def register(members: Any) -> None:
     """Add the ``modular-addition`` member to ``toyforge build``."""
     parser = members.add_parser(
-        "modular-addition", help="exact Fourier construction for a + b mod p",
-        description=__doc__.splitlines()[0])
+        "modular-addition",
+        help="exact Fourier construction for a + b mod p",
+        description=__doc__.splitlines()[0],
+    )
     parser.add_argument("--modulus", type=int, required=True, help="an odd prime p")
     parser.add_argument("--activation", choices=("relu", "quadratic"), default="relu")
-    parser.add_argument("--frequencies", type=int_list_arg, default=None,
-                        help="comma-separated frequencies (default: chosen for a useful margin)")
-    parser.add_argument("--neurons-per-frequency", type=int, default=None,
-                        help="N per frequency (default: the fewest exact)")
-    parser.add_argument("--amplitudes", type=float_list_arg, default=None,
-                        help="positive readout amplitude per frequency (default 1)")
-    parser.add_argument("--rotation", type=float_arg, default=0.0,
-                        help="common input phase ρ (the readout uses 2ρ)")
-    parser.add_argument("--untied", action="store_true",
-                        help="Gromov-style untied quadratic construction with designed phases "
-                             "(6 neurons per frequency by default)")
-    parser.add_argument("--factored", action="store_true",
-                        help="store W_in as embedding @ projection with a tied readout "
-                             "(the trained architecture)")
+    parser.add_argument(
+        "--frequencies",
+        type=int_list_arg,
+        default=None,
+        help="comma-separated frequencies (default: chosen for a useful margin)",
+    )
+    parser.add_argument(
+        "--neurons-per-frequency",
+        type=int,
+        default=None,
+        help="N per frequency (default: the fewest exact)",
+    )
+    parser.add_argument(
+        "--amplitudes",
+        type=float_list_arg,
+        default=None,
+        help="positive readout amplitude per frequency (default 1)",
+    )
+    parser.add_argument(
+        "--rotation", type=float_arg, default=0.0, help="common input phase ρ (the readout uses 2ρ)"
+    )
+    parser.add_argument(
+        "--untied",
+        action="store_true",
+        help="Gromov-style untied quadratic construction with designed phases "
+        "(6 neurons per frequency by default)",
+    )
+    parser.add_argument(
+        "--factored",
+        action="store_true",
+        help="store W_in as embedding @ projection with a tied readout (the trained architecture)",
+    )
     parser.add_argument("--out", required=True, help="weights file (.npz or .safetensors)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.set_defaults(func=run)
@@ -54,12 +74,15 @@ def _build(args: argparse.Namespace) -> tuple[Any, tuple[int, ...]]:
         if args.activation != "quadratic":
             from toyforge.errors import InvalidParameter
 
-            raise InvalidParameter("--activation", args.activation,
-                                   "quadratic with --untied (the Gromov construction is x²)")
+            raise InvalidParameter(
+                "--activation",
+                args.activation,
+                "quadratic with --untied (the Gromov construction is x²)",
+            )
         frequencies = args.frequencies or (1,)
-        model = builders.untied_quadratic(args.modulus, frequencies,
-                                          args.neurons_per_frequency or 6,
-                                          factored=args.factored)
+        model = builders.untied_quadratic(
+            args.modulus, frequencies, args.neurons_per_frequency or 6, factored=args.factored
+        )
         return model, frequencies
     frequencies = args.frequencies
     neurons = args.neurons_per_frequency
@@ -67,9 +90,15 @@ def _build(args: argparse.Namespace) -> tuple[Any, tuple[int, ...]]:
         design = builders.recommended_design(args.modulus, args.activation)
         frequencies = design.frequencies
         neurons = neurons or design.neurons_per_frequency
-    model = builders.modular_addition(args.modulus, frequencies, neurons, args.activation,
-                                      amplitudes=args.amplitudes, rotation=args.rotation,
-                                      factored=args.factored)
+    model = builders.modular_addition(
+        args.modulus,
+        frequencies,
+        neurons,
+        args.activation,
+        amplitudes=args.amplitudes,
+        rotation=args.rotation,
+        factored=args.factored,
+    )
     return model, frequencies
 
 

@@ -34,8 +34,7 @@ def float_list_arg(text: str) -> tuple[float, ...]:
     try:
         values = tuple(float_arg(part) for part in text.split(",") if part.strip())
     except ValueError as error:
-        raise argparse.ArgumentTypeError(f"expected numbers like 0.05,0.1, got {text!r}") \
-            from error
+        raise argparse.ArgumentTypeError(f"expected numbers like 0.05,0.1, got {text!r}") from error
     if not values:
         raise argparse.ArgumentTypeError("expected at least one number")
     return values
@@ -46,8 +45,7 @@ def int_list_arg(text: str) -> tuple[int, ...]:
     try:
         values = tuple(int(part) for part in text.split(",") if part.strip())
     except ValueError as error:
-        raise argparse.ArgumentTypeError(f"expected integers like 1,5,7, got {text!r}") \
-            from error
+        raise argparse.ArgumentTypeError(f"expected integers like 1,5,7, got {text!r}") from error
     if not values:
         raise argparse.ArgumentTypeError("expected at least one integer")
     return values
@@ -135,8 +133,9 @@ def print_table(rows: Sequence[Sequence[Any]], header: Sequence[str] | None = No
             print("  ".join("-" * width for width in widths))
 
 
-def progress(iterable: Iterable[T], *, total: int | None = None, desc: str = "",
-             enabled: bool = True) -> Iterator[T]:
+def progress(
+    iterable: Iterable[T], *, total: int | None = None, desc: str = "", enabled: bool = True
+) -> Iterator[T]:
     """Wrap ``iterable`` in a tqdm bar on stderr when tqdm is installed and ``enabled``."""
     if enabled and sys.stderr.isatty() or enabled and os.environ.get("TOYFORGE_PROGRESS") == "1":
         try:
@@ -160,8 +159,7 @@ def register_family(subparsers: Any, name: str, help_text: str) -> None:
     import toyforge.commands
 
     parser = subparsers.add_parser(name, help=help_text, description=help_text)
-    members = parser.add_subparsers(dest=f"{name}_kind", metavar="KIND",
-                                    parser_class=type(parser))
+    members = parser.add_subparsers(dest=f"{name}_kind", metavar="KIND", parser_class=type(parser))
     members.required = True
     prefix = f"_{name}_"
     for info in sorted(pkgutil.iter_modules(toyforge.commands.__path__), key=lambda i: i.name):

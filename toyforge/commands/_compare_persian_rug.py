@@ -17,26 +17,44 @@ from toyforge.commands._common import float_arg, print_json, print_table, progre
 
 def register(members: Any) -> None:
     """Add the ``persian-rug`` member to ``toyforge compare``."""
-    parser = members.add_parser("persian-rug", help="theory vs finite-N vs rug vs trained",
-                                description=__doc__.splitlines()[0])
-    parser.add_argument("--features", type=int, required=True,
-                        help="n_features, a power of two")
+    parser = members.add_parser(
+        "persian-rug",
+        help="theory vs finite-N vs rug vs trained",
+        description=__doc__.splitlines()[0],
+    )
+    parser.add_argument("--features", type=int, required=True, help="n_features, a power of two")
     parser.add_argument("--ratio", type=float_arg, required=True, help="n_hidden / n_features")
-    parser.add_argument("--feature-prob", type=float_arg, required=True,
-                        help="probability p that a feature is active")
+    parser.add_argument(
+        "--feature-prob",
+        type=float_arg,
+        required=True,
+        help="probability p that a feature is active",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the rows and training")
-    parser.add_argument("--samples", type=int, default=20_000,
-                        help="Monte Carlo samples of the rug (default 20000)")
-    parser.add_argument("--selection", choices=("random", "min-skewness", "first"),
-                        default="random", help="row selection of the rug")
-    parser.add_argument("--train", action="store_true",
-                        help="also train a ReLU autoencoder of the same size")
-    parser.add_argument("--train-steps", type=int, default=3000,
-                        help="training steps with --train (default 3000)")
-    parser.add_argument("--train-lr", type=float_arg, default=3e-3,
-                        help="Adam learning rate with --train (default 3e-3)")
-    parser.add_argument("--threads", action="store_true",
-                        help="run the Monte Carlo on numba's threads")
+    parser.add_argument(
+        "--samples", type=int, default=20_000, help="Monte Carlo samples of the rug (default 20000)"
+    )
+    parser.add_argument(
+        "--selection",
+        choices=("random", "min-skewness", "first"),
+        default="random",
+        help="row selection of the rug",
+    )
+    parser.add_argument(
+        "--train", action="store_true", help="also train a ReLU autoencoder of the same size"
+    )
+    parser.add_argument(
+        "--train-steps", type=int, default=3000, help="training steps with --train (default 3000)"
+    )
+    parser.add_argument(
+        "--train-lr",
+        type=float_arg,
+        default=3e-3,
+        help="Adam learning rate with --train (default 3e-3)",
+    )
+    parser.add_argument(
+        "--threads", action="store_true", help="run the Monte Carlo on numba's threads"
+    )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.set_defaults(func=run)
 
@@ -44,13 +62,21 @@ def register(members: Any) -> None:
 def print_comparison(result: Any) -> None:
     """The comparison table (loss, SE, relative difference to the large-N theory)."""
     config = result.config
-    print(f"Persian rug n_features={config.n_features} n_hidden={result.n_hidden} "
-          f"(r_eff={result.ratio_effective:.4g}) feature_prob={config.feature_prob:g} "
-          f"seed={config.seed}")
+    print(
+        f"Persian rug n_features={config.n_features} n_hidden={result.n_hidden} "
+        f"(r_eff={result.ratio_effective:.4g}) feature_prob={config.feature_prob:g} "
+        f"seed={config.seed}"
+    )
     rows = []
     for label, loss, stderr, relative in result.rows():
-        rows.append((label, f"{loss:.5g}", "" if stderr is None else f"{stderr:.2g}",
-                     "" if relative is None else f"{relative:+.2%}"))
+        rows.append(
+            (
+                label,
+                f"{loss:.5g}",
+                "" if stderr is None else f"{stderr:.2g}",
+                "" if relative is None else f"{relative:+.2%}",
+            )
+        )
     print_table(rows, header=("model", "loss", "± SE", "vs large-N"))
     print(f"construction − finite-N theory = {result.construction_vs_finite_z:+.2f} SE")
 
@@ -60,10 +86,18 @@ def run(args: argparse.Namespace) -> int:
     from toyforge.verify.compare import compare_persian_rug, comparison_summary
 
     result = compare_persian_rug(
-        args.features, args.ratio, args.feature_prob, seed=args.seed, n_samples=args.samples,
-        selection=args.selection, train=args.train, train_steps=args.train_steps,
-        train_lr=args.train_lr, parallel=args.threads,
-        progress=lambda it, total: progress(it, total=total, desc="rug Monte Carlo"))
+        args.features,
+        args.ratio,
+        args.feature_prob,
+        seed=args.seed,
+        n_samples=args.samples,
+        selection=args.selection,
+        train=args.train,
+        train_steps=args.train_steps,
+        train_lr=args.train_lr,
+        parallel=args.threads,
+        progress=lambda it, total: progress(it, total=total, desc="rug Monte Carlo"),
+    )
     if args.json:
         print_json(comparison_summary(result))
     else:

@@ -17,26 +17,42 @@ from toyforge.commands._common import float_arg, float_list_arg, int_list_arg, o
 
 def register(members: Any) -> None:
     """Add ``loss-curves`` and ``convergence`` to ``toyforge figure``."""
-    curves = members.add_parser("loss-curves", help="rug loss vs ratio or feature probability",
-                                description=__doc__.splitlines()[0])
+    curves = members.add_parser(
+        "loss-curves",
+        help="rug loss vs ratio or feature probability",
+        description=__doc__.splitlines()[0],
+    )
     curves.add_argument("--axis", choices=("ratio", "feature-prob"), required=True)
-    curves.add_argument("--fixed", type=float_arg, required=True,
-                        help="value of the other parameter")
-    curves.add_argument("--points", type=float_list_arg, required=True,
-                        help="comma-separated axis values of the rug points")
+    curves.add_argument(
+        "--fixed", type=float_arg, required=True, help="value of the other parameter"
+    )
+    curves.add_argument(
+        "--points",
+        type=float_list_arg,
+        required=True,
+        help="comma-separated axis values of the rug points",
+    )
     curves.add_argument("--features", type=int, default=4096, help="n_features (power of 2)")
     curves.add_argument("--samples", type=int, default=5000, help="MC samples per rug")
-    curves.add_argument("--train-steps", type=int, default=0,
-                        help="train a model at each point with this many steps (0: none)")
+    curves.add_argument(
+        "--train-steps",
+        type=int,
+        default=0,
+        help="train a model at each point with this many steps (0: none)",
+    )
     curves.add_argument("--seed", type=int, default=0)
     curves.add_argument("--out", required=True, help="image file (.png, .pdf, .svg)")
     curves.set_defaults(func=run_curves)
-    convergence = members.add_parser("convergence", help="rug vs theory gap against p·n",
-                                     description="|rug / large-N theory − 1| against p·n")
+    convergence = members.add_parser(
+        "convergence",
+        help="rug vs theory gap against p·n",
+        description="|rug / large-N theory − 1| against p·n",
+    )
     convergence.add_argument("--ratio", type=float_arg, required=True)
     convergence.add_argument("--feature-prob", type=float_arg, required=True)
-    convergence.add_argument("--sizes", type=int_list_arg, required=True,
-                             help="comma-separated n_features (powers of 2)")
+    convergence.add_argument(
+        "--sizes", type=int_list_arg, required=True, help="comma-separated n_features (powers of 2)"
+    )
     convergence.add_argument("--samples", type=int, default=20_000, help="MC samples per size")
     convergence.add_argument("--seed", type=int, default=0)
     convergence.add_argument("--out", required=True, help="image file (.png, .pdf, .svg)")
@@ -51,13 +67,30 @@ def run_curves(args: argparse.Namespace) -> int:
 
     out = output_path(args.out)
     axis = args.axis.replace("-", "_")
-    data = loss_curves(axis, args.fixed, args.points, n_features=args.features,
-                       n_samples=args.samples, seed=args.seed, train_steps=args.train_steps,
-                       progress=lambda it, total: progress(it, total=total, desc="points"))
-    save_figure(loss_curves_figure(data), out,
-                {"figure": "loss-curves", "axis": axis, "fixed": args.fixed,
-                 "points": list(args.points), "n_features": args.features,
-                 "samples": args.samples, "train_steps": args.train_steps, "seed": args.seed})
+    data = loss_curves(
+        axis,
+        args.fixed,
+        args.points,
+        n_features=args.features,
+        n_samples=args.samples,
+        seed=args.seed,
+        train_steps=args.train_steps,
+        progress=lambda it, total: progress(it, total=total, desc="points"),
+    )
+    save_figure(
+        loss_curves_figure(data),
+        out,
+        {
+            "figure": "loss-curves",
+            "axis": axis,
+            "fixed": args.fixed,
+            "points": list(args.points),
+            "n_features": args.features,
+            "samples": args.samples,
+            "train_steps": args.train_steps,
+            "seed": args.seed,
+        },
+    )
     print(f"wrote {out}")
     return 0
 
@@ -69,13 +102,25 @@ def run_convergence(args: argparse.Namespace) -> int:
     from toyforge.verify.compare import convergence_study
 
     out = output_path(args.out)
-    study = convergence_study(args.ratio, args.feature_prob, args.sizes,
-                              n_samples=args.samples, seed=args.seed,
-                              progress=lambda it, total: progress(it, total=total,
-                                                                  desc="sizes"))
-    save_figure(convergence_figure(study), out,
-                {"figure": "convergence", "ratio": args.ratio,
-                 "feature_prob": args.feature_prob, "sizes": list(args.sizes),
-                 "samples": args.samples, "seed": args.seed})
+    study = convergence_study(
+        args.ratio,
+        args.feature_prob,
+        args.sizes,
+        n_samples=args.samples,
+        seed=args.seed,
+        progress=lambda it, total: progress(it, total=total, desc="sizes"),
+    )
+    save_figure(
+        convergence_figure(study),
+        out,
+        {
+            "figure": "convergence",
+            "ratio": args.ratio,
+            "feature_prob": args.feature_prob,
+            "sizes": list(args.sizes),
+            "samples": args.samples,
+            "seed": args.seed,
+        },
+    )
     print(f"wrote {out}")
     return 0

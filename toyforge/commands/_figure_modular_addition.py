@@ -16,23 +16,32 @@ from toyforge.commands._common import output_path
 
 def register(members: Any) -> None:
     """Add the modular-addition figure members to ``toyforge figure``."""
-    grokking = members.add_parser("grokking", help="train/test accuracy and loss vs step",
-                                  description="Grokking curves from a .history.npz file")
-    grokking.add_argument("--history", required=True,
-                          help="history file written by `toyforge train modular-addition`")
+    grokking = members.add_parser(
+        "grokking",
+        help="train/test accuracy and loss vs step",
+        description="Grokking curves from a .history.npz file",
+    )
+    grokking.add_argument(
+        "--history", required=True, help="history file written by `toyforge train modular-addition`"
+    )
     grokking.add_argument("--title", default=None)
     grokking.add_argument("--out", required=True, help="image file (.png, .pdf, .svg)")
     grokking.set_defaults(func=run_grokking)
     for name, help_text, func in (
-            ("fourier-spectrum", "Fourier power of W_in per frequency", run_spectrum),
-            ("neuron-activations", "hidden activations over (a, b)", run_neurons),
-            ("modular-weights", "trained W_in beside the construction", run_weights)):
+        ("fourier-spectrum", "Fourier power of W_in per frequency", run_spectrum),
+        ("neuron-activations", "hidden activations over (a, b)", run_neurons),
+        ("modular-weights", "trained W_in beside the construction", run_weights),
+    ):
         parser = members.add_parser(name, help=help_text, description=help_text)
         parser.add_argument("--model", required=True, help="modular-addition weight file")
         parser.add_argument("--out", required=True, help="image file (.png, .pdf, .svg)")
         if name == "neuron-activations":
-            parser.add_argument("--neurons", type=int, default=8,
-                                help="how many neurons (strongest first; default 8)")
+            parser.add_argument(
+                "--neurons",
+                type=int,
+                default=8,
+                help="how many neurons (strongest first; default 8)",
+            )
         parser.set_defaults(func=func)
 
 
@@ -43,8 +52,9 @@ def _load_model(path: str) -> Any:
 
     model = load(path)
     if not isinstance(model, ModularAdditionMLP):
-        raise IncompatibleWeights(f"{path} holds a {model.architecture}, expected a "
-                                  "modular-addition-mlp")
+        raise IncompatibleWeights(
+            f"{path} holds a {model.architecture}, expected a modular-addition-mlp"
+        )
     return model
 
 
@@ -64,8 +74,11 @@ def run_grokking(args: argparse.Namespace) -> int:
             history = TrainingHistory.from_arrays({name: data[name] for name in data.files})
     except (ValueError, zipfile.BadZipFile, EOFError) as error:
         raise CorruptFile(f"{args.history}: not a training history ({error})") from error
-    save_figure(grokking_figure(history, title=args.title), out,
-                {"figure": "grokking", "history": args.history})
+    save_figure(
+        grokking_figure(history, title=args.title),
+        out,
+        {"figure": "grokking", "history": args.history},
+    )
     print(f"wrote {out}")
     return 0
 
@@ -77,9 +90,11 @@ def run_spectrum(args: argparse.Namespace) -> int:
 
     out = output_path(args.out)
     model = _load_model(args.model)
-    save_figure(fourier_spectrum_figure(fourier_spectrum(model.input_matrix()),
-                                        key_frequencies(model)), out,
-                {"figure": "fourier-spectrum", "model": args.model})
+    save_figure(
+        fourier_spectrum_figure(fourier_spectrum(model.input_matrix()), key_frequencies(model)),
+        out,
+        {"figure": "fourier-spectrum", "model": args.model},
+    )
     print(f"wrote {out}")
     return 0
 
@@ -97,11 +112,14 @@ def run_neurons(args: argparse.Namespace) -> int:
     a, b = np.meshgrid(np.arange(p), np.arange(p), indexing="ij")
     activations = model.hidden(a.ravel(), b.ravel()).reshape(p, p, model.n_hidden)
     strength = np.linalg.norm(model.input_matrix(), axis=0) * np.linalg.norm(model.W_out, axis=1)
-    neurons = list(np.argsort(strength)[::-1][:max(1, args.neurons)])
+    neurons = list(np.argsort(strength)[::-1][: max(1, args.neurons)])
     dominant = neuron_frequencies(model)
     labels = [f"neuron {n} (k = {dominant[n]})" for n in neurons]
-    save_figure(neuron_activation_figure(activations, neurons, labels), out,
-                {"figure": "neuron-activations", "model": args.model})
+    save_figure(
+        neuron_activation_figure(activations, neurons, labels),
+        out,
+        {"figure": "neuron-activations", "model": args.model},
+    )
     print(f"wrote {out}")
     return 0
 
@@ -123,10 +141,12 @@ def run_weights(args: argparse.Namespace) -> int:
     order = np.lexsort((phase, dominant))
     frequencies = ", ".join(str(k) for k in comparison.key_frequencies)
     figure = construction_vs_trained_figure(
-        comparison.construction_model.input_matrix(), trained[:, order],
+        comparison.construction_model.input_matrix(),
+        trained[:, order],
         constructed_label=f"construction (k = {frequencies}, "
-                          f"{comparison.construction_n_hidden} neurons)",
-        trained_label=f"trained ({model.n_hidden} neurons, sorted by frequency)")
+        f"{comparison.construction_n_hidden} neurons)",
+        trained_label=f"trained ({model.n_hidden} neurons, sorted by frequency)",
+    )
     save_figure(figure, out, {"figure": "modular-weights", "model": args.model})
     print(f"wrote {out}")
     return 0

@@ -17,19 +17,34 @@ from toyforge.commands._train_tms import add_common_arguments, run_setting, sett
 def register(members: Any) -> None:
     """Add the ``mlp-block`` member to ``toyforge train``."""
     parser = members.add_parser(
-        "mlp-block", help="MLP block on a fixed random embedding (reconstruct X / X' / "
-                          "re-projector)", description=__doc__.splitlines()[0])
+        "mlp-block",
+        help="MLP block on a fixed random embedding (reconstruct X / X' / re-projector)",
+        description=__doc__.splitlines()[0],
+    )
     add_common_arguments(parser)
-    parser.add_argument("--embed-dim", type=int, required=True,
-                        help="d, width of the fixed Gaussian embedding")
-    parser.add_argument("--variant", default="reconstruct-x",
-                        choices=("reconstruct-x", "reconstruct-embedded", "reprojector"))
-    parser.add_argument("--importance", type=float_arg, default=1.0,
-                        help="importance decay: I_i = decay^i (default 1, uniform)")
+    parser.add_argument(
+        "--embed-dim", type=int, required=True, help="d, width of the fixed Gaussian embedding"
+    )
+    parser.add_argument(
+        "--variant",
+        default="reconstruct-x",
+        choices=("reconstruct-x", "reconstruct-embedded", "reprojector"),
+    )
+    parser.add_argument(
+        "--importance",
+        type=float_arg,
+        default=1.0,
+        help="importance decay: I_i = decay^i (default 1, uniform)",
+    )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    config = setting_config(args, "mlp-block", embed_dim=args.embed_dim, variant=args.variant,
-                            importance_decay=args.importance)
+    config = setting_config(
+        args,
+        "mlp-block",
+        embed_dim=args.embed_dim,
+        variant=args.variant,
+        importance_decay=args.importance,
+    )
     return run_setting(args, config, f"mlp-block ({args.variant})")

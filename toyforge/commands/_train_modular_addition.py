@@ -18,29 +18,51 @@ from toyforge.commands._common import float_arg, output_path, print_json, print_
 def register(members: Any) -> None:
     """Add the ``modular-addition`` member to ``toyforge train``."""
     parser = members.add_parser(
-        "modular-addition", help="PAIR grokking run: a + b mod p in a tied-embedding MLP",
-        description=__doc__.splitlines()[0])
+        "modular-addition",
+        help="PAIR grokking run: a + b mod p in a tied-embedding MLP",
+        description=__doc__.splitlines()[0],
+    )
     parser.add_argument("--modulus", type=int, default=67, help="p (default 67)")
-    parser.add_argument("--train-fraction", type=float_arg, default=0.4,
-                        help="fraction of pairs in the training set (default 0.4)")
-    parser.add_argument("--ordered", action="store_true",
-                        help="use all p² ordered pairs (default: unordered a <= b, as PAIR)")
+    parser.add_argument(
+        "--train-fraction",
+        type=float_arg,
+        default=0.4,
+        help="fraction of pairs in the training set (default 0.4)",
+    )
+    parser.add_argument(
+        "--ordered",
+        action="store_true",
+        help="use all p² ordered pairs (default: unordered a <= b, as PAIR)",
+    )
     parser.add_argument("--embed", type=int, default=500, help="embedding width (default 500)")
     parser.add_argument("--hidden", type=int, default=24, help="hidden neurons (default 24)")
-    parser.add_argument("--direct", action="store_true",
-                        help="free W_in/W_out instead of the tied factored architecture")
+    parser.add_argument(
+        "--direct",
+        action="store_true",
+        help="free W_in/W_out instead of the tied factored architecture",
+    )
     parser.add_argument("--lr", type=float_arg, default=1e-3, help="AdamW learning rate")
-    parser.add_argument("--weight-decay", type=float_arg, default=1.0,
-                        help="decoupled weight decay (default 1)")
+    parser.add_argument(
+        "--weight-decay", type=float_arg, default=1.0, help="decoupled weight decay (default 1)"
+    )
     parser.add_argument("--beta1", type=float_arg, default=0.9)
     parser.add_argument("--beta2", type=float_arg, default=0.98)
     parser.add_argument("--steps", type=int, default=50_000, help="maximum steps (default 50000)")
-    parser.add_argument("--dtype", choices=("float32", "float64"), default="float32",
-                        help="training precision (default float32; float64 groks much later)")
+    parser.add_argument(
+        "--dtype",
+        choices=("float32", "float64"),
+        default="float32",
+        help="training precision (default float32; float64 groks much later)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of init and split")
     parser.add_argument("--log-every", type=int, default=100, help="history row every K steps")
-    parser.add_argument("--stop-after-grok", type=int, default=None, metavar="K",
-                        help="stop K steps after test accuracy first reaches 99 %%")
+    parser.add_argument(
+        "--stop-after-grok",
+        type=int,
+        default=None,
+        metavar="K",
+        help="stop K steps after test accuracy first reaches 99 %%",
+    )
     parser.add_argument("--out", required=True, help="weights file (.npz or .safetensors)")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -56,12 +78,22 @@ def _config(args: argparse.Namespace) -> Any:
     from toyforge.verify.train_modular import ModularTrainingConfig
 
     return ModularTrainingConfig(
-        modulus=args.modulus, train_fraction=args.train_fraction, unordered=not args.ordered,
-        d_embed=args.embed, n_hidden=args.hidden,
-        architecture="direct" if args.direct else "factored", lr=args.lr,
-        weight_decay=args.weight_decay, beta1=args.beta1, beta2=args.beta2, steps=args.steps,
-        dtype=args.dtype, seed=args.seed, eval_every=args.log_every,
-        stop_after_grok=args.stop_after_grok)
+        modulus=args.modulus,
+        train_fraction=args.train_fraction,
+        unordered=not args.ordered,
+        d_embed=args.embed,
+        n_hidden=args.hidden,
+        architecture="direct" if args.direct else "factored",
+        lr=args.lr,
+        weight_decay=args.weight_decay,
+        beta1=args.beta1,
+        beta2=args.beta2,
+        steps=args.steps,
+        dtype=args.dtype,
+        seed=args.seed,
+        eval_every=args.log_every,
+        stop_after_grok=args.stop_after_grok,
+    )
 
 
 def summary(result: Any) -> dict[str, Any]:
@@ -103,8 +135,11 @@ def run(args: argparse.Namespace) -> int:
 
     out = output_path(args.out)
     config = _config(args)
-    bar = progress(range(0, config.steps, config.eval_every), desc="modular-addition",
-                   enabled=not args.no_progress)
+    bar = progress(
+        range(0, config.steps, config.eval_every),
+        desc="modular-addition",
+        enabled=not args.no_progress,
+    )
     ticks = iter(bar)
 
     def advance(step: int, current_model: Any) -> None:

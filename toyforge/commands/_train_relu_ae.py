@@ -20,30 +20,55 @@ DEFAULT_EVAL_SAMPLES = 100_000
 def register(members: Any) -> None:
     """Add the ``relu-ae`` member to ``toyforge train``."""
     parser = members.add_parser(
-        "relu-ae", help="ReLU autoencoder y = ReLU(W_out W_in x + b) on fresh sparse data",
+        "relu-ae",
+        help="ReLU autoencoder y = ReLU(W_out W_in x + b) on fresh sparse data",
         description="Train y = ReLU(W_out W_in x + b) with Adam on fresh sparse batches "
-                    "(sparse-aware numba step); report the held-out loss, its standard error "
-                    "and the large-N theory's prediction.")
+        "(sparse-aware numba step); report the held-out loss, its standard error "
+        "and the large-N theory's prediction.",
+    )
     parser.add_argument("--features", type=int, required=True, help="n_features (n_s)")
-    parser.add_argument("--ratio", type=float_arg, required=True,
-                        help="r = n_hidden / n_features; n_hidden = max(floor(r n), 1)")
-    parser.add_argument("--feature-prob", type=float_arg, required=True,
-                        help="probability p that a feature is active")
+    parser.add_argument(
+        "--ratio",
+        type=float_arg,
+        required=True,
+        help="r = n_hidden / n_features; n_hidden = max(floor(r n), 1)",
+    )
+    parser.add_argument(
+        "--feature-prob",
+        type=float_arg,
+        required=True,
+        help="probability p that a feature is active",
+    )
     parser.add_argument("--steps", type=int, required=True, help="optimiser steps")
     parser.add_argument("--batch", type=int, default=1024, help="batch size (default 1024)")
     parser.add_argument("--lr", type=float_arg, default=1e-3, help="peak learning rate")
-    parser.add_argument("--schedule", choices=("constant", "cosine"), default="constant",
-                        help="constant, or cosine decay to 0 after the warm-up")
+    parser.add_argument(
+        "--schedule",
+        choices=("constant", "cosine"),
+        default="constant",
+        help="constant, or cosine decay to 0 after the warm-up",
+    )
     parser.add_argument("--warmup", type=int, default=0, help="linear warm-up steps")
-    parser.add_argument("--weight-decay", type=float_arg, default=0.0,
-                        help="AdamW decoupled weight decay (default 0: plain Adam)")
+    parser.add_argument(
+        "--weight-decay",
+        type=float_arg,
+        default=0.0,
+        help="AdamW decoupled weight decay (default 0: plain Adam)",
+    )
     parser.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     parser.add_argument("--seed", type=int, default=0, help="seed of init and data")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="numba threads (default 1; >1 sets OMP_WAIT_POLICY=PASSIVE)")
-    parser.add_argument("--eval-samples", type=int, default=DEFAULT_EVAL_SAMPLES,
-                        help=f"held-out samples for the final loss (default "
-                             f"{DEFAULT_EVAL_SAMPLES})")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="numba threads (default 1; >1 sets OMP_WAIT_POLICY=PASSIVE)",
+    )
+    parser.add_argument(
+        "--eval-samples",
+        type=int,
+        default=DEFAULT_EVAL_SAMPLES,
+        help=f"held-out samples for the final loss (default {DEFAULT_EVAL_SAMPLES})",
+    )
     parser.add_argument("--log-every", type=int, default=10, help="history row every K steps")
     parser.add_argument("--out", required=True, help="weights file (.npz or .safetensors)")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
@@ -74,14 +99,23 @@ def _config(args: argparse.Namespace) -> Any:
     from toyforge.verify.optim import AdamConfig, Schedule
     from toyforge.verify.train import TrainConfig
 
-    optimizer = AdamConfig(lr=args.lr, weight_decay=args.weight_decay,
-                           decoupled=args.weight_decay > 0)
-    schedule = Schedule(kind=args.schedule, warmup_steps=args.warmup,
-                        total_steps=max(args.steps, 1))
-    return TrainConfig(steps=args.steps, batch_size=args.batch, optimizer=optimizer,
-                       schedule=schedule, dtype=args.dtype, seed=args.seed,
-                       log_every=args.log_every, eval_samples=args.eval_samples,
-                       threads=args.threads)
+    optimizer = AdamConfig(
+        lr=args.lr, weight_decay=args.weight_decay, decoupled=args.weight_decay > 0
+    )
+    schedule = Schedule(
+        kind=args.schedule, warmup_steps=args.warmup, total_steps=max(args.steps, 1)
+    )
+    return TrainConfig(
+        steps=args.steps,
+        batch_size=args.batch,
+        optimizer=optimizer,
+        schedule=schedule,
+        dtype=args.dtype,
+        seed=args.seed,
+        log_every=args.log_every,
+        eval_samples=args.eval_samples,
+        threads=args.threads,
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -103,20 +137,29 @@ def run(args: argparse.Namespace) -> int:
     data = SparseFeatureData(n_features=n_features, feature_prob=args.feature_prob)
     config = _config(args)
     model = init_relu_autoencoder(n_features, n_hidden, seed=args.seed)
-    bar = progress(range(config.steps), total=config.steps, desc="train relu-ae",
-                   enabled=not args.no_progress)
+    bar = progress(
+        range(config.steps), total=config.steps, desc="train relu-ae", enabled=not args.no_progress
+    )
     result = train(model, data, config, progress=lambda step, loss: next(bar, None))
     for _ in bar:  # finish (and close) the bar
         pass
     held_out = held_out_loss(result.model, data, config, eval_seed(args.seed))
     ratio_eff = n_hidden / n_features
     summary = {
-        "n_features": n_features, "n_hidden": n_hidden, "ratio": ratio_eff,
-        "feature_prob": args.feature_prob, "steps": config.steps, "batch": config.batch_size,
-        "lr": args.lr, "schedule": args.schedule, "dtype": args.dtype, "seed": args.seed,
+        "n_features": n_features,
+        "n_hidden": n_hidden,
+        "ratio": ratio_eff,
+        "feature_prob": args.feature_prob,
+        "steps": config.steps,
+        "batch": config.batch_size,
+        "lr": args.lr,
+        "schedule": args.schedule,
+        "dtype": args.dtype,
+        "seed": args.seed,
         "threads": args.threads,
         "final_train_loss": float(result.history.train_loss[-1]),
-        "held_out_loss": held_out.value, "held_out_stderr": held_out.stderr,
+        "held_out_loss": held_out.value,
+        "held_out_stderr": held_out.stderr,
         "held_out_samples": held_out.n_samples,
         "theory_loss": _theory_loss(ratio_eff, args.feature_prob),
         "steps_per_second": result.steps_per_second,
@@ -128,6 +171,5 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(summary)
     else:
-        print_table([(key, value) for key, value in summary.items()], header=("quantity",
-                                                                              "value"))
+        print_table([(key, value) for key, value in summary.items()], header=("quantity", "value"))
     return 0

@@ -18,20 +18,32 @@ def add_common_arguments(parser: argparse.ArgumentParser, *, hidden: bool = True
     parser.add_argument("--features", type=int, required=True, help="number of features n")
     if hidden:
         parser.add_argument("--hidden", type=int, required=True, help="hidden width m")
-    parser.add_argument("--sparsity", type=float_arg, required=True,
-                        help="S: each feature is active with probability 1 - S")
-    parser.add_argument("--points", type=int, default=None,
-                        help="fixed training set of T points, full batch (default: fresh "
-                             "batches)")
+    parser.add_argument(
+        "--sparsity",
+        type=float_arg,
+        required=True,
+        help="S: each feature is active with probability 1 - S",
+    )
+    parser.add_argument(
+        "--points",
+        type=int,
+        default=None,
+        help="fixed training set of T points, full batch (default: fresh batches)",
+    )
     parser.add_argument("--unit-norm", action="store_true", help="rescale points to norm 1")
-    parser.add_argument("--batch", type=int, default=1024,
-                        help="batch size for fresh data (default 1024)")
+    parser.add_argument(
+        "--batch", type=int, default=1024, help="batch size for fresh data (default 1024)"
+    )
     parser.add_argument("--steps", type=int, default=5000, help="optimiser steps (5000)")
     parser.add_argument("--lr", type=float_arg, default=1e-3, help="peak learning rate")
     parser.add_argument("--warmup", type=int, default=0, help="linear warm-up steps")
     parser.add_argument("--schedule", choices=("constant", "cosine"), default="constant")
-    parser.add_argument("--weight-decay", type=float_arg, default=0.0,
-                        help="AdamW decoupled weight decay (default 0: Adam)")
+    parser.add_argument(
+        "--weight-decay",
+        type=float_arg,
+        default=0.0,
+        help="AdamW decoupled weight decay (default 0: Adam)",
+    )
     parser.add_argument("--test-points", type=int, default=2000, help="test-set size (2000)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", required=True, help="weights file (.npz or .safetensors)")
@@ -44,11 +56,22 @@ def setting_config(args: argparse.Namespace, setting: str, **extra: Any) -> Any:
     from toyforge.verify.reconstruction import ToySettingConfig
 
     return ToySettingConfig(
-        setting=setting, n_features=args.features, n_hidden=getattr(args, "hidden", 2),
-        sparsity=args.sparsity, n_points=args.points, unit_norm=args.unit_norm,
-        steps=args.steps, batch_size=None if args.points is not None else args.batch,
-        lr=args.lr, warmup_steps=args.warmup, weight_decay=args.weight_decay,
-        schedule=args.schedule, n_test=args.test_points, seed=args.seed, **extra)
+        setting=setting,
+        n_features=args.features,
+        n_hidden=getattr(args, "hidden", 2),
+        sparsity=args.sparsity,
+        n_points=args.points,
+        unit_norm=args.unit_norm,
+        steps=args.steps,
+        batch_size=None if args.points is not None else args.batch,
+        lr=args.lr,
+        warmup_steps=args.warmup,
+        weight_decay=args.weight_decay,
+        schedule=args.schedule,
+        n_test=args.test_points,
+        seed=args.seed,
+        **extra,
+    )
 
 
 def run_setting(args: argparse.Namespace, config: Any, label: str) -> int:
@@ -56,17 +79,24 @@ def run_setting(args: argparse.Namespace, config: Any, label: str) -> int:
     from toyforge.verify.reconstruction import train_setting
 
     target = output_path(args.out)
-    bar = progress(range(config.steps), total=config.steps, desc=f"train {label}",
-                   enabled=not args.no_progress)
+    bar = progress(
+        range(config.steps), total=config.steps, desc=f"train {label}", enabled=not args.no_progress
+    )
     result = train_setting(config, progress=lambda step, loss: next(bar, None))
     for _ in bar:  # finish (and close) the bar
         pass
     summary = {
-        "setting": label, "n_features": config.n_features,
-        "n_points": config.n_points, "steps": config.steps, "seed": config.seed,
-        "train_loss": result.train_loss, "test_loss": result.test_loss.value,
-        "test_stderr": result.test_loss.stderr, "baseline": result.baseline,
-        "relative_loss": result.relative_loss, "accuracy": result.accuracy,
+        "setting": label,
+        "n_features": config.n_features,
+        "n_points": config.n_points,
+        "steps": config.steps,
+        "seed": config.seed,
+        "train_loss": result.train_loss,
+        "test_loss": result.test_loss.value,
+        "test_stderr": result.test_loss.stderr,
+        "baseline": result.baseline,
+        "relative_loss": result.relative_loss,
+        "accuracy": result.accuracy,
         **_geometry(result.model),
     }
     written = result.train.save(target, metadata={"setting": _jsonable(config)})
@@ -74,8 +104,7 @@ def run_setting(args: argparse.Namespace, config: Any, label: str) -> int:
     if args.json:
         print_json(summary)
     else:
-        print_table([(key, value) for key, value in summary.items()],
-                    header=("quantity", "value"))
+        print_table([(key, value) for key, value in summary.items()], header=("quantity", "value"))
     return 0
 
 
@@ -96,21 +125,28 @@ def _geometry(model: Any) -> dict[str, Any]:
         W = model.W_in
     else:  # feature directions in hidden space: W1 E with a fixed embedding E
         W = model.W1 if model.embedding is None else model.W1 @ model.embedding
-    return {"represented_features": int(np.sum(np.linalg.norm(W, axis=0) > 0.5)),
-            "dimensions_per_feature": dimensions_per_feature(W)}
+    return {
+        "represented_features": int(np.sum(np.linalg.norm(W, axis=0) > 0.5)),
+        "dimensions_per_feature": dimensions_per_feature(W),
+    }
 
 
 def register(members: Any) -> None:
     """Add the ``tms`` member to ``toyforge train``."""
     parser = members.add_parser(
-        "tms", help="bottleneck: tied ReLU-output model x' = ReLU(W^T W x + b) (TMS)",
-        description=__doc__.splitlines()[0])
+        "tms",
+        help="bottleneck: tied ReLU-output model x' = ReLU(W^T W x + b) (TMS)",
+        description=__doc__.splitlines()[0],
+    )
     add_common_arguments(parser)
-    parser.add_argument("--importance", type=float_arg, default=1.0,
-                        help="importance decay: I_i = decay^i (default 1, uniform)")
+    parser.add_argument(
+        "--importance",
+        type=float_arg,
+        default=1.0,
+        help="importance decay: I_i = decay^i (default 1, uniform)",
+    )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    return run_setting(args, setting_config(args, "tms", importance_decay=args.importance),
-                       "tms")
+    return run_setting(args, setting_config(args, "tms", importance_decay=args.importance), "tms")

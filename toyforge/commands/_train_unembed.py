@@ -17,13 +17,16 @@ from toyforge.commands._train_tms import add_common_arguments, run_setting, sett
 def register(members: Any) -> None:
     """Add the ``unembed`` member to ``toyforge train``."""
     parser = members.add_parser(
-        "unembed", help="final layer: hidden size 2, cross-entropy (hard or soft labels)",
-        description=__doc__.splitlines()[0])
+        "unembed",
+        help="final layer: hidden size 2, cross-entropy (hard or soft labels)",
+        description=__doc__.splitlines()[0],
+    )
     add_common_arguments(parser, hidden=False)
     parser.add_argument("--labels", choices=("hard", "soft"), default="hard")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    return run_setting(args, setting_config(args, "unembed", labels=args.labels),
-                       f"unembed ({args.labels} labels)")
+    return run_setting(
+        args, setting_config(args, "unembed", labels=args.labels), f"unembed ({args.labels} labels)"
+    )

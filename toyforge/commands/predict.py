@@ -10,12 +10,19 @@ from toyforge.commands._common import float_arg, print_json, print_table
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
-        "predict", help="large-N loss of the symmetric ReLU autoencoder at (ratio, p)",
-        description="Large-N theory (Persian rug): loss, regime, optimal scale/bias, baselines.")
-    parser.add_argument("--ratio", type=float_arg, required=True,
-                        help="n_hidden / n_features, in (0, 1]")
-    parser.add_argument("--feature-prob", type=float_arg, required=True,
-                        help="probability that a feature is on, in (0, 1]")
+        "predict",
+        help="large-N loss of the symmetric ReLU autoencoder at (ratio, p)",
+        description="Large-N theory (Persian rug): loss, regime, optimal scale/bias, baselines.",
+    )
+    parser.add_argument(
+        "--ratio", type=float_arg, required=True, help="n_hidden / n_features, in (0, 1]"
+    )
+    parser.add_argument(
+        "--feature-prob",
+        type=float_arg,
+        required=True,
+        help="probability that a feature is on, in (0, 1]",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.set_defaults(func=run)
 

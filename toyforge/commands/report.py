@@ -14,16 +14,28 @@ from toyforge.commands._common import output_folder
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
-        "report", help="regenerate the gallery figures and REPORT.md (cached)",
-        description=__doc__.splitlines()[0])
+        "report",
+        help="regenerate the gallery figures and REPORT.md (cached)",
+        description=__doc__.splitlines()[0],
+    )
     parser.add_argument("--out", required=True, help="output folder (created)")
-    parser.add_argument("--quick", action="store_true",
-                        help="small sizes: a few minutes on 2 cores")
-    parser.add_argument("--only", nargs="+", default=None, metavar="NAME",
-                        help="only these items (phase, rug, loss_curves, convergence, "
-                             "compare, modular, memorization)")
-    parser.add_argument("--workers", type=int, default=None,
-                        help="sweep workers (1: in-process; default one per CPU)")
+    parser.add_argument(
+        "--quick", action="store_true", help="small sizes: a few minutes on 2 cores"
+    )
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        default=None,
+        metavar="NAME",
+        help="only these items (phase, rug, loss_curves, convergence, "
+        "compare, modular, memorization)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="sweep workers (1: in-process; default one per CPU)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -40,8 +52,7 @@ def run(args: argparse.Namespace) -> int:
 
     def on_item(name: str, item: Any) -> None:
         figures = ", ".join(path.name for path in item.figures) or "(tables only)"
-        print(f"  {name:<13} {item.seconds:7.1f} s  {item.computed:4d} new  {figures}",
-              flush=True)
+        print(f"  {name:<13} {item.seconds:7.1f} s  {item.computed:4d} new  {figures}", flush=True)
 
     result = run_report(folder, config, only=args.only, workers=args.workers, on_item=on_item)
     print(f"summary: {result.summary_path} ({result.seconds:.1f} s)")

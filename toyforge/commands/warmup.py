@@ -16,8 +16,9 @@ from toyforge.commands._common import print_json, print_table
 
 def register(subparsers: Any) -> None:
     """Add ``toyforge warmup``."""
-    parser = subparsers.add_parser("warmup", help="compile and cache every numba kernel",
-                                   description=__doc__.splitlines()[0])
+    parser = subparsers.add_parser(
+        "warmup", help="compile and cache every numba kernel", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--json", action="store_true", help="print the timings as JSON")
     parser.set_defaults(func=run)
 
@@ -47,13 +48,25 @@ def run(args: argparse.Namespace) -> int:
             status = "ok"
         except Exception as error:  # report and go on with the other modules
             compiled, status, failed = [], f"failed: {type(error).__name__}: {error}", failed + 1
-        rows.append({"module": name, "kernels": len(compiled), "wall_s": time.perf_counter() - wall,
-                     "cpu_s": time.process_time() - cpu, "status": status,
-                     "compiled": [str(item) for item in compiled]})
+        rows.append(
+            {
+                "module": name,
+                "kernels": len(compiled),
+                "wall_s": time.perf_counter() - wall,
+                "cpu_s": time.process_time() - cpu,
+                "status": status,
+                "compiled": [str(item) for item in compiled],
+            }
+        )
     if args.json:
         print_json(rows)
     else:
-        print_table([(row["module"], row["kernels"], row["wall_s"], row["cpu_s"], row["status"])
-                     for row in rows], header=("module", "kernels", "wall s", "cpu s", "status"))
+        print_table(
+            [
+                (row["module"], row["kernels"], row["wall_s"], row["cpu_s"], row["status"])
+                for row in rows
+            ],
+            header=("module", "kernels", "wall s", "cpu s", "status"),
+        )
         print(f"total: {sum(row['wall_s'] for row in rows):.2f} s wall")
     return 1 if failed else 0

@@ -117,8 +117,9 @@ def relu_mse_rows(pre, bias, indptr, indices, values, weights, losses):
     n_features = pre.shape[1]
     positives = 0
     for s in range(pre.shape[0]):
-        total, count = _segment_loss(pre[s], 0, n_features, bias, weights, indices, values,
-                                     indptr[s], indptr[s + 1])
+        total, count = _segment_loss(
+            pre[s], 0, n_features, bias, weights, indices, values, indptr[s], indptr[s + 1]
+        )
         losses[s] = total / n_features
         positives += count
     return positives
@@ -136,16 +137,16 @@ def _sum_rows(pre, width, offset, M_T, indices, values, start, stop):
     e = start
     while e + 4 <= stop:
         v0, v1, v2, v3 = values[e], values[e + 1], values[e + 2], values[e + 3]
-        r0 = M_T[indices[e], offset:offset + width]
-        r1 = M_T[indices[e + 1], offset:offset + width]
-        r2 = M_T[indices[e + 2], offset:offset + width]
-        r3 = M_T[indices[e + 3], offset:offset + width]
+        r0 = M_T[indices[e], offset : offset + width]
+        r1 = M_T[indices[e + 1], offset : offset + width]
+        r2 = M_T[indices[e + 2], offset : offset + width]
+        r3 = M_T[indices[e + 3], offset : offset + width]
         for i in range(width):
             pre[i] = (((pre[i] + v0 * r0[i]) + v1 * r1[i]) + v2 * r2[i]) + v3 * r3[i]
         e += 4
     while e < stop:
         value = values[e]
-        row = M_T[indices[e], offset:offset + width]
+        row = M_T[indices[e], offset : offset + width]
         for i in range(width):
             pre[i] += value * row[i]
         e += 1
@@ -174,8 +175,9 @@ def product_path_losses(indptr, indices, values, M_T, bias, weights, losses):
     for s in range(indptr.shape[0] - 1):
         start, stop = indptr[s], indptr[s + 1]
         _sum_rows(pre, n_features, 0, M_T, indices, values, start, stop)
-        total, count = _segment_loss(pre, 0, n_features, bias, weights, indices, values,
-                                     start, stop)
+        total, count = _segment_loss(
+            pre, 0, n_features, bias, weights, indices, values, start, stop
+        )
         losses[s] = total / n_features
         positives += count
     return positives
@@ -183,22 +185,26 @@ def product_path_losses(indptr, indices, values, M_T, bias, weights, losses):
 
 # --------------------------------------------------------------------------- numpy references
 
-def _dense(indptr: np.ndarray, indices: np.ndarray, values: np.ndarray,
-           n_features: int) -> np.ndarray:
+
+def _dense(
+    indptr: np.ndarray, indices: np.ndarray, values: np.ndarray, n_features: int
+) -> np.ndarray:
     rows = np.repeat(np.arange(indptr.size - 1), np.diff(indptr))
     dense = np.zeros((indptr.size - 1, n_features), dtype=np.float64)
     dense[rows, indices] = values
     return dense
 
 
-def reference_sparse_hidden(indptr: np.ndarray, indices: np.ndarray, values: np.ndarray,
-                            W_in_T: np.ndarray) -> np.ndarray:
+def reference_sparse_hidden(
+    indptr: np.ndarray, indices: np.ndarray, values: np.ndarray, W_in_T: np.ndarray
+) -> np.ndarray:
     """Dense ``X W_in_T`` in float64, shape (batch, n_hidden)."""
     return _dense(indptr, indices, values, W_in_T.shape[0]) @ W_in_T.astype(np.float64)
 
 
-def _reference_losses(pre: np.ndarray, bias: np.ndarray, dense_x: np.ndarray,
-                      weights: np.ndarray) -> tuple[np.ndarray, int]:
+def _reference_losses(
+    pre: np.ndarray, bias: np.ndarray, dense_x: np.ndarray, weights: np.ndarray
+) -> tuple[np.ndarray, int]:
     outputs = np.maximum(pre.astype(np.float64) + bias.astype(np.float64), 0.0)
     squared = (outputs - dense_x) ** 2
     if weights.size:
@@ -206,17 +212,27 @@ def _reference_losses(pre: np.ndarray, bias: np.ndarray, dense_x: np.ndarray,
     return squared.mean(axis=1), int(np.count_nonzero(outputs > 0))
 
 
-def reference_relu_mse_rows(pre: np.ndarray, bias: np.ndarray, indptr: np.ndarray,
-                            indices: np.ndarray, values: np.ndarray,
-                            weights: np.ndarray) -> tuple[np.ndarray, int]:
+def reference_relu_mse_rows(
+    pre: np.ndarray,
+    bias: np.ndarray,
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    values: np.ndarray,
+    weights: np.ndarray,
+) -> tuple[np.ndarray, int]:
     """Dense numpy version of :func:`relu_mse_rows`: (losses (batch,), positives)."""
     dense_x = _dense(indptr, indices, values, pre.shape[1])
     return _reference_losses(pre, bias, dense_x, weights)
 
 
-def reference_product_path_losses(indptr: np.ndarray, indices: np.ndarray, values: np.ndarray,
-                                  M_T: np.ndarray, bias: np.ndarray,
-                                  weights: np.ndarray) -> tuple[np.ndarray, int]:
+def reference_product_path_losses(
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    values: np.ndarray,
+    M_T: np.ndarray,
+    bias: np.ndarray,
+    weights: np.ndarray,
+) -> tuple[np.ndarray, int]:
     """Dense numpy version of :func:`product_path_losses`: (losses (batch,), positives)."""
     dense_x = _dense(indptr, indices, values, M_T.shape[0])
     pre = dense_x @ M_T.astype(np.float64)
@@ -242,6 +258,9 @@ def warmup() -> list[str]:
             M_T = np.ones((n_features, n_features), dtype=dtype)
             product_path_losses(indptr, indices, values, M_T, bias, weights, losses)
         name = np.dtype(dtype).name
-        compiled += [f"sparse_hidden[{name}]", f"relu_mse_rows[{name}]",
-                     f"product_path_losses[{name}]"]
+        compiled += [
+            f"sparse_hidden[{name}]",
+            f"relu_mse_rows[{name}]",
+            f"product_path_losses[{name}]",
+        ]
     return compiled

@@ -78,6 +78,7 @@ _REASSOC = {"reassoc"}
 
 # --------------------------------------------------------------------------- forward
 
+
 @njit(cache=True, fastmath=_REASSOC)
 def first_layer(indptr, indices, values, W_inT, Z):
     """``Z[b] = Σ_{j active in b} x_bj W_inT[j]`` (serial).
@@ -177,8 +178,9 @@ def output_pass_dense(U, bias, indptr, indices, values, importance, scale, G, gr
     for row in range(batch):
         g_row = G[row]
         row_loss, row_positive = _residual_row(U[row], bias, importance, g_row)
-        row_loss += _correct_active(U[row], bias, importance, indptr[row], indptr[row + 1],
-                                    indices, values, g_row)
+        row_loss += _correct_active(
+            U[row], bias, importance, indptr[row], indptr[row + 1], indices, values, g_row
+        )
         for f in range(n_features):
             g_row[f] *= two_scale
             grad_bias[f] += g_row[f]
@@ -230,8 +232,12 @@ def _collect_positive(mask, mask_words, positions):
     """
     count = 0
     for group in range(0, mask_words.shape[0], 4):
-        if (mask_words[group] | mask_words[group + 1] | mask_words[group + 2]
-                | mask_words[group + 3]) == 0:
+        if (
+            mask_words[group]
+            | mask_words[group + 1]
+            | mask_words[group + 2]
+            | mask_words[group + 3]
+        ) == 0:
             continue
         for word in range(group, group + 4):
             if mask_words[word] == 0:
@@ -243,8 +249,22 @@ def _collect_positive(mask, mask_words, positions):
 
 
 @njit(cache=True)
-def output_pass_sparse(U, bias, indptr, indices, values, importance, scale, work, mask,
-                       mask_words, g_indptr, g_indices, g_values, grad_bias):
+def output_pass_sparse(
+    U,
+    bias,
+    indptr,
+    indices,
+    values,
+    importance,
+    scale,
+    work,
+    mask,
+    mask_words,
+    g_indptr,
+    g_indices,
+    g_values,
+    grad_bias,
+):
     """Fused ReLU + loss + ``dL/du`` compacted to its non-zeros (CSR), one scan of U per row.
 
     Same results as :func:`output_pass_dense`, but ``dL/du`` goes to ``g_indptr``
@@ -294,6 +314,7 @@ def output_pass_sparse(U, bias, indptr, indices, values, importance, scale, work
 
 
 # --------------------------------------------------------------------------- backward
+
 
 @njit(cache=True, fastmath=_REASSOC)
 def sparse_hidden_gradient(g_indptr, g_indices, g_values, W_out, dZ):
@@ -369,8 +390,9 @@ def _adam_update(param, first, second, grad, coefs):
         param[h] = param[h] * shrink - step * m / (np.sqrt(v * inverse_correction2) + eps)
 
 
-def adam_coefficients(lr, beta1, beta2, eps, correction1, correction2, weight_decay, decoupled,
-                      dtype=np.float32):
+def adam_coefficients(
+    lr, beta1, beta2, eps, correction1, correction2, weight_decay, decoupled, dtype=np.float32
+):
     """The constant array :func:`_adam_update` reads, in ``dtype`` (torch Adam/AdamW form).
 
     ``correction1 = 1 - beta1**t``, ``correction2 = 1 - beta2**t``; Adam adds
@@ -378,8 +400,20 @@ def adam_coefficients(lr, beta1, beta2, eps, correction1, correction2, weight_de
     """
     l2 = 0.0 if decoupled else weight_decay
     shrink = 1.0 - lr * weight_decay if decoupled else 1.0
-    return np.array([beta1, 1.0 - beta1, beta2, 1.0 - beta2, lr / correction1,
-                     1.0 / correction2, eps, l2, shrink], dtype=dtype)
+    return np.array(
+        [
+            beta1,
+            1.0 - beta1,
+            beta2,
+            1.0 - beta2,
+            lr / correction1,
+            1.0 / correction2,
+            eps,
+            l2,
+            shrink,
+        ],
+        dtype=dtype,
+    )
 
 
 @njit(cache=False, fastmath=_REASSOC)
@@ -395,8 +429,21 @@ def _gather_row(column, col_ptr, col_rows, col_values, D, out):
 
 
 @njit(cache=False, error_model="numpy")
-def _adam_rows_block(param, first, second, col_ptr, col_rows, col_values, D, coefs, grad_out,
-                     store_grad, block_start, block_stop, grad_block):
+def _adam_rows_block(
+    param,
+    first,
+    second,
+    col_ptr,
+    col_rows,
+    col_values,
+    D,
+    coefs,
+    grad_out,
+    store_grad,
+    block_start,
+    block_stop,
+    grad_block,
+):
     """Gradient rows ``block_start:block_stop`` into ``grad_block``, then one Adam pass."""
     width = param.shape[1]
     for i in range(block_start, block_stop):
@@ -407,13 +454,19 @@ def _adam_rows_block(param, first, second, col_ptr, col_rows, col_values, D, coe
     # One long vectorised loop over the block's contiguous rows: short rows (n_hidden ~ 100)
     # would otherwise leave much of each row to the scalar remainder of the vector loop.
     lo, hi = block_start * width, block_stop * width
-    _adam_update(param.reshape(-1)[lo:hi], first.reshape(-1)[lo:hi], second.reshape(-1)[lo:hi],
-                 grad_block.reshape(-1)[:hi - lo], coefs)
+    _adam_update(
+        param.reshape(-1)[lo:hi],
+        first.reshape(-1)[lo:hi],
+        second.reshape(-1)[lo:hi],
+        grad_block.reshape(-1)[: hi - lo],
+        coefs,
+    )
 
 
 @njit(cache=True, error_model="numpy")
-def adam_rows_from_sparse(param, first, second, col_ptr, col_rows, col_values, D, coefs,
-                          grad_out, store_grad):
+def adam_rows_from_sparse(
+    param, first, second, col_ptr, col_rows, col_values, D, coefs, grad_out, store_grad
+):
     """Row ``i`` of the gradient is ``Σ_b C[b, i] D[b]`` (C feature-major); Adam fused.
 
     Used for ``dW_out`` (C = dL/du, D = Z) and ``dW_inT`` (C = x, D = dZ). Every row gets an
@@ -428,14 +481,27 @@ def adam_rows_from_sparse(param, first, second, col_ptr, col_rows, col_values, D
     block = max(1, ADAM_BLOCK_ELEMENTS // max(1, width))
     grad_block = np.empty((block, width), dtype=param.dtype)
     for block_start in range(0, n_rows, block):
-        _adam_rows_block(param, first, second, col_ptr, col_rows, col_values, D, coefs,
-                         grad_out, store_grad, block_start, min(n_rows, block_start + block),
-                         grad_block)
+        _adam_rows_block(
+            param,
+            first,
+            second,
+            col_ptr,
+            col_rows,
+            col_values,
+            D,
+            coefs,
+            grad_out,
+            store_grad,
+            block_start,
+            min(n_rows, block_start + block),
+            grad_block,
+        )
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
-def adam_rows_from_sparse_parallel(param, first, second, col_ptr, col_rows, col_values, D,
-                                   coefs, grad_out, store_grad):
+def adam_rows_from_sparse_parallel(
+    param, first, second, col_ptr, col_rows, col_values, D, coefs, grad_out, store_grad
+):
     """Parallel version of :func:`adam_rows_from_sparse` (blocks of rows per thread)."""
     n_rows, width = param.shape
     block = max(1, ADAM_BLOCK_ELEMENTS // max(1, width))
@@ -443,9 +509,21 @@ def adam_rows_from_sparse_parallel(param, first, second, col_ptr, col_rows, col_
     for block_index in prange(n_blocks):
         grad_block = np.empty((block, width), dtype=param.dtype)
         block_start = block_index * block
-        _adam_rows_block(param, first, second, col_ptr, col_rows, col_values, D, coefs,
-                         grad_out, store_grad, block_start, min(n_rows, block_start + block),
-                         grad_block)
+        _adam_rows_block(
+            param,
+            first,
+            second,
+            col_ptr,
+            col_rows,
+            col_values,
+            D,
+            coefs,
+            grad_out,
+            store_grad,
+            block_start,
+            min(n_rows, block_start + block),
+            grad_block,
+        )
 
 
 @njit(cache=True, error_model="numpy")
@@ -455,6 +533,7 @@ def adam_flat(param, first, second, grad, coefs):
 
 
 # --------------------------------------------------------------------------- stepper
+
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class StepStats:
@@ -490,11 +569,21 @@ class AutoencoderStepper:
         Apply weight decay to ``b`` (torch AdamW decays every parameter).
     """
 
-    def __init__(self, W_in: np.ndarray, W_out: np.ndarray, b: np.ndarray, optimizer: Adam, *,
-                 batch_size: int, dtype: np.dtype | type = np.float32,
-                 importance: np.ndarray | None = None, reduction: str = "mean",
-                 dense_threshold: float = DEFAULT_DENSE_THRESHOLD, parallel: bool = False,
-                 decay_bias: bool = True) -> None:
+    def __init__(
+        self,
+        W_in: np.ndarray,
+        W_out: np.ndarray,
+        b: np.ndarray,
+        optimizer: Adam,
+        *,
+        batch_size: int,
+        dtype: np.dtype | type = np.float32,
+        importance: np.ndarray | None = None,
+        reduction: str = "mean",
+        dense_threshold: float = DEFAULT_DENSE_THRESHOLD,
+        parallel: bool = False,
+        decay_bias: bool = True,
+    ) -> None:
         dtype = np.dtype(dtype)
         self.dtype = dtype
         self.W_inT = np.ascontiguousarray(np.array(W_in, dtype=dtype).T)
@@ -503,10 +592,15 @@ class AutoencoderStepper:
         n_features, n_hidden = self.W_out.shape
         self.n_features, self.n_hidden, self.batch_size = n_features, n_hidden, batch_size
         self.optimizer = optimizer
-        self.moments = {name: (np.zeros_like(array), np.zeros_like(array)) for name, array in
-                        (("W_inT", self.W_inT), ("W_out", self.W_out), ("b", self.b))}
-        self.importance = (np.ones(n_features, dtype=dtype) if importance is None
-                           else np.asarray(importance, dtype=dtype))
+        self.moments = {
+            name: (np.zeros_like(array), np.zeros_like(array))
+            for name, array in (("W_inT", self.W_inT), ("W_out", self.W_out), ("b", self.b))
+        }
+        self.importance = (
+            np.ones(n_features, dtype=dtype)
+            if importance is None
+            else np.asarray(importance, dtype=dtype)
+        )
         self.scale = 1.0 / (batch_size * n_features) if reduction == "mean" else 1.0 / batch_size
         self.dense_threshold = float(dense_threshold)
         self.decay_bias = decay_bias
@@ -558,39 +652,91 @@ class AutoencoderStepper:
         lr = optimizer.learning_rate()
         optimizer.step_count += 1
         t = optimizer.step_count
-        hyper = (lr, config.beta1, config.beta2, config.eps, 1.0 - config.beta1**t,
-                 1.0 - config.beta2**t)
+        hyper = (
+            lr,
+            config.beta1,
+            config.beta2,
+            config.eps,
+            1.0 - config.beta1**t,
+            1.0 - config.beta2**t,
+        )
         coefs = adam_coefficients(*hyper, config.weight_decay, config.decoupled, self.dtype)
         decay = config.weight_decay if self.decay_bias else 0.0
         return coefs, adam_coefficients(*hyper, decay, config.decoupled, self.dtype)
 
     def _dense_backward(self, indptr, indices, values, coefs) -> tuple[float, int]:
-        loss, n_positive = output_pass_dense(self.U, self.b, indptr, indices, values,
-                                             self.importance, self.scale, self.G, self.grad_b)
+        loss, n_positive = output_pass_dense(
+            self.U,
+            self.b,
+            indptr,
+            indices,
+            values,
+            self.importance,
+            self.scale,
+            self.G,
+            self.grad_b,
+        )
         np.matmul(self.G.T, self.Z, out=self.grad_W_out)
         np.matmul(self.G, self.W_out, out=self.dZ)
-        adam_flat(self.W_out.reshape(-1), self.moments["W_out"][0].reshape(-1),
-                  self.moments["W_out"][1].reshape(-1), self.grad_W_out.reshape(-1), coefs)
+        adam_flat(
+            self.W_out.reshape(-1),
+            self.moments["W_out"][0].reshape(-1),
+            self.moments["W_out"][1].reshape(-1),
+            self.grad_W_out.reshape(-1),
+            coefs,
+        )
         return loss, n_positive
 
     def _sparse_backward(self, indptr, indices, values, coefs) -> tuple[float, int]:
         loss, n_positive = output_pass_sparse(
-            self.U, self.b, indptr, indices, values, self.importance, self.scale, self.work,
-            self.mask, self.mask_words, self.g_indptr, self.g_indices, self.g_values, self.grad_b)
+            self.U,
+            self.b,
+            indptr,
+            indices,
+            values,
+            self.importance,
+            self.scale,
+            self.work,
+            self.mask,
+            self.mask_words,
+            self.g_indptr,
+            self.g_indices,
+            self.g_values,
+            self.grad_b,
+        )
         gather = sparse_hidden_gradient_parallel if self.parallel else sparse_hidden_gradient
         gather(self.g_indptr, self.g_indices, self.g_values, self.W_out, self.dZ)
-        col_ptr, col_rows, col_values = transpose_csr(self.g_indptr, self.g_indices,
-                                                      self.g_values, self.n_features)
+        col_ptr, col_rows, col_values = transpose_csr(
+            self.g_indptr, self.g_indices, self.g_values, self.n_features
+        )
         fused = adam_rows_from_sparse_parallel if self.parallel else adam_rows_from_sparse
-        fused(self.W_out, *self.moments["W_out"], col_ptr, col_rows, col_values, self.Z,
-              coefs, self.grad_W_out, self.store_grad)
+        fused(
+            self.W_out,
+            *self.moments["W_out"],
+            col_ptr,
+            col_rows,
+            col_values,
+            self.Z,
+            coefs,
+            self.grad_W_out,
+            self.store_grad,
+        )
         return loss, n_positive
 
     def _input_layer_update(self, indptr, indices, values, coefs) -> None:
         col_ptr, col_rows, col_values = transpose_csr(indptr, indices, values, self.n_features)
         fused = adam_rows_from_sparse_parallel if self.parallel else adam_rows_from_sparse
-        fused(self.W_inT, *self.moments["W_inT"], col_ptr, col_rows, col_values, self.dZ,
-              coefs, self.grad_W_inT, self.store_grad)
+        fused(
+            self.W_inT,
+            *self.moments["W_inT"],
+            col_ptr,
+            col_rows,
+            col_values,
+            self.dZ,
+            coefs,
+            self.grad_W_inT,
+            self.store_grad,
+        )
 
     def arrays(self) -> dict[str, np.ndarray]:
         """Copies of the current weights: ``W_in`` (n_hidden, n_features), ``W_out``, ``b``."""
@@ -598,8 +744,11 @@ class AutoencoderStepper:
 
     def last_gradients(self) -> dict[str, np.ndarray]:
         """Gradients of the last step (only meaningful when ``store_grad`` was True)."""
-        return {"W_in": self.grad_W_inT.T.copy(), "W_out": self.grad_W_out.copy(),
-                "b": self.grad_b.copy()}
+        return {
+            "W_in": self.grad_W_inT.T.copy(),
+            "W_out": self.grad_W_out.copy(),
+            "b": self.grad_b.copy(),
+        }
 
 
 def warmup() -> list[str]:
@@ -608,13 +757,20 @@ def warmup() -> list[str]:
     for dtype in (np.float32, np.float64):
         for threshold in (0.0, 2.0):
             rng = np.random.default_rng(0)
-            stepper = AutoencoderStepper(rng.uniform(-1, 1, (2, 4)), rng.uniform(-1, 1, (4, 2)),
-                                         np.zeros(4), Adam(config=AdamConfig()),
-                                         batch_size=3, dtype=dtype, dense_threshold=threshold)
+            stepper = AutoencoderStepper(
+                rng.uniform(-1, 1, (2, 4)),
+                rng.uniform(-1, 1, (4, 2)),
+                np.zeros(4),
+                Adam(config=AdamConfig()),
+                batch_size=3,
+                dtype=dtype,
+                dense_threshold=threshold,
+            )
             indptr = np.array([0, 1, 1, 3], dtype=np.int64)
             indices = np.array([2, 0, 3], dtype=np.int32)
             stepper.step(indptr, indices, np.array([0.5, 0.25, 1.0], dtype=dtype))
-            names.append(f"autoencoder_train step ({np.dtype(dtype).name}, "
-                         f"{'dense' if threshold == 0.0 else 'sparse'} path)")
+            names.append(
+                f"autoencoder_train step ({np.dtype(dtype).name}, "
+                f"{'dense' if threshold == 0.0 else 'sparse'} path)"
+            )
     return names
-

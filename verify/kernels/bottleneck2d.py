@@ -103,8 +103,9 @@ def _loss_and_gradient(W, b, indptr, indices, values, grad_W, grad_b):
 
 
 @numba.njit(fastmath=_FASTMATH)
-def _adamw_update(param, grad, first, second, lr, beta1, beta2, eps, weight_decay,
-                  correction1, correction2):
+def _adamw_update(
+    param, grad, first, second, lr, beta1, beta2, eps, weight_decay, correction1, correction2
+):
     """In-place AdamW step on a flat view (same formula as verify/optim.py)."""
     decay = 1.0 - lr * weight_decay
     step_size = lr / correction1
@@ -141,8 +142,24 @@ def loss_and_gradient_kernel(W, b, indptr, indices, values):
 
 
 @numba.njit(cache=True)
-def train_steps_kernel(W, b, first_W, second_W, first_b, second_b, indptr, indices, values,
-                       learning_rates, step_offset, beta1, beta2, eps, weight_decay, losses):
+def train_steps_kernel(
+    W,
+    b,
+    first_W,
+    second_W,
+    first_b,
+    second_b,
+    indptr,
+    indices,
+    values,
+    learning_rates,
+    step_offset,
+    beta1,
+    beta2,
+    eps,
+    weight_decay,
+    losses,
+):
     """Run ``learning_rates.size`` full-batch AdamW steps in place.
 
     ``W``, ``b`` and the four moment arrays are updated in place; ``losses[s]`` receives the
@@ -161,17 +178,40 @@ def train_steps_kernel(W, b, first_W, second_W, first_b, second_b, indptr, indic
         correction1 = 1.0 - beta1**count
         correction2 = 1.0 - beta2**count
         lr = learning_rates[step]
-        _adamw_update(flat_W, flat_grad_W, flat_first_W, flat_second_W, lr, beta1, beta2, eps,
-                      weight_decay, correction1, correction2)
-        _adamw_update(b, grad_b, first_b, second_b, lr, beta1, beta2, eps, weight_decay,
-                      correction1, correction2)
+        _adamw_update(
+            flat_W,
+            flat_grad_W,
+            flat_first_W,
+            flat_second_W,
+            lr,
+            beta1,
+            beta2,
+            eps,
+            weight_decay,
+            correction1,
+            correction2,
+        )
+        _adamw_update(
+            b,
+            grad_b,
+            first_b,
+            second_b,
+            lr,
+            beta1,
+            beta2,
+            eps,
+            weight_decay,
+            correction1,
+            correction2,
+        )
 
 
 # --------------------------------------------------------------------------- numpy references
 
-def loss_and_gradient_reference(W: np.ndarray, b: np.ndarray, indptr: np.ndarray,
-                                indices: np.ndarray,
-                                values: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+
+def loss_and_gradient_reference(
+    W: np.ndarray, b: np.ndarray, indptr: np.ndarray, indices: np.ndarray, values: np.ndarray
+) -> tuple[float, np.ndarray, np.ndarray]:
     """Plain-numpy loss and gradient; same contract as :func:`loss_and_gradient_kernel`.
 
     X is a ``scipy.sparse`` CSR matrix; the T x n pre-activations are dense temporaries (the
@@ -182,8 +222,8 @@ def loss_and_gradient_reference(W: np.ndarray, b: np.ndarray, indptr: np.ndarray
     n_points, n_features = indptr.size - 1, W.shape[1]
     X = csr_matrix((values, indices, indptr), shape=(n_points, n_features))
     rows = np.repeat(np.arange(n_points), np.diff(indptr))
-    H = np.asarray(X @ W.T)          # (T, 2)
-    Z = H @ W + b                    # (T, n)
+    H = np.asarray(X @ W.T)  # (T, 2)
+    Z = H @ W + b  # (T, n)
     residual = np.maximum(Z, 0.0)
     residual[rows, indices] -= values
     G = (2.0 / n_points) * residual * (Z > 0)
@@ -193,11 +233,19 @@ def loss_and_gradient_reference(W: np.ndarray, b: np.ndarray, indptr: np.ndarray
     return loss, grad_W, grad_b
 
 
-def train_steps_reference(W: np.ndarray, b: np.ndarray, indptr: np.ndarray,
-                          indices: np.ndarray, values: np.ndarray, learning_rates: np.ndarray,
-                          *, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
-                          weight_decay: float = 0.0) -> tuple[np.ndarray, np.ndarray,
-                                                              np.ndarray]:
+def train_steps_reference(
+    W: np.ndarray,
+    b: np.ndarray,
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    values: np.ndarray,
+    learning_rates: np.ndarray,
+    *,
+    beta1: float = 0.9,
+    beta2: float = 0.999,
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Numpy reference of :func:`train_steps_kernel` from zero moments, using verify/optim.
 
     Returns the trained copies of W and b and the per-step losses.
@@ -211,8 +259,9 @@ def train_steps_reference(W: np.ndarray, b: np.ndarray, indptr: np.ndarray,
     for step, lr in enumerate(learning_rates):
         loss, grad_W, grad_b = loss_and_gradient_reference(W, b, indptr, indices, values)
         losses[step] = loss
-        optimiser.config = AdamConfig(lr=max(float(lr), 1e-300), beta1=beta1, beta2=beta2,
-                                      eps=eps, weight_decay=weight_decay)
+        optimiser.config = AdamConfig(
+            lr=max(float(lr), 1e-300), beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay
+        )
         optimiser.step({"W": W, "b": b}, {"W": grad_W, "b": grad_b})
     return W, b, losses
 
@@ -226,5 +275,18 @@ def warmup() -> None:
     values = np.array([1.0, 0.6, 0.8])
     loss_and_gradient_kernel(W, b, indptr, indices, values)
     moments = [np.zeros_like(W), np.zeros_like(W), np.zeros_like(b), np.zeros_like(b)]
-    train_steps_kernel(W, b, *moments, indptr, indices, values, np.full(2, 1e-3), 0,
-                       0.9, 0.999, 1e-8, 0.0, np.empty(2))
+    train_steps_kernel(
+        W,
+        b,
+        *moments,
+        indptr,
+        indices,
+        values,
+        np.full(2, 1e-3),
+        0,
+        0.9,
+        0.999,
+        1e-8,
+        0.0,
+        np.empty(2),
+    )

@@ -48,7 +48,7 @@ __all__ = [
     "warmup",
 ]
 
-BLOCK = 2 ** 12
+BLOCK = 2**12
 """Doubles transformed per cache block in the first butterfly levels (32 KiB)."""
 
 STRIP = 64
@@ -59,6 +59,7 @@ DIRECT_FACTOR = 0.05
 
 
 # --------------------------------------------------------------------------- jitted helpers
+
 
 @njit(cache=False, inline="always")
 def _butterfly4(x0, x1, x2, x3, width):
@@ -97,12 +98,17 @@ def _sweeps(a, lo, hi, h_start, h_stop):
     h = h_start
     while 4 * h <= h_stop:
         for i in range(lo, hi, 4 * h):
-            _butterfly4(a[i:i + h], a[i + h:i + 2 * h], a[i + 2 * h:i + 3 * h],
-                        a[i + 3 * h:i + 4 * h], h)
+            _butterfly4(
+                a[i : i + h],
+                a[i + h : i + 2 * h],
+                a[i + 2 * h : i + 3 * h],
+                a[i + 3 * h : i + 4 * h],
+                h,
+            )
         h *= 4
     if 2 * h <= h_stop:
         for i in range(lo, hi, 2 * h):
-            _butterfly2(a[i:i + h], a[i + h:i + 2 * h], h)
+            _butterfly2(a[i : i + h], a[i + h : i + 2 * h], h)
 
 
 @njit(cache=False)
@@ -113,14 +119,18 @@ def _strip_sweeps(a, column, width, h_start, n):
     while 4 * h <= n:
         for i in range(0, n, 4 * h):
             for j in range(i + column, i + h, h_start):
-                _butterfly4(a[j:j + width], a[j + h:j + h + width],
-                            a[j + 2 * h:j + 2 * h + width], a[j + 3 * h:j + 3 * h + width],
-                            width)
+                _butterfly4(
+                    a[j : j + width],
+                    a[j + h : j + h + width],
+                    a[j + 2 * h : j + 2 * h + width],
+                    a[j + 3 * h : j + 3 * h + width],
+                    width,
+                )
         h *= 4
     if 2 * h <= n:
         for i in range(0, n, 2 * h):
             for j in range(i + column, i + h, h_start):
-                _butterfly2(a[j:j + width], a[j + h:j + h + width], width)
+                _butterfly2(a[j : j + width], a[j + h : j + h + width], width)
 
 
 @njit(cache=False)
@@ -248,6 +258,7 @@ def _sample_loss(indices, values, lo, hi, rows, scale, bias, direct_limit, buffe
 
 # --------------------------------------------------------------------------- entry kernels
 
+
 @njit(cache=True)
 def fwht(values):
     """In-place unnormalised WHT of every row of the 2-D C-contiguous float64 array."""
@@ -264,14 +275,25 @@ def rug_sample_losses(indptr, indices, values, rows, n_features, scale, bias, di
     buffer = np.zeros(n_features)
     spectrum = np.zeros(n_features)
     for sample in range(batch):
-        losses[sample] = _sample_loss(indices, values, indptr[sample], indptr[sample + 1],
-                                      rows, scale, bias, direct_limit, buffer, spectrum)
+        losses[sample] = _sample_loss(
+            indices,
+            values,
+            indptr[sample],
+            indptr[sample + 1],
+            rows,
+            scale,
+            bias,
+            direct_limit,
+            buffer,
+            spectrum,
+        )
     return losses
 
 
 @njit(cache=True, parallel=True)
-def rug_sample_losses_parallel(indptr, indices, values, rows, n_features, scale, bias,
-                               direct_limit, n_chunks):
+def rug_sample_losses_parallel(
+    indptr, indices, values, rows, n_features, scale, bias, direct_limit, n_chunks
+):
     """Per-sample loss of the rug on a CSR batch, ``n_chunks`` chunks in parallel."""
     batch = indptr.size - 1
     losses = np.empty(batch)
@@ -280,9 +302,18 @@ def rug_sample_losses_parallel(indptr, indices, values, rows, n_features, scale,
         buffer = np.zeros(n_features)
         spectrum = np.zeros(n_features)
         for sample in range(chunk * per_chunk, min(batch, (chunk + 1) * per_chunk)):
-            losses[sample] = _sample_loss(indices, values, indptr[sample],
-                                          indptr[sample + 1], rows, scale, bias,
-                                          direct_limit, buffer, spectrum)
+            losses[sample] = _sample_loss(
+                indices,
+                values,
+                indptr[sample],
+                indptr[sample + 1],
+                rows,
+                scale,
+                bias,
+                direct_limit,
+                buffer,
+                spectrum,
+            )
     return losses
 
 
@@ -293,6 +324,7 @@ def direct_limit(n_features: int) -> float:
 
 # --------------------------------------------------------------------------- references
 
+
 def fwht_reference(values: np.ndarray) -> np.ndarray:
     """WHT along the last axis by recursive halving: ``H_2n = [[H, H], [H, −H]]`` (numpy)."""
     array = np.asarray(values, dtype=np.float64)
@@ -300,13 +332,19 @@ def fwht_reference(values: np.ndarray) -> np.ndarray:
     if n == 1:
         return array.copy()
     first = fwht_reference(array[..., : n // 2])
-    second = fwht_reference(array[..., n // 2:])
+    second = fwht_reference(array[..., n // 2 :])
     return np.concatenate((first + second, first - second), axis=-1)
 
 
-def rug_sample_losses_reference(indptr: np.ndarray, indices: np.ndarray, values: np.ndarray,
-                                rows: np.ndarray, n_features: int, scale: float,
-                                bias: float) -> np.ndarray:
+def rug_sample_losses_reference(
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    values: np.ndarray,
+    rows: np.ndarray,
+    n_features: int,
+    scale: float,
+    bias: float,
+) -> np.ndarray:
     """Per-sample rug loss from dense samples and :func:`fwht_reference` (numpy)."""
     batch = indptr.size - 1
     dense = np.zeros((batch, n_features))

@@ -81,9 +81,13 @@ def _grow(indices, values):
     return new_indices, new_values
 
 
-def reference_sample_csr(rng: np.random.Generator, n_features: int, feature_prob: float,
-                         batch_size: int, uniform_values: bool
-                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def reference_sample_csr(
+    rng: np.random.Generator,
+    n_features: int,
+    feature_prob: float,
+    batch_size: int,
+    uniform_values: bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Plain-numpy reference with the same draw order as :func:`sample_csr` (slow loop)."""
     log_skip = math.log1p(-feature_prob) if feature_prob < 1.0 else -math.inf
     indptr = [0]
@@ -92,16 +96,20 @@ def reference_sample_csr(rng: np.random.Generator, n_features: int, feature_prob
     for _ in range(batch_size):
         position = -1
         while True:
-            gap = 0.0 if feature_prob >= 1.0 else math.floor(
-                math.log(1.0 - rng.random()) / log_skip)
+            gap = (
+                0.0 if feature_prob >= 1.0 else math.floor(math.log(1.0 - rng.random()) / log_skip)
+            )
             if gap >= n_features - 1 - position:
                 break
             position += 1 + int(gap)
             indices.append(position)
             values.append(rng.random() if uniform_values else 1.0)
         indptr.append(len(indices))
-    return (np.asarray(indptr, dtype=np.int64), np.asarray(indices, dtype=np.int32),
-            np.asarray(values, dtype=np.float64))
+    return (
+        np.asarray(indptr, dtype=np.int64),
+        np.asarray(indices, dtype=np.int32),
+        np.asarray(values, dtype=np.float64),
+    )
 
 
 def warmup() -> list[str]:
