@@ -3,7 +3,8 @@
 Times one full-batch training step (loss, gradient and AdamW update) at n = 1000 features,
 S = 0.99, unit-norm points, for several T, by single-thread process CPU time: the numba kernel
 (:func:`toyforge.verify.kernels.bottleneck2d.train_steps_kernel`, 20 steps per call) and the
-numpy reference (scipy.sparse X, dense T x n temporaries, :class:`toyforge.verify.optim.Adam`).
+numpy reference (scipy.sparse X, dense T x n temporaries,
+:class:`toyforge.verify.train.optim.Adam`).
 Projects the time of the full 21-point T grid of spec memorization.md §7 for one seed
 (50,000 steps per T) from a per-(T·n) cost fitted on the measured kernel rates.
 """
@@ -21,8 +22,8 @@ KERNEL_STEPS = 20
 
 
 def _problem(n_points: int):
-    from toyforge.verify.data import fixed_dataset
-    from toyforge.verify.double_descent import sparse_rows
+    from toyforge.verify.data.sampling import fixed_dataset
+    from toyforge.verify.experiments.double_descent import sparse_rows
 
     X = fixed_dataset(n_points, N_FEATURES, 0.01, unit_norm=True, seed=0)
     indptr, indices, values = sparse_rows(X)
@@ -63,7 +64,7 @@ def _kernel_step(W, b, indptr, indices, values):
 
 def _reference_step(W, b, indptr, indices, values):
     from toyforge.verify.kernels.bottleneck2d import loss_and_gradient_reference
-    from toyforge.verify.optim import Adam, AdamConfig
+    from toyforge.verify.train.optim import Adam, AdamConfig
 
     params = {"W": W.copy(), "b": b.copy()}
     optimiser = Adam(config=AdamConfig(lr=1e-3, weight_decay=1e-2))
@@ -78,7 +79,7 @@ def _reference_step(W, b, indptr, indices, values):
 
 
 def main(out: Path, quick: bool) -> None:
-    from toyforge.verify.double_descent import DEFAULT_SIZES
+    from toyforge.verify.experiments.double_descent import DEFAULT_SIZES
     from toyforge.verify.kernels.bottleneck2d import warmup
 
     warmup()

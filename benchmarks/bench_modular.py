@@ -25,7 +25,7 @@ from benchmarks._harness import measure, print_rows, write_results
 
 def _enumeration_rows(quick: bool) -> list[dict]:
     from toyforge.constructions.modular_addition import exactness, modular_addition
-    from toyforge.verify.evaluate import evaluate_modular_addition
+    from toyforge.verify.evaluate.evaluators import evaluate_modular_addition
 
     rows = []
     for frequencies in ((1,), (14, 35, 41, 42, 52)):
@@ -47,9 +47,8 @@ def _enumeration_rows(quick: bool) -> list[dict]:
 
 
 def _step_functions():
-    from toyforge.verify.data import modular_addition_pairs
-    from toyforge.verify.optim import Adam, AdamConfig
-    from toyforge.verify.train_modular import (
+    from toyforge.verify.data.sampling import modular_addition_pairs
+    from toyforge.verify.experiments.grokking import (
         ModularTrainingConfig,
         _AdamW,
         _loss_and_grads,
@@ -57,6 +56,7 @@ def _step_functions():
         grads_reference,
         init_parameters,
     )
+    from toyforge.verify.train.optim import Adam, AdamConfig
 
     config = ModularTrainingConfig()
     train_pairs, _ = modular_addition_pairs(67, 0.4, seed=0, unordered=True)
@@ -102,8 +102,8 @@ def _step_rows(quick: bool) -> list[dict]:
 
 
 def _grokking_row() -> dict:
-    from toyforge.verify.analysis import fourier_gini, key_frequencies
-    from toyforge.verify.train_modular import ModularTrainingConfig, train_modular_addition
+    from toyforge.verify.experiments.fourier_analysis import fourier_gini, key_frequencies
+    from toyforge.verify.experiments.grokking import ModularTrainingConfig, train_modular_addition
 
     config = ModularTrainingConfig(seed=0, stop_after_grok=0)
     start = time.perf_counter()

@@ -55,8 +55,8 @@ def _fwht_rows(quick: bool) -> list[dict[str, Any]]:
 
 
 def _rug_rate(model: Any, feature_prob: float, batch_size: int, block: float) -> float:
-    from toyforge.verify.data import sample_sparse_batch
-    from toyforge.verify.rug_monte_carlo import rug_batch_losses
+    from toyforge.verify.data.sampling import sample_sparse_batch
+    from toyforge.verify.evaluate.rug_monte_carlo import rug_batch_losses
 
     batch = sample_sparse_batch(model.n_features, feature_prob, batch_size, 0)
     timing = measure(lambda: rug_batch_losses(model, batch), min_block=block, blocks=3)
@@ -64,7 +64,7 @@ def _rug_rate(model: Any, feature_prob: float, batch_size: int, block: float) ->
 
 
 def _dense_rate(model: Any, feature_prob: float, n_samples: int, block: float) -> float:
-    from toyforge.verify.evaluate import SparseDataSpec, evaluate
+    from toyforge.verify.evaluate.evaluators import SparseDataSpec, evaluate
 
     dense = model.materialize()
     spec = SparseDataSpec(feature_prob=feature_prob)

@@ -34,8 +34,8 @@ LR = 1e-3
 
 def _numba_stepper(n_features: int, n_hidden: int, seed: int = 0):
     from toyforge.verify.kernels.autoencoder_train import AutoencoderStepper
-    from toyforge.verify.optim import Adam, AdamConfig
-    from toyforge.verify.train import init_relu_autoencoder
+    from toyforge.verify.train.autoencoder import init_relu_autoencoder
+    from toyforge.verify.train.optim import Adam, AdamConfig
 
     model = init_relu_autoencoder(n_features, n_hidden, seed=seed)
     return AutoencoderStepper(
@@ -49,7 +49,7 @@ def _numba_stepper(n_features: int, n_hidden: int, seed: int = 0):
 
 
 def _numba_step_function(stepper, n_features: int, feature_prob: float, rng):
-    from toyforge.verify.data import sample_sparse_batch
+    from toyforge.verify.data.sampling import sample_sparse_batch
 
     def step():
         batch = sample_sparse_batch(n_features, feature_prob, BATCH, rng, dtype=np.float32)
@@ -60,9 +60,9 @@ def _numba_step_function(stepper, n_features: int, feature_prob: float, rng):
 
 def _numpy_dense_step(n_features: int, n_hidden: int, feature_prob: float, rng):
     """The numpy reference: dense fresh data, gradients.py backward, optim.Adam."""
-    from toyforge.verify.gradients import relu_autoencoder_loss_gradients
-    from toyforge.verify.optim import Adam, AdamConfig
-    from toyforge.verify.train import init_relu_autoencoder
+    from toyforge.verify.train.autoencoder import init_relu_autoencoder
+    from toyforge.verify.train.gradients import relu_autoencoder_loss_gradients
+    from toyforge.verify.train.optim import Adam, AdamConfig
 
     model = init_relu_autoencoder(n_features, n_hidden, seed=0)
     params = {name: array.astype(np.float32) for name, array in model.to_arrays().items()}
@@ -125,7 +125,7 @@ def _first_step_latency() -> float:
     code = (
         "import time; t = time.perf_counter(); import numpy as np; "
         "from toyforge.verify.kernels.autoencoder_train import warmup; "
-        "from toyforge.verify.train import SparseFeatureData, TrainConfig, "
+        "from toyforge.verify.train.autoencoder import SparseFeatureData, TrainConfig, "
         "init_relu_autoencoder, train; "
         "train(init_relu_autoencoder(256, 32), SparseFeatureData(n_features=256, "
         "feature_prob=0.01), TrainConfig(steps=2, batch_size=1024, dense_threshold=0.6)); "

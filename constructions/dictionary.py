@@ -1,7 +1,7 @@
 """Dictionary ("lookup-table") weights: networks that store a table and recall it exactly.
 
 Constructions of spec memorization.md §6, each with its exactness condition, which is checked;
-inputs outside the condition are refused with :class:`~toyforge.errors.InvalidParameter` naming
+inputs outside the condition are refused with :class:`~toyforge.core.errors.InvalidParameter` naming
 the offending points:
 
 * :func:`lookup_table` (§6.1): one hidden ReLU neuron per stored key, unit-norm key as its
@@ -31,7 +31,6 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from toyforge._validate import as_rng, check_int, check_interval
 from toyforge.constructions.models import (
     MLP,
     ReluAutoencoder,
@@ -42,7 +41,8 @@ from toyforge.constructions.models import (
     register_architecture,
     require_shape,
 )
-from toyforge.errors import IncompatibleWeights, InvalidParameter
+from toyforge.core.errors import IncompatibleWeights, InvalidParameter
+from toyforge.core.validate import as_rng, check_int, check_interval
 
 __all__ = [
     "DictionaryTable",

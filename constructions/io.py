@@ -11,16 +11,16 @@ Two formats, chosen by the file suffix (spec aesthetics_ecosystem.md §4.4):
 The config JSON is ``{"format": "toyforge-weights", "schema_version": 1, "architecture": ...,
 "hyperparameters": {...}, "metadata": {...}, "toyforge_version": ...}``. ``metadata`` is any
 JSON-able mapping the caller adds (e.g. a training summary). Writes go to a temporary file
-renamed into place (:mod:`toyforge._fileio`). Never pickle.
+renamed into place (:mod:`toyforge.core.fileio`). Never pickle.
 
 Architectures are looked up by name in :data:`toyforge.constructions.models.ARCHITECTURES`. A
 class registered in any module of :mod:`toyforge.constructions` is found: if the name is not
 registered yet, every module of the package is imported (modules that fail to import are
 skipped) and the lookup is repeated.
 
-Every failure to read a file raises :class:`~toyforge.errors.CorruptFile` (not a toyforge
+Every failure to read a file raises :class:`~toyforge.core.errors.CorruptFile` (not a toyforge
 weight file, truncated, pickled, config missing or not JSON) or
-:class:`~toyforge.errors.IncompatibleWeights` (unknown architecture, missing, unexpected or
+:class:`~toyforge.core.errors.IncompatibleWeights` (unknown architecture, missing, unexpected or
 wrongly shaped arrays), with a message that names the file and the problem.
 """
 
@@ -41,9 +41,9 @@ from typing import Any
 
 import numpy as np
 
-from toyforge._fileio import atomic_path, atomic_write
-from toyforge._serde import to_jsonable
-from toyforge.errors import CorruptFile, IncompatibleWeights, InvalidParameter, ToyforgeError
+from toyforge.core.errors import CorruptFile, IncompatibleWeights, InvalidParameter, ToyforgeError
+from toyforge.core.fileio import atomic_path, atomic_write
+from toyforge.core.serde import to_jsonable
 
 __all__ = ["FORMATS", "SCHEMA_VERSION", "WeightFileInfo", "load", "read_info", "save"]
 

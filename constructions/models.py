@@ -5,7 +5,7 @@ vocabulary of :mod:`toyforge.constructions`, :mod:`toyforge.verify` and :mod:`to
 Each class
 
 * validates shapes (and finiteness) in ``__post_init__`` and raises
-  :class:`toyforge.errors.IncompatibleWeights` naming the array and the shapes,
+  :class:`toyforge.core.errors.IncompatibleWeights` naming the array and the shapes,
 * has a plain-numpy ``forward`` (the reference every fast kernel is compared with),
 * reports ``n_parameters``,
 * converts to and from named arrays (``to_arrays`` / ``from_arrays``) plus a JSON-able
@@ -26,7 +26,7 @@ from typing import Any, ClassVar, Protocol, Self, TypeVar
 
 import numpy as np
 
-from toyforge.errors import IncompatibleWeights, InvalidParameter
+from toyforge.core.errors import IncompatibleWeights, InvalidParameter
 
 __all__ = [
     "ARCHITECTURES",

@@ -37,9 +37,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from toyforge._validate import check_choice, check_int, check_real
 from toyforge.constructions.models import ModularAdditionMLP, apply_activation
-from toyforge.errors import InvalidParameter
+from toyforge.core.errors import InvalidParameter
+from toyforge.core.validate import check_choice, check_int, check_real
 
 __all__ = [
     "ExactnessReport",

@@ -33,7 +33,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from toyforge._validate import (
+from toyforge.constructions.models import ReluAutoencoder, register_architecture
+from toyforge.core.errors import IncompatibleWeights, InvalidParameter
+from toyforge.core.validate import (
     as_rng,
     check_choice,
     check_int,
@@ -42,8 +44,6 @@ from toyforge._validate import (
     check_real,
     check_seed,
 )
-from toyforge.constructions.models import ReluAutoencoder, register_architecture
-from toyforge.errors import IncompatibleWeights, InvalidParameter
 from toyforge.theory.finite_n import (
     interference_kernel,
     large_n_optimum,
@@ -360,7 +360,7 @@ class PersianRugAutoencoder:
                 self.n_features,
                 f"a size whose dense form fits: {what} needs {needed / 2**30:.3g} GiB > "
                 f"max_bytes = {max_bytes / 2**30:.3g} GiB; use the matrix-free model "
-                f"(toyforge.verify.rug_monte_carlo) instead",
+                f"(toyforge.verify.evaluate.rug_monte_carlo) instead",
             )
 
     # ------------------------------------------------------------------ forward pass

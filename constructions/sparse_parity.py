@@ -24,9 +24,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from toyforge._validate import as_rng, check_int
 from toyforge.constructions.models import MLP
-from toyforge.errors import InvalidParameter
+from toyforge.core.errors import InvalidParameter
+from toyforge.core.validate import as_rng, check_int
 
 __all__ = [
     "ParityCheck",

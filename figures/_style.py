@@ -17,8 +17,8 @@ from typing import Any
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
-from toyforge._fileio import atomic_path
-from toyforge._serde import to_json
+from toyforge.core.fileio import atomic_path
+from toyforge.core.serde import to_json
 
 STYLE_FILE = Path(__file__).with_name("toyforge.mplstyle")
 

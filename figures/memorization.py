@@ -1,8 +1,9 @@
 """Figures of the memorisation experiments: double descent, 2-D geometry, dimensionalities,
 reconstruction-limit heatmaps.
 
-Renderers take result objects of :mod:`toyforge.verify.double_descent` and
-:mod:`toyforge.verify.reconstruction` and return :class:`matplotlib.figure.Figure` objects; they
+Renderers take result objects of :mod:`toyforge.verify.experiments.double_descent` and
+:mod:`toyforge.verify.experiments.reconstruction` and return :class:`matplotlib.figure.Figure`
+objects; they
 compute no losses (spec memorization.md §2, §3, §7, §8).
 """
 

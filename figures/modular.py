@@ -1,7 +1,8 @@
 """Figures for modular addition: grokking curves, Fourier spectra, neuron maps, weights.
 
-Renderers take arrays and result objects (a :class:`~toyforge.verify.train_modular.
-TrainingHistory`, a :class:`~toyforge.verify.analysis.FourierSpectrum`, models) and return a
+Renderers take arrays and result objects (a :class:`~toyforge.verify.experiments.grokking.
+TrainingHistory`, a :class:`~toyforge.verify.experiments.fourier_analysis.FourierSpectrum`, models)
+and return a
 :class:`matplotlib.figure.Figure`; they compute no losses (spec DESIGN.md "figures").
 """
 

@@ -1,6 +1,6 @@
 """Figures of the Persian rug: the weight image, loss curves, convergence to the theory.
 
-Renderers take arrays and result objects (:mod:`toyforge.verify.compare`) and return
+Renderers take arrays and result objects (:mod:`toyforge.verify.compare.persian_rug`) and return
 :class:`matplotlib.figure.Figure` objects; they compute no losses (DESIGN.md).
 
 * :func:`rug_figure` — ``W = W_out W_in`` as an image (diverging colormap centred at zero,
@@ -165,7 +165,7 @@ def _histograms(axes: Any, rug: np.ndarray | None, trained: np.ndarray | None) -
 def loss_curves_figure(curves: Any, *, title: str | None = None) -> Figure:
     """Loss against ratio or feature probability.
 
-    ``curves`` is a :class:`toyforge.verify.compare.LossCurves`.
+    ``curves`` is a :class:`toyforge.verify.compare.persian_rug.LossCurves`.
     """
     with style():
         figure, axes = new_figure(width=5.6, height=4.0)
@@ -217,7 +217,7 @@ def loss_curves_figure(curves: Any, *, title: str | None = None) -> Figure:
 def convergence_figure(study: Any, *, title: str | None = None) -> Figure:
     """|rug / theory − 1| against p·n, log-log.
 
-    ``study`` is a :class:`toyforge.verify.compare.ConvergenceStudy`.
+    ``study`` is a :class:`toyforge.verify.compare.persian_rug.ConvergenceStudy`.
     """
     active = np.array([point.active_features for point in study.points])
     gap = np.array([point.relative_gap for point in study.points])

@@ -45,8 +45,8 @@ from typing import Any
 
 import numpy as np
 
-from toyforge._validate import check_choice, check_int, check_probability, check_real
-from toyforge.errors import InvalidParameter
+from toyforge.core.errors import InvalidParameter
+from toyforge.core.validate import check_choice, check_int, check_probability, check_real
 
 __all__ = [
     "FINITE_N_METHODS",

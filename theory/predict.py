@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 from scipy.special import ndtr
 
-from toyforge._validate import check_interval
-from toyforge.errors import InvalidParameter
+from toyforge.core.errors import InvalidParameter
+from toyforge.core.validate import check_interval
 from toyforge.theory.asymptotics import leading_asymptotic_loss, refined_asymptotic_loss
 from toyforge.theory.baselines import (
     constant_loss,

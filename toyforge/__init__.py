@@ -15,7 +15,7 @@ import importlib
 from importlib import metadata as _metadata
 from typing import Any
 
-from toyforge.errors import CorruptFile, IncompatibleWeights, InvalidParameter, ToyforgeError
+from toyforge.core.errors import CorruptFile, IncompatibleWeights, InvalidParameter, ToyforgeError
 
 try:
     __version__ = _metadata.version("toyforge")
@@ -38,19 +38,19 @@ _LAZY_EXPORTS: dict[str, str] = {
     "load": "toyforge.constructions.io",
     "read_info": "toyforge.constructions.io",
     "modular_addition": "toyforge.constructions.modular_addition",
-    "Estimate": "toyforge.verify.estimate",
-    "evaluate": "toyforge.verify.evaluate",
-    "SparseDataSpec": "toyforge.verify.evaluate",
-    "evaluate_modular_addition": "toyforge.verify.evaluate",
-    "sample_sparse_batch": "toyforge.verify.data",
-    "rug_monte_carlo": "toyforge.verify.rug_monte_carlo",
-    "compare_persian_rug": "toyforge.verify.compare",
-    "train": "toyforge.verify.train",
-    "TrainConfig": "toyforge.verify.train",
-    "init_relu_autoencoder": "toyforge.verify.train",
-    "train_modular_addition": "toyforge.verify.train_modular",
-    "run_sweep": "toyforge.verify.sweep",
-    "load_spec": "toyforge.verify.sweep",
+    "Estimate": "toyforge.verify.evaluate.estimate",
+    "evaluate": "toyforge.verify.evaluate.evaluators",
+    "SparseDataSpec": "toyforge.verify.evaluate.evaluators",
+    "evaluate_modular_addition": "toyforge.verify.evaluate.evaluators",
+    "sample_sparse_batch": "toyforge.verify.data.sampling",
+    "rug_monte_carlo": "toyforge.verify.evaluate.rug_monte_carlo",
+    "compare_persian_rug": "toyforge.verify.compare.persian_rug",
+    "train": "toyforge.verify.train.autoencoder",
+    "TrainConfig": "toyforge.verify.train.autoencoder",
+    "init_relu_autoencoder": "toyforge.verify.train.autoencoder",
+    "train_modular_addition": "toyforge.verify.experiments.grokking",
+    "run_sweep": "toyforge.verify.sweep.engine",
+    "load_spec": "toyforge.verify.sweep.engine",
     "run_demo": "toyforge.demo",
     "run_report": "toyforge.report",
 }

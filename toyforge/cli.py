@@ -17,7 +17,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from toyforge.errors import ToyforgeError
+from toyforge.core.errors import ToyforgeError
 
 # Subcommands in the order they appear in --help; any other public module under
 # toyforge.commands is appended alphabetically (so adding a command never edits this file).

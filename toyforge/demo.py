@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from toyforge._fileio import atomic_write_text
-from toyforge._serde import to_json
-from toyforge._validate import check_int, check_interval, check_probability, check_seed
-from toyforge.verify.compare import comparison_summary
+from toyforge.core.fileio import atomic_write_text
+from toyforge.core.serde import to_json
+from toyforge.core.validate import check_int, check_interval, check_probability, check_seed
+from toyforge.verify.compare.persian_rug import comparison_summary
 
 DEMO_RATIOS_FOR_CURVES = (0.05, 0.1, 0.25, 0.5)
 
@@ -192,7 +192,7 @@ def _build(config: DemoConfig, path: Path) -> Any:
 
 def _evaluate(config: DemoConfig, path: Path, progress: Callable[..., Any] | None) -> Any:
     from toyforge.constructions.io import load
-    from toyforge.verify.rug_monte_carlo import rug_monte_carlo
+    from toyforge.verify.evaluate.rug_monte_carlo import rug_monte_carlo
 
     return rug_monte_carlo(
         load(path), config.feature_prob, config.n_samples, _mc_seed(config), progress=progress
@@ -201,7 +201,7 @@ def _evaluate(config: DemoConfig, path: Path, progress: Callable[..., Any] | Non
 
 def _train(config: DemoConfig, n_hidden: int, path: Path) -> Any:
     from toyforge.constructions.io import save
-    from toyforge.verify.compare import train_autoencoder
+    from toyforge.verify.compare.persian_rug import train_autoencoder
 
     point = train_autoencoder(
         config.n_features,
@@ -216,7 +216,7 @@ def _train(config: DemoConfig, n_hidden: int, path: Path) -> Any:
 
 
 def _compare(config: DemoConfig, trained: Any, evaluation: Any) -> Any:
-    from toyforge.verify.compare import compare_persian_rug
+    from toyforge.verify.compare.persian_rug import compare_persian_rug
 
     return compare_persian_rug(
         config.n_features,
@@ -232,7 +232,7 @@ def _compare(config: DemoConfig, trained: Any, evaluation: Any) -> Any:
 
 def _scale_up(config: DemoConfig, progress: Callable[..., Any] | None) -> Any:
     from toyforge.constructions.persian_rug import persian_rug
-    from toyforge.verify.rug_monte_carlo import rug_monte_carlo
+    from toyforge.verify.evaluate.rug_monte_carlo import rug_monte_carlo
 
     model = persian_rug(config.large_features, config.ratio, config.feature_prob, config.seed)
     return rug_monte_carlo(
@@ -243,7 +243,7 @@ def _scale_up(config: DemoConfig, progress: Callable[..., Any] | None) -> Any:
 def _figures(config: DemoConfig, rug: Any, trained: Any, files: dict[str, Path]) -> None:
     from toyforge.figures._style import save_figure, style
     from toyforge.figures.rug import loss_curves_figure, model_rug_figure
-    from toyforge.verify.compare import loss_curves
+    from toyforge.verify.compare.persian_rug import loss_curves
 
     with style():
         figure = model_rug_figure(

@@ -6,7 +6,7 @@ differences) for the Persian rug, the modular-addition constructions and the gro
 double-descent curve, plus the config, the toyforge version and the timing of every item.
 
 Caching: the expensive parts of an item run through the sweep machinery
-(:func:`toyforge.verify.sweep.run_sweep`, content-hashed per-task records under
+(:func:`toyforge.verify.sweep.engine.run_sweep`, content-hashed per-task records under
 ``OUT/.cache/<item>/<sweep>/tasks/``); the grokking run is cached as a weight file + history
 keyed by the SHA-256 of its config, the double-descent curve by its resumable JSON file. A
 second run with the same config recomputes nothing and only redraws.
@@ -28,9 +28,9 @@ from typing import Any
 
 import numpy as np
 
-from toyforge._fileio import atomic_write_text
-from toyforge._serde import to_jsonable
-from toyforge.errors import InvalidParameter
+from toyforge.core.errors import InvalidParameter
+from toyforge.core.fileio import atomic_write_text
+from toyforge.core.serde import to_jsonable
 
 __all__ = [
     "FULL_REPORT",
@@ -226,7 +226,7 @@ class _Context:
         self, item: str, spec: Mapping[str, Any], *, cheap: bool = False
     ) -> list[dict[str, Any]]:
         """Run (or resume) a sweep under the item's cache; its table rows."""
-        from toyforge.verify.sweep import InProcessExecutor, read_table, run_sweep
+        from toyforge.verify.sweep.engine import InProcessExecutor, read_table, run_sweep
 
         executor = InProcessExecutor() if cheap else self.executor
         summary = run_sweep(dict(spec), self.cache(item) / spec["name"], executor=executor)
@@ -243,12 +243,12 @@ class _Context:
 
 
 def curve_point_task(params: dict[str, Any], seed: int) -> dict[str, Any]:
-    """Sweep task: one point of :func:`toyforge.verify.compare.loss_curves`.
+    """Sweep task: one point of :func:`toyforge.verify.compare.persian_rug.loss_curves`.
 
     Parameters ``axis``, ``fixed``, ``value``, ``n_features``, ``n_samples``, ``train_steps``
     and ``seed`` (the curve's seed, so the point is the same as in a whole-curve call).
     """
-    from toyforge.verify.compare import loss_curves
+    from toyforge.verify.compare.persian_rug import loss_curves
 
     curves = loss_curves(
         params["axis"],
@@ -271,8 +271,8 @@ def curve_point_task(params: dict[str, Any], seed: int) -> dict[str, Any]:
 
 
 def convergence_point_task(params: dict[str, Any], seed: int) -> dict[str, Any]:
-    """Sweep task: one size of :func:`toyforge.verify.compare.convergence_study`."""
-    from toyforge.verify.compare import convergence_study
+    """Sweep task: one size of :func:`toyforge.verify.compare.persian_rug.convergence_study`."""
+    from toyforge.verify.compare.persian_rug import convergence_study
 
     study = convergence_study(
         params["ratio"],
@@ -376,7 +376,7 @@ def _curves(
     n_features: int,
     train_steps: int,
 ) -> Any:
-    from toyforge.verify.compare import LossCurves, large_n_losses
+    from toyforge.verify.compare.persian_rug import LossCurves, large_n_losses
 
     c = ctx.config
     spec = {
@@ -423,7 +423,7 @@ def _curves(
 
 
 def _curve_table(curves: Any, title: str) -> Table:
-    from toyforge.verify.compare import large_n_losses
+    from toyforge.verify.compare.persian_rug import large_n_losses
 
     rows = []
     for k, at in enumerate(curves.points):
@@ -502,7 +502,7 @@ def _item_loss_curves(ctx: _Context) -> tuple[list[Path], list[Table], dict[str,
 
 def _item_convergence(ctx: _Context) -> tuple[list[Path], list[Table], dict[str, Any]]:
     from toyforge.figures.rug import convergence_figure
-    from toyforge.verify.compare import ConvergencePoint, ConvergenceStudy
+    from toyforge.verify.compare.persian_rug import ConvergencePoint, ConvergenceStudy
 
     c = ctx.config
     spec = {
@@ -687,9 +687,9 @@ def _item_phase(ctx: _Context) -> tuple[list[Path], list[Table], dict[str, Any]]
 
 def _grok_run(ctx: _Context) -> tuple[Any, Any, dict[str, Any], Mapping[str, Any]]:
     """The grokking run, cached as ``<key>.npz`` + ``<key>.history.npz`` + ``<key>.json``."""
-    from toyforge._fileio import atomic_write
     from toyforge.constructions.io import load, save
-    from toyforge.verify.train_modular import (
+    from toyforge.core.fileio import atomic_write
+    from toyforge.verify.experiments.grokking import (
         ModularTrainingConfig,
         TrainingHistory,
         train_modular_addition,
@@ -732,7 +732,7 @@ def _modular_figures(
         grokking_figure,
         neuron_activation_figure,
     )
-    from toyforge.verify.analysis import (
+    from toyforge.verify.experiments.fourier_analysis import (
         compare_with_construction,
         fourier_spectrum,
         key_frequencies,
@@ -781,7 +781,7 @@ def _modular_figures(
 
 def _item_modular(ctx: _Context) -> tuple[list[Path], list[Table], dict[str, Any]]:
     from toyforge.constructions.modular_addition import recommended_design
-    from toyforge.verify.analysis import fourier_gini, key_frequencies
+    from toyforge.verify.experiments.fourier_analysis import fourier_gini, key_frequencies
 
     model, history, info, settings = _grok_run(ctx)
     paths, comparison = _modular_figures(ctx, model, history, {"grokking": settings})
@@ -872,7 +872,7 @@ def _item_memorization(ctx: _Context) -> tuple[list[Path], list[Table], dict[str
         double_descent_figure,
         geometry_figure,
     )
-    from toyforge.verify.double_descent import DoubleDescentConfig, run_double_descent
+    from toyforge.verify.experiments.double_descent import DoubleDescentConfig, run_double_descent
 
     config = DoubleDescentConfig(**ctx.config.double_descent)
     settings = to_jsonable({name: getattr(config, name) for name in config.__slots__})
@@ -908,7 +908,7 @@ def _item_memorization(ctx: _Context) -> tuple[list[Path], list[Table], dict[str
 
 def _item_reconstruction(ctx: _Context) -> tuple[list[Path], list[Table], dict[str, Any]]:
     from toyforge.figures.memorization import reconstruction_limits_titled
-    from toyforge.verify.reconstruction import (
+    from toyforge.verify.experiments.reconstruction import (
         load_reconstruction_grids,
         reconstruction_bound_curves,
         reconstruction_limit_panels,
@@ -976,7 +976,7 @@ ItemCallback = Callable[[str, "ItemResult"], None]
 
 
 def _executor(workers: int | None) -> Any:
-    from toyforge.verify.sweep import InProcessExecutor, ProcessPoolExecutor
+    from toyforge.verify.sweep.engine import InProcessExecutor, ProcessPoolExecutor
 
     if workers is None:
         return None

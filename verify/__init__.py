@@ -11,14 +11,14 @@ Public API (numba kernels load lazily, on the first call that needs them):
 """
 
 from toyforge.constructions.io import load, save
-from toyforge.verify.data import (
+from toyforge.verify.data.sampling import (
     SparseBatch,
     fixed_dataset,
     modular_addition_pairs,
     sample_sparse_batch,
 )
-from toyforge.verify.estimate import Estimate
-from toyforge.verify.evaluate import (
+from toyforge.verify.evaluate.estimate import Estimate
+from toyforge.verify.evaluate.evaluators import (
     AutoencoderEvaluation,
     EvaluationRequest,
     ModularAdditionReport,

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from toyforge.constructions.models import ARCHITECTURES, MLP, ModularAdditionMLP, ReluAutoencoder
-from toyforge.errors import IncompatibleWeights, InvalidParameter
+from toyforge.core.errors import IncompatibleWeights, InvalidParameter
 
 
 def _autoencoder(rng, n_features=6, n_hidden=3):

@@ -20,8 +20,8 @@ from toyforge.theory import (
     reduced_loss,
     symmetric_optimum,
 )
-from toyforge.verify.estimate import Estimate
-from toyforge.verify.properties import assert_theory_matches_monte_carlo
+from toyforge.verify.evaluate.estimate import Estimate
+from toyforge.verify.testing.properties import assert_theory_matches_monte_carlo
 
 
 def _relu_integrals(t: float) -> tuple[float, float]:

@@ -9,7 +9,7 @@ import warnings
 import numpy as np
 import pytest
 
-from toyforge.errors import InvalidParameter
+from toyforge.core.errors import InvalidParameter
 from toyforge.theory import Prediction, PredictionGrid, predict, predict_grid
 
 _KEYS = (

@@ -12,8 +12,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from toyforge._serde import to_jsonable
-from toyforge.errors import InvalidParameter
+from toyforge.core.errors import InvalidParameter
+from toyforge.core.serde import to_jsonable
 
 T = TypeVar("T")
 

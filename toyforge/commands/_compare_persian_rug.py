@@ -83,7 +83,7 @@ def print_comparison(result: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the comparison and print it."""
-    from toyforge.verify.compare import compare_persian_rug, comparison_summary
+    from toyforge.verify.compare.persian_rug import compare_persian_rug, comparison_summary
 
     result = compare_persian_rug(
         args.features,

@@ -48,7 +48,7 @@ def register(members: Any) -> None:
 def _load_model(path: str) -> Any:
     from toyforge.constructions.io import load
     from toyforge.constructions.models import ModularAdditionMLP
-    from toyforge.errors import IncompatibleWeights
+    from toyforge.core.errors import IncompatibleWeights
 
     model = load(path)
     if not isinstance(model, ModularAdditionMLP):
@@ -63,10 +63,10 @@ def run_grokking(args: argparse.Namespace) -> int:
 
     import numpy as np
 
-    from toyforge.errors import CorruptFile
+    from toyforge.core.errors import CorruptFile
     from toyforge.figures._style import save_figure
     from toyforge.figures.modular import grokking_figure
-    from toyforge.verify.train_modular import TrainingHistory
+    from toyforge.verify.experiments.grokking import TrainingHistory
 
     out = output_path(args.out)
     try:
@@ -86,7 +86,7 @@ def run_grokking(args: argparse.Namespace) -> int:
 def run_spectrum(args: argparse.Namespace) -> int:
     from toyforge.figures._style import save_figure
     from toyforge.figures.modular import fourier_spectrum_figure
-    from toyforge.verify.analysis import fourier_spectrum, key_frequencies
+    from toyforge.verify.experiments.fourier_analysis import fourier_spectrum, key_frequencies
 
     out = output_path(args.out)
     model = _load_model(args.model)
@@ -104,7 +104,7 @@ def run_neurons(args: argparse.Namespace) -> int:
 
     from toyforge.figures._style import save_figure
     from toyforge.figures.modular import neuron_activation_figure
-    from toyforge.verify.analysis import neuron_frequencies
+    from toyforge.verify.experiments.fourier_analysis import neuron_frequencies
 
     out = output_path(args.out)
     model = _load_model(args.model)
@@ -129,7 +129,10 @@ def run_weights(args: argparse.Namespace) -> int:
 
     from toyforge.figures._style import save_figure
     from toyforge.figures.modular import construction_vs_trained_figure
-    from toyforge.verify.analysis import compare_with_construction, neuron_frequencies
+    from toyforge.verify.experiments.fourier_analysis import (
+        compare_with_construction,
+        neuron_frequencies,
+    )
 
     out = output_path(args.out)
     model = _load_model(args.model)

@@ -57,7 +57,7 @@ def register(members: Any) -> None:
 
 def _trained_matrix(path: str, n_features: int) -> Any:
     from toyforge.constructions.io import load
-    from toyforge.errors import IncompatibleWeights
+    from toyforge.core.errors import IncompatibleWeights
 
     model = load(path)
     if getattr(model, "architecture", None) != "relu-autoencoder":

@@ -75,7 +75,7 @@ def history_path(out: Path) -> Path:
 
 
 def _config(args: argparse.Namespace) -> Any:
-    from toyforge.verify.train_modular import ModularTrainingConfig
+    from toyforge.verify.experiments.grokking import ModularTrainingConfig
 
     return ModularTrainingConfig(
         modulus=args.modulus,
@@ -98,7 +98,11 @@ def _config(args: argparse.Namespace) -> Any:
 
 def summary(result: Any) -> dict[str, Any]:
     """The JSON summary of a run (issue 5): accuracies, memorise/grok steps, Fourier measures."""
-    from toyforge.verify.analysis import fourier_gini, fourier_spectrum, key_frequencies
+    from toyforge.verify.experiments.fourier_analysis import (
+        fourier_gini,
+        fourier_spectrum,
+        key_frequencies,
+    )
 
     model = result.model
     key = key_frequencies(model)
@@ -124,14 +128,14 @@ def summary(result: Any) -> dict[str, Any]:
 def _save_history(path: Path, history: Any) -> None:
     import numpy as np
 
-    from toyforge._fileio import atomic_write
+    from toyforge.core.fileio import atomic_write
 
     atomic_write(path, lambda handle: np.savez(handle, **history.to_arrays()))
 
 
 def run(args: argparse.Namespace) -> int:
     from toyforge.constructions.io import save
-    from toyforge.verify.train_modular import train_modular_addition
+    from toyforge.verify.experiments.grokking import train_modular_addition
 
     out = output_path(args.out)
     config = _config(args)

@@ -78,7 +78,7 @@ def register(members: Any) -> None:
 
 def _set_threads(threads: int) -> None:
     """Configure numba threads before any parallel kernel runs (spec performance.md §7.3)."""
-    from toyforge.errors import InvalidParameter
+    from toyforge.core.errors import InvalidParameter
 
     if threads < 1:
         raise InvalidParameter("--threads", threads, "an integer >= 1")
@@ -96,8 +96,8 @@ def _theory_loss(ratio: float, feature_prob: float) -> float | None:
 
 
 def _config(args: argparse.Namespace) -> Any:
-    from toyforge.verify.optim import AdamConfig, Schedule
-    from toyforge.verify.train import TrainConfig
+    from toyforge.verify.train.autoencoder import TrainConfig
+    from toyforge.verify.train.optim import AdamConfig, Schedule
 
     optimizer = AdamConfig(
         lr=args.lr, weight_decay=args.weight_decay, decoupled=args.weight_decay > 0
@@ -122,8 +122,8 @@ def run(args: argparse.Namespace) -> int:
     """Train, evaluate on fresh data, save weights + history, print the summary."""
     _set_threads(args.threads)
     target = output_path(args.out)
-    from toyforge._validate import check_int, check_interval
-    from toyforge.verify.train import (
+    from toyforge.core.validate import check_int, check_interval
+    from toyforge.verify.train.autoencoder import (
         SparseFeatureData,
         eval_seed,
         held_out_loss,

@@ -2,7 +2,7 @@
 
 Also holds the argument and run helpers shared by ``train mlp-block`` and ``train unembed``
 (the three toy settings of the memorisation seed, spec memorization.md §4): each is a config of
-the existing models and the one trainer (:mod:`toyforge.verify.reconstruction`).
+the existing models and the one trainer (:mod:`toyforge.verify.experiments.reconstruction`).
 """
 
 from __future__ import annotations
@@ -52,8 +52,9 @@ def add_common_arguments(parser: argparse.ArgumentParser, *, hidden: bool = True
 
 
 def setting_config(args: argparse.Namespace, setting: str, **extra: Any) -> Any:
-    """The :class:`~toyforge.verify.reconstruction.ToySettingConfig` of the parsed options."""
-    from toyforge.verify.reconstruction import ToySettingConfig
+    """The :class:`~toyforge.verify.experiments.reconstruction.ToySettingConfig` of the parsed
+    options."""
+    from toyforge.verify.experiments.reconstruction import ToySettingConfig
 
     return ToySettingConfig(
         setting=setting,
@@ -76,7 +77,7 @@ def setting_config(args: argparse.Namespace, setting: str, **extra: Any) -> Any:
 
 def run_setting(args: argparse.Namespace, config: Any, label: str) -> int:
     """Train ``config``, save weights + history, print the summary."""
-    from toyforge.verify.reconstruction import train_setting
+    from toyforge.verify.experiments.reconstruction import train_setting
 
     target = output_path(args.out)
     bar = progress(
@@ -109,7 +110,7 @@ def run_setting(args: argparse.Namespace, config: Any, label: str) -> int:
 
 
 def _jsonable(config: Any) -> Any:
-    from toyforge._serde import to_jsonable
+    from toyforge.core.serde import to_jsonable
 
     return to_jsonable(config)
 
@@ -119,7 +120,7 @@ def _geometry(model: Any) -> dict[str, Any]:
     import numpy as np
 
     from toyforge.constructions.models import ReluAutoencoder
-    from toyforge.verify.dimensionality import dimensions_per_feature
+    from toyforge.verify.evaluate.dimensionality import dimensions_per_feature
 
     if isinstance(model, ReluAutoencoder):
         W = model.W_in

@@ -56,7 +56,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from toyforge.verify.double_descent import (
+    from toyforge.verify.experiments.double_descent import (
         DEFAULT_SIZES,
         DoubleDescentConfig,
         run_double_descent,

@@ -3,7 +3,7 @@
 ReLU autoencoders: per-feature MSE on fresh sparse data with its standard error (the feature
 probability comes from ``--feature-prob`` or, if absent, from the file's metadata).
 Modular-addition models: exact accuracy, cross-entropy and margin over all p² pairs. Other
-architectures use the evaluator registered for them (toyforge.verify.evaluate).
+architectures use the evaluator registered for them (toyforge.verify.evaluate.evaluators).
 """
 
 from __future__ import annotations
@@ -75,9 +75,9 @@ def find_feature_prob(metadata: Mapping[str, Any]) -> float | None:
 
 def run(args: argparse.Namespace) -> int:
     """Load the file, evaluate it with the registered evaluator, print the result."""
-    from toyforge._serde import to_jsonable
     from toyforge.constructions.io import load, read_info
-    from toyforge.verify.evaluate import EvaluationRequest, evaluate_model
+    from toyforge.core.serde import to_jsonable
+    from toyforge.verify.evaluate.evaluators import EvaluationRequest, evaluate_model
 
     info = read_info(args.file)
     model = load(args.file)
@@ -94,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
         path=args.path,
     )
     if feature_prob is None and info.architecture == "relu-autoencoder":
-        from toyforge.errors import InvalidParameter
+        from toyforge.core.errors import InvalidParameter
 
         raise InvalidParameter(
             "--feature-prob", None, "a probability in (0, 1]; the file does not record one"

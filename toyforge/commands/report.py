@@ -41,7 +41,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the report and print one line per item."""
-    from toyforge.errors import InvalidParameter
+    from toyforge.core.errors import InvalidParameter
     from toyforge.report import FULL_REPORT, QUICK_REPORT, run_report
 
     folder = output_folder(args.out)

@@ -45,7 +45,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from toyforge._fileio import atomic_write_text
+    from toyforge.core.fileio import atomic_write_text
     from toyforge.theory import predict_grid
 
     out = output_path(args.out, "--out")

@@ -57,8 +57,8 @@ def run(args: argparse.Namespace) -> int:
     import time
 
     from toyforge.commands._common import output_folder, progress
-    from toyforge.errors import InvalidParameter
-    from toyforge.verify import sweep
+    from toyforge.core.errors import InvalidParameter
+    from toyforge.verify.sweep import engine as sweep
 
     for name, value in (("--workers", args.workers), ("--dask-local", args.dask_local)):
         if value is not None and value < 1:

@@ -31,8 +31,8 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from toyforge.commands._common import print_json, print_table
-    from toyforge.errors import InvalidParameter
-    from toyforge.verify import sweep
+    from toyforge.core.errors import InvalidParameter
+    from toyforge.verify.sweep import engine as sweep
 
     folder = Path(args.out)
     if not folder.is_dir():

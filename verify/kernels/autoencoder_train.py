@@ -22,11 +22,11 @@ previous step (spec performance.md §7 finding 4: dense at init, sparse once tra
 crossover measured at 12–15 % here, see :data:`DEFAULT_DENSE_THRESHOLD`).
 :class:`AutoencoderStepper` owns the buffers and runs one step.
 
-Adam follows the formulas of :mod:`toyforge.verify.optim` (torch form; Kingma & Ba 2015;
+Adam follows the formulas of :mod:`toyforge.verify.train.optim` (torch form; Kingma & Ba 2015;
 AdamW by Loshchilov & Hutter 2019), computed in the training dtype (:func:`adam_coefficients`).
 The numpy reference of every kernel is
-:func:`toyforge.verify.gradients.relu_autoencoder_loss_gradients` plus
-:class:`toyforge.verify.optim.Adam`. Parallel kernels are separate functions with the suffix
+:func:`toyforge.verify.train.gradients.relu_autoencoder_loss_gradients` plus
+:class:`toyforge.verify.train.optim.Adam`. Parallel kernels are separate functions with the suffix
 ``_parallel`` (DESIGN.md numba rules); reductions use ``fastmath={"reassoc"}`` only, which does
 not assume the absence of NaN or inf. The Adam kernels use ``error_model="numpy"`` (division
 by zero gives inf/NaN as in numpy instead of raising): numba's default Python error model
@@ -41,7 +41,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit, prange
 
-from toyforge.verify.optim import Adam, AdamConfig
+from toyforge.verify.train.optim import Adam, AdamConfig
 
 __all__ = [
     "ADAM_BLOCK_ELEMENTS",

@@ -16,12 +16,13 @@ The gradient is (with g_ti = (2/T)(x'_ti − x_ti)·[z_ti > 0], z the pre-activa
     ∂L/∂b_i = Σ_t g_ti
     ∂L/∂W_i = Σ_t g_ti h_t  +  Σ_t x_ti (Σ_j g_tj W_j)      (decoder + encoder side)
 
-followed by the AdamW update of :mod:`toyforge.verify.optim` (torch convention, decoupled weight
+followed by the AdamW update of :mod:`toyforge.verify.train.optim` (torch convention, decoupled
+weight
 decay on both W and b, as in the replications of spec §2).
 
 Entry kernels (numba, ``cache=True``): :func:`loss_and_gradient_kernel` and
 :func:`train_steps_kernel`. Plain-numpy references: :func:`loss_and_gradient_reference` and
-:func:`train_steps_reference` (the latter uses :class:`toyforge.verify.optim.Adam`).
+:func:`train_steps_reference` (the latter uses :class:`toyforge.verify.train.optim.Adam`).
 """
 
 from __future__ import annotations
@@ -250,7 +251,7 @@ def train_steps_reference(
 
     Returns the trained copies of W and b and the per-step losses.
     """
-    from toyforge.verify.optim import Adam, AdamConfig
+    from toyforge.verify.train.optim import Adam, AdamConfig
 
     W = np.array(W, dtype=np.float64)
     b = np.array(b, dtype=np.float64)

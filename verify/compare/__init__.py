@@ -1,0 +1,36 @@
+"""Comparisons theory <-> construction <-> trained model (the Persian rug).
+
+Public names are re-exported here and imported lazily from their modules
+(persian_rug), so importing one module does not import its siblings.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS: dict[str, str] = {
+    "ComparisonResult": "toyforge.verify.compare.persian_rug",
+    "ConvergencePoint": "toyforge.verify.compare.persian_rug",
+    "ConvergenceStudy": "toyforge.verify.compare.persian_rug",
+    "LossCurves": "toyforge.verify.compare.persian_rug",
+    "RugCompareConfig": "toyforge.verify.compare.persian_rug",
+    "TrainedPoint": "toyforge.verify.compare.persian_rug",
+    "compare_persian_rug": "toyforge.verify.compare.persian_rug",
+    "convergence_study": "toyforge.verify.compare.persian_rug",
+    "large_n_losses": "toyforge.verify.compare.persian_rug",
+    "loss_curves": "toyforge.verify.compare.persian_rug",
+    "train_autoencoder": "toyforge.verify.compare.persian_rug",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,633 @@
+"""Theory ↔ construction ↔ trained comparisons for the Persian rug (spec persian_rug.md §6, §7).
+
+* :func:`compare_persian_rug` — one table at (n_features, ratio, feature_prob): the large-N
+  theory (symmetric optimum, spec §2.3), the time-sharing envelope and the linear baseline
+  (§8.3, §3.2), the finite-N theory at the construction's own (scale, bias)
+  (:mod:`toyforge.theory.finite_n`), the construction's Monte Carlo loss ± SE (matrix-free,
+  :mod:`toyforge.verify.evaluate.rug_monte_carlo`) and, optionally, a model trained by
+  :mod:`toyforge.verify.train.autoencoder` at the same size, evaluated on fresh held-out data.
+* :func:`loss_curves` — the data of the loss-vs-ratio and loss-vs-feature-prob figures.
+* :func:`convergence_study` — the relative gap rug-vs-theory against p·n (spec §7).
+
+Every Monte Carlo number carries its standard error; relative differences are
+``value / theory − 1``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from toyforge.core.errors import InvalidParameter
+from toyforge.core.serde import to_jsonable
+from toyforge.core.validate import (
+    check_choice,
+    check_int,
+    check_interval,
+    check_probability,
+    check_seed,
+)
+
+__all__ = [
+    "ComparisonResult",
+    "ConvergencePoint",
+    "ConvergenceStudy",
+    "LossCurves",
+    "RugCompareConfig",
+    "TrainedPoint",
+    "compare_persian_rug",
+    "convergence_study",
+    "large_n_losses",
+    "loss_curves",
+    "train_autoencoder",
+]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_TRAIN_STEPS = 3000
+DEFAULT_TRAIN_LR = 3e-3
+
+
+# --------------------------------------------------------------------------- theory access
+
+
+def large_n_losses(ratio: Any, feature_prob: Any) -> dict[str, np.ndarray]:
+    """Large-N losses: ``symmetric`` (the rug's optimum), ``time_sharing``, ``linear``.
+
+    Vectorised over broadcastable ``ratio`` and ``feature_prob`` (spec §2.3, §8.3, §3.2).
+    """
+    from toyforge.theory import linear_loss, symmetric_optimum, time_sharing
+
+    ratio, feature_prob = np.broadcast_arrays(
+        np.asarray(ratio, float), np.asarray(feature_prob, float)
+    )
+    symmetric = symmetric_optimum(ratio, feature_prob).loss
+    shared = time_sharing(ratio, feature_prob, symmetric_loss=symmetric).loss
+    return {
+        "symmetric": np.asarray(symmetric),
+        "time_sharing": np.asarray(shared),
+        "linear": np.asarray(linear_loss(ratio, feature_prob)),
+    }
+
+
+# --------------------------------------------------------------------------- training
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class TrainedPoint:
+    """A ReLU autoencoder trained at one size, with its held-out loss ± SE."""
+
+    loss: float
+    stderr: float
+    n_samples: int
+    steps: int
+    learning_rate: float
+    seconds: float
+    model: Any = field(default=None, repr=False, compare=False)
+
+
+def train_autoencoder(
+    n_features: int,
+    n_hidden: int,
+    feature_prob: float,
+    *,
+    steps: int = DEFAULT_TRAIN_STEPS,
+    learning_rate: float = DEFAULT_TRAIN_LR,
+    batch_size: int = 1024,
+    seed: int = 0,
+    eval_samples: int = 20_000,
+    threads: int | None = None,
+) -> TrainedPoint:
+    """Train ``y = ReLU(W_out W_in x + b)`` on fresh sparse batches and evaluate it.
+
+    Adam with a warm-up + cosine schedule (torch-default init, spec §5 architecture); the
+    held-out loss is a fresh-data Monte Carlo estimate (seed independent of training), not
+    the last minibatch (spec §8.7).
+    """
+    from toyforge.verify.evaluate.evaluators import SparseDataSpec, evaluate
+    from toyforge.verify.train.autoencoder import (
+        SparseFeatureData,
+        TrainConfig,
+        init_relu_autoencoder,
+        train,
+    )
+    from toyforge.verify.train.optim import AdamConfig, warmup_cosine_schedule
+
+    config = TrainConfig(
+        steps=steps,
+        batch_size=batch_size,
+        optimizer=AdamConfig(lr=learning_rate),
+        schedule=warmup_cosine_schedule(steps, max(1, steps // 20), 0.05),
+        seed=seed,
+        log_every=max(1, steps // 100),
+        threads=threads,
+    )
+    begin = time.perf_counter()
+    result = train(
+        init_relu_autoencoder(n_features, n_hidden, seed),
+        SparseFeatureData(n_features=n_features, feature_prob=feature_prob),
+        config,
+    )
+    seconds = time.perf_counter() - begin
+    estimate = evaluate(
+        result.model,
+        SparseDataSpec(feature_prob=feature_prob),
+        n_samples=eval_samples,
+        seed=seed + 1_000_003,
+    )
+    return TrainedPoint(
+        loss=estimate.value,
+        stderr=estimate.stderr,
+        n_samples=estimate.n_samples,
+        steps=steps,
+        learning_rate=learning_rate,
+        seconds=seconds,
+        model=result.model,
+    )
+
+
+# --------------------------------------------------------------------------- one comparison
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RugCompareConfig:
+    """What :func:`compare_persian_rug` compares.
+
+    Parameters
+    ----------
+    n_features : int
+        A power of two.
+    ratio, feature_prob : float
+    seed : int
+        Seed of the row selection (and of training).
+    n_samples : int
+        Monte Carlo samples of the construction.
+    mc_seed : int
+        Seed of the Monte Carlo data (independent of ``seed``).
+    selection : str
+        Row selection of the construction.
+    train : bool
+        Also train a ReLU autoencoder at the same size.
+    train_steps : int
+    train_lr : float
+    eval_samples : int
+        Held-out samples for the trained model.
+    parallel : bool
+        Monte Carlo on numba's threads.
+    """
+
+    n_features: int
+    ratio: float
+    feature_prob: float
+    seed: int = 0
+    n_samples: int = 20_000
+    mc_seed: int = 12345
+    selection: str = "random"
+    train: bool = False
+    train_steps: int = DEFAULT_TRAIN_STEPS
+    train_lr: float = DEFAULT_TRAIN_LR
+    eval_samples: int = 20_000
+    parallel: bool = False
+
+    def __post_init__(self) -> None:
+        from toyforge.constructions.persian_rug import SELECTIONS, check_power_of_two
+
+        check_power_of_two("n_features", self.n_features)
+        check_interval("ratio", self.ratio, 0.0, 1.0, low_open=True)
+        check_probability("feature_prob", self.feature_prob)
+        check_seed("seed", self.seed)
+        check_int("n_samples", self.n_samples, minimum=2)
+        check_seed("mc_seed", self.mc_seed)
+        check_choice("selection", self.selection, SELECTIONS)
+        check_int("train_steps", self.train_steps, minimum=1)
+        check_interval("train_lr", self.train_lr, 0.0, math.inf, low_open=True)
+        check_int("eval_samples", self.eval_samples, minimum=2)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ComparisonResult:
+    """Large-N theory, finite-N theory, construction and trained model at one point.
+
+    ``theory_loss`` is the large-N symmetric optimum at r_eff (what the rug is built for;
+    ``theory_regime`` says whether :func:`toyforge.theory.predict`'s lower envelope is that
+    branch, time sharing or linear);
+    ``finite_theory_loss`` the exact finite-N loss at the construction's (scale, bias);
+    ``construction_loss ± construction_stderr`` its Monte Carlo estimate; ``trained_loss ±
+    trained_stderr`` the trained model's held-out loss (None without training).
+    """
+
+    config: RugCompareConfig
+    n_hidden: int
+    ratio_effective: float
+    scale: float
+    bias: float
+    theory_loss: float
+    theory_regime: str
+    time_sharing_loss: float
+    linear_loss: float
+    finite_theory_loss: float
+    finite_edgeworth_loss: float
+    finite_optimal_loss: float
+    construction_loss: float
+    construction_stderr: float
+    construction_samples_per_second: float
+    trained_loss: float | None = None
+    trained_stderr: float | None = None
+    train_seconds: float | None = None
+
+    @property
+    def construction_vs_finite_z(self) -> float:
+        """(construction − finite-N theory) / SE."""
+        return (self.construction_loss - self.finite_theory_loss) / self.construction_stderr
+
+    def relative(self, value: float | None) -> float | None:
+        """``value / theory_loss − 1`` (None passes through; nan when the theory is 0)."""
+        if value is None:
+            return None
+        return value / self.theory_loss - 1.0 if self.theory_loss > 0 else math.nan
+
+    def rows(self) -> list[tuple[str, float, float | None, float | None]]:
+        """(label, loss, stderr, relative difference to the large-N theory) per line."""
+        table = [
+            ("large-N theory (symmetric)", self.theory_loss, None, 0.0),
+            (
+                "time-sharing envelope",
+                self.time_sharing_loss,
+                None,
+                self.relative(self.time_sharing_loss),
+            ),
+            ("linear baseline", self.linear_loss, None, self.relative(self.linear_loss)),
+            (
+                "finite-N theory (exact)",
+                self.finite_theory_loss,
+                None,
+                self.relative(self.finite_theory_loss),
+            ),
+            (
+                "finite-N theory (Edgeworth)",
+                self.finite_edgeworth_loss,
+                None,
+                self.relative(self.finite_edgeworth_loss),
+            ),
+            (
+                "finite-N optimum",
+                self.finite_optimal_loss,
+                None,
+                self.relative(self.finite_optimal_loss),
+            ),
+            (
+                "construction Monte Carlo",
+                self.construction_loss,
+                self.construction_stderr,
+                self.relative(self.construction_loss),
+            ),
+        ]
+        if self.trained_loss is not None:
+            table.append(
+                (
+                    "trained model (held out)",
+                    self.trained_loss,
+                    self.trained_stderr,
+                    self.relative(self.trained_loss),
+                )
+            )
+        return table
+
+
+def compare_persian_rug(
+    n_features: int,
+    ratio: float,
+    feature_prob: float,
+    *,
+    progress: Callable[..., Any] | None = None,
+    trained: TrainedPoint | None = None,
+    evaluation: Any | None = None,
+    **options: Any,
+) -> ComparisonResult:
+    """Compare theory, finite-N theory, the rug's Monte Carlo and (optionally) training.
+
+    Parameters
+    ----------
+    n_features, ratio, feature_prob : int, float, float
+    progress : callable, optional
+        Batch-progress wrapper passed to :func:`rug_monte_carlo`.
+    trained : TrainedPoint, optional
+        A model already trained at this size (:func:`train_autoencoder`); it is reported
+        instead of training a new one.
+    evaluation : RugEvaluation, optional
+        A Monte Carlo evaluation of this very rug (:func:`rug_monte_carlo`, same size, seed
+        and feature_prob); it is reported instead of sampling again.
+    **options
+        Other fields of :class:`RugCompareConfig` (``seed``, ``n_samples``, ``train``, …).
+
+    Returns
+    -------
+    ComparisonResult
+    """
+    from toyforge.constructions.persian_rug import persian_rug
+    from toyforge.theory import predict
+    from toyforge.theory.finite_n import predict_finite
+    from toyforge.verify.evaluate.rug_monte_carlo import rug_monte_carlo
+
+    config = RugCompareConfig(
+        n_features=n_features, ratio=ratio, feature_prob=feature_prob, **options
+    )
+    p = config.feature_prob
+    model = persian_rug(config.n_features, config.ratio, p, config.seed, selection=config.selection)
+    theory = predict(model.ratio, p)
+    finite = predict_finite(model, p)
+    if evaluation is None:
+        evaluation = rug_monte_carlo(
+            model, p, config.n_samples, config.mc_seed, parallel=config.parallel, progress=progress
+        )
+    else:
+        _check_evaluation_matches(evaluation, model, p)
+    if (
+        trained is not None
+        and trained.model is not None
+        and trained.model.n_features != config.n_features
+    ):
+        raise InvalidParameter(
+            "trained", trained.model.n_features, f"a model with n_features = {config.n_features}"
+        )
+    if trained is None and config.train:
+        trained = train_autoencoder(
+            config.n_features,
+            model.n_hidden,
+            p,
+            steps=config.train_steps,
+            learning_rate=config.train_lr,
+            seed=config.seed,
+            eval_samples=config.eval_samples,
+        )
+    return ComparisonResult(
+        config=config,
+        n_hidden=model.n_hidden,
+        ratio_effective=model.ratio,
+        scale=model.scale,
+        bias=model.bias,
+        theory_loss=theory.symmetric_loss,
+        theory_regime=theory.regime,
+        time_sharing_loss=theory.time_sharing_loss,
+        linear_loss=theory.linear_loss,
+        finite_theory_loss=finite.loss,
+        finite_edgeworth_loss=finite.edgeworth_loss,
+        finite_optimal_loss=finite.optimal_loss,
+        construction_loss=evaluation.loss,
+        construction_stderr=evaluation.stderr,
+        construction_samples_per_second=evaluation.samples_per_second,
+        trained_loss=None if trained is None else trained.loss,
+        trained_stderr=None if trained is None else trained.stderr,
+        train_seconds=None if trained is None else trained.seconds,
+    )
+
+
+def _check_evaluation_matches(evaluation: Any, model: Any, feature_prob: float) -> None:
+    """Refuse a reused Monte Carlo evaluation that belongs to another rug or data law."""
+    mine = (model.n_features, model.n_hidden, model.scale, model.bias, feature_prob)
+    theirs = (
+        evaluation.n_features,
+        evaluation.n_hidden,
+        evaluation.scale,
+        evaluation.bias,
+        evaluation.feature_prob,
+    )
+    if mine != theirs:
+        raise InvalidParameter(
+            "evaluation",
+            theirs,
+            f"an evaluation of this rug (n_features, n_hidden, scale, bias, feature_prob) = {mine}",
+        )
+
+
+def comparison_summary(result: ComparisonResult) -> dict[str, Any]:
+    """JSON-able summary of a comparison (the documented keys of ``toyforge compare
+    persian-rug --json`` first)."""
+    return {
+        "theory_loss": result.theory_loss,
+        "finite_theory_loss": result.finite_theory_loss,
+        "construction_loss": result.construction_loss,
+        "construction_stderr": result.construction_stderr,
+        "trained_loss": result.trained_loss,
+        "trained_stderr": result.trained_stderr,
+        "theory_regime": result.theory_regime,
+        "time_sharing_loss": result.time_sharing_loss,
+        "linear_loss": result.linear_loss,
+        "finite_edgeworth_loss": result.finite_edgeworth_loss,
+        "finite_optimal_loss": result.finite_optimal_loss,
+        "construction_vs_finite_z": result.construction_vs_finite_z,
+        "n_hidden": result.n_hidden,
+        "ratio_effective": result.ratio_effective,
+        "scale": result.scale,
+        "bias": result.bias,
+        "config": to_jsonable(result.config),
+    }
+
+
+# --------------------------------------------------------------------------- curves
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class LossCurves:
+    """Loss against ``ratio`` or ``feature_prob`` with the other held fixed.
+
+    Parameters
+    ----------
+    axis : {"ratio", "feature_prob"}
+    fixed : float
+        The value of the other parameter.
+    n_features : int
+        Size of the rugs (and trained models).
+    grid : ndarray, shape (n_grid,)
+        Dense axis values of the theory curves.
+    symmetric, time_sharing, linear : ndarray, shape (n_grid,)
+        Large-N losses (symmetric optimum = the rug's branch).
+    points : ndarray, shape (n_points,)
+        Axis values of the Monte Carlo points (for ratio: the effective ratios).
+    rug_loss, rug_stderr, finite_loss : ndarray, shape (n_points,)
+        Rug Monte Carlo ± SE and the finite-N theory at the same rugs.
+    trained_loss, trained_stderr : ndarray, shape (n_points,)
+        Trained models (nan where not trained).
+    """
+
+    axis: str
+    fixed: float
+    n_features: int
+    grid: np.ndarray
+    symmetric: np.ndarray
+    time_sharing: np.ndarray
+    linear: np.ndarray
+    points: np.ndarray
+    rug_loss: np.ndarray
+    rug_stderr: np.ndarray
+    finite_loss: np.ndarray
+    trained_loss: np.ndarray
+    trained_stderr: np.ndarray
+
+
+def loss_curves(
+    axis: str,
+    fixed: float,
+    points: Sequence[float],
+    *,
+    n_features: int = 4096,
+    n_samples: int = 5000,
+    seed: int = 0,
+    grid_size: int = 120,
+    train_steps: int = 0,
+    train_lr: float = DEFAULT_TRAIN_LR,
+    parallel: bool = False,
+    progress: Callable[..., Any] | None = None,
+) -> LossCurves:
+    """Theory curves and rug (and optionally trained) points along one axis.
+
+    Parameters
+    ----------
+    axis : {"ratio", "feature_prob"}
+        The varying parameter; ``fixed`` is the other one.
+    points : sequence of float
+        Where to build rugs (and train, when ``train_steps > 0``).
+    n_features : int
+        Power of two.
+    n_samples : int
+        Monte Carlo samples per rug.
+    train_steps : int
+        0 skips training; otherwise steps per trained model.
+    """
+    from toyforge.constructions.persian_rug import check_power_of_two, persian_rug
+    from toyforge.theory.finite_n import predict_finite
+    from toyforge.verify.evaluate.rug_monte_carlo import rug_monte_carlo
+
+    axis = check_choice("axis", axis, ("ratio", "feature_prob"))
+    n_features = check_power_of_two("n_features", n_features)
+    fixed = check_probability("fixed", fixed)
+    values = np.asarray([check_probability("points", v) for v in points], dtype=float)
+    if values.size == 0:
+        raise InvalidParameter("points", [], "at least one point")
+    low = min(values.min(), 1e-3) if axis == "feature_prob" else min(values.min(), 1e-2)
+    grid = np.geomspace(low, 1.0 if axis == "ratio" else max(values.max(), 0.8), grid_size)
+    ratio_grid, prob_grid = (grid, fixed) if axis == "ratio" else (fixed, grid)
+    theory = large_n_losses(ratio_grid, prob_grid)
+    results = []
+    iterator = progress(values, total=values.size) if progress is not None else values
+    for value in iterator:
+        ratio, p = (value, fixed) if axis == "ratio" else (fixed, value)
+        model = persian_rug(n_features, float(ratio), float(p), seed)
+        mc = rug_monte_carlo(model, float(p), n_samples, seed + 7, parallel=parallel)
+        finite = predict_finite(model, float(p), optimize=False).loss
+        trained = (math.nan, math.nan)
+        if train_steps > 0:
+            point = train_autoencoder(
+                n_features,
+                model.n_hidden,
+                float(p),
+                steps=train_steps,
+                learning_rate=train_lr,
+                seed=seed,
+            )
+            trained = (point.loss, point.stderr)
+        at = model.ratio if axis == "ratio" else float(p)
+        results.append((at, mc.loss, mc.stderr, finite, *trained))
+    table = np.array(results, dtype=float)
+    return LossCurves(
+        axis=axis,
+        fixed=fixed,
+        n_features=n_features,
+        grid=grid,
+        symmetric=theory["symmetric"],
+        time_sharing=theory["time_sharing"],
+        linear=theory["linear"],
+        points=table[:, 0],
+        rug_loss=table[:, 1],
+        rug_stderr=table[:, 2],
+        finite_loss=table[:, 3],
+        trained_loss=table[:, 4],
+        trained_stderr=table[:, 5],
+    )
+
+
+# --------------------------------------------------------------------------- convergence
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ConvergencePoint:
+    """Rug vs large-N theory at one size: relative gaps ``loss / theory − 1``."""
+
+    n_features: int
+    active_features: float  # p · n
+    theory_loss: float
+    rug_loss: float
+    rug_stderr: float
+    finite_loss: float
+
+    @property
+    def relative_gap(self) -> float:
+        """Monte Carlo gap to the large-N theory."""
+        return self.rug_loss / self.theory_loss - 1.0
+
+    @property
+    def relative_gap_stderr(self) -> float:
+        """Standard error of the relative gap."""
+        return self.rug_stderr / self.theory_loss
+
+    @property
+    def finite_gap(self) -> float:
+        """Finite-N theory's gap to the large-N theory."""
+        return self.finite_loss / self.theory_loss - 1.0
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ConvergenceStudy:
+    """Relative gap rug-vs-theory against p·n at fixed (ratio, feature_prob)."""
+
+    ratio: float
+    feature_prob: float
+    seed: int
+    points: tuple[ConvergencePoint, ...]
+
+
+def convergence_study(
+    ratio: float,
+    feature_prob: float,
+    sizes: Sequence[int],
+    *,
+    n_samples: int = 20_000,
+    seed: int = 0,
+    parallel: bool = False,
+    progress: Callable[..., Any] | None = None,
+) -> ConvergenceStudy:
+    """Build rugs of each size and measure their gap to the large-N theory (spec §7).
+
+    The theory is evaluated at each rug's r_eff. ``n_samples`` per size (the standard error
+    shrinks with n too: each sample averages n features).
+    """
+    from toyforge.constructions.persian_rug import persian_rug
+    from toyforge.theory.finite_n import predict_finite
+    from toyforge.verify.evaluate.rug_monte_carlo import rug_monte_carlo
+
+    ratio = check_interval("ratio", ratio, 0.0, 1.0, low_open=True)
+    feature_prob = check_probability("feature_prob", feature_prob)
+    points = []
+    iterator = progress(sizes, total=len(sizes)) if progress is not None else sizes
+    for size in iterator:
+        model = persian_rug(int(size), ratio, feature_prob, seed)
+        theory = float(large_n_losses(model.ratio, feature_prob)["symmetric"])
+        mc = rug_monte_carlo(model, feature_prob, n_samples, seed + 11, parallel=parallel)
+        finite = predict_finite(model, feature_prob, optimize=False).loss
+        points.append(
+            ConvergencePoint(
+                n_features=model.n_features,
+                active_features=feature_prob * model.n_features,
+                theory_loss=theory,
+                rug_loss=mc.loss,
+                rug_stderr=mc.stderr,
+                finite_loss=finite,
+            )
+        )
+    return ConvergenceStudy(ratio=ratio, feature_prob=feature_prob, seed=seed, points=tuple(points))

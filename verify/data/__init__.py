@@ -1,0 +1,30 @@
+"""Sampling of synthetic data: sparse feature batches, fixed datasets, modular pairs.
+
+Public names are re-exported here and imported lazily from their modules
+(sampling), so importing one module does not import its siblings.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS: dict[str, str] = {
+    "SparseBatch": "toyforge.verify.data.sampling",
+    "VALUE_DISTRIBUTIONS": "toyforge.verify.data.sampling",
+    "fixed_dataset": "toyforge.verify.data.sampling",
+    "modular_addition_pairs": "toyforge.verify.data.sampling",
+    "sample_sparse_batch": "toyforge.verify.data.sampling",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,72 @@
+"""Experiments built on the trainer: grokking, Fourier progress measures, sparse parity, double
+descent, reconstruction limits.
+
+Public names are re-exported here and imported lazily from their modules
+(grokking, fourier_analysis, sparse_parity, double_descent, reconstruction), so importing one
+module does not import its siblings.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS: dict[str, str] = {
+    "ConstructionComparison": "toyforge.verify.experiments.fourier_analysis",
+    "DEFAULT_SIZES": "toyforge.verify.experiments.double_descent",
+    "DoubleDescentConfig": "toyforge.verify.experiments.double_descent",
+    "DoubleDescentPoint": "toyforge.verify.experiments.double_descent",
+    "DoubleDescentResult": "toyforge.verify.experiments.double_descent",
+    "FourierSpectrum": "toyforge.verify.experiments.fourier_analysis",
+    "LABEL_KINDS": "toyforge.verify.experiments.reconstruction",
+    "MLP_BLOCK_VARIANTS": "toyforge.verify.experiments.reconstruction",
+    "ModularTrainingConfig": "toyforge.verify.experiments.grokking",
+    "ModularTrainingResult": "toyforge.verify.experiments.grokking",
+    "ParityTrainingConfig": "toyforge.verify.experiments.sparse_parity",
+    "ParityTrainingResult": "toyforge.verify.experiments.sparse_parity",
+    "ProgressMeasures": "toyforge.verify.experiments.fourier_analysis",
+    "ReconstructionGrid": "toyforge.verify.experiments.reconstruction",
+    "SETTINGS": "toyforge.verify.experiments.reconstruction",
+    "SWEEP_AXES": "toyforge.verify.experiments.reconstruction",
+    "SettingResult": "toyforge.verify.experiments.reconstruction",
+    "ToySettingConfig": "toyforge.verify.experiments.reconstruction",
+    "TrainedBottleneck": "toyforge.verify.experiments.double_descent",
+    "TrainingHistory": "toyforge.verify.experiments.grokking",
+    "TruncationResult": "toyforge.verify.experiments.fourier_analysis",
+    "all_logits": "toyforge.verify.experiments.fourier_analysis",
+    "compare_with_construction": "toyforge.verify.experiments.fourier_analysis",
+    "feature_geometry": "toyforge.verify.experiments.double_descent",
+    "fourier_basis": "toyforge.verify.experiments.fourier_analysis",
+    "fourier_gini": "toyforge.verify.experiments.fourier_analysis",
+    "fourier_spectrum": "toyforge.verify.experiments.fourier_analysis",
+    "gini": "toyforge.verify.experiments.fourier_analysis",
+    "grads_reference": "toyforge.verify.experiments.grokking",
+    "init_parameters": "toyforge.verify.experiments.grokking",
+    "key_frequencies": "toyforge.verify.experiments.fourier_analysis",
+    "load_double_descent": "toyforge.verify.experiments.double_descent",
+    "load_reconstruction_grids": "toyforge.verify.experiments.reconstruction",
+    "prepare_setting": "toyforge.verify.experiments.reconstruction",
+    "progress_measures": "toyforge.verify.experiments.fourier_analysis",
+    "reconstruction_grid": "toyforge.verify.experiments.reconstruction",
+    "restricted_and_excluded_logits": "toyforge.verify.experiments.fourier_analysis",
+    "run_double_descent": "toyforge.verify.experiments.double_descent",
+    "sparse_recovery_bounds": "toyforge.verify.experiments.reconstruction",
+    "sparse_rows": "toyforge.verify.experiments.double_descent",
+    "train_bottleneck2d": "toyforge.verify.experiments.double_descent",
+    "train_modular_addition": "toyforge.verify.experiments.grokking",
+    "train_setting": "toyforge.verify.experiments.reconstruction",
+    "train_sparse_parity": "toyforge.verify.experiments.sparse_parity",
+    "truncate_to_frequencies": "toyforge.verify.experiments.fourier_analysis",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,313 @@
+"""The built-in sweep tasks: thin adapters from a grid point to the library's functions.
+
+Each task is ``task(params: dict, seed: int) -> dict`` and is registered in
+:mod:`toyforge.verify.sweep.engine` under the name in brackets. Estimates are returned as
+:class:`~toyforge.verify.evaluate.estimate.Estimate` objects; the sweep flattens them into
+``<name>``
+and ``<name>_stderr`` columns. Library imports happen inside the tasks, so importing this module
+is cheap and a task whose library part is missing fails (and is recorded) on its own.
+
+* [``predict``] :func:`toyforge.theory.predict` — the large-N loss (spec persian_rug.md §2.3).
+  With an ``n_features`` parameter the effective ratio ``n_d/n_s`` with
+  ``n_d = max(floor(n_s r), 1)`` is used, as the paper's grid does (spec §5).
+* [``construct+evaluate``] the Persian-rug construction
+  (:func:`toyforge.constructions.persian_rug.persian_rug`) and its Monte Carlo loss
+  (:func:`toyforge.verify.evaluate.evaluators.evaluate`).
+* [``train+evaluate``] a ReLU autoencoder trained by :func:`toyforge.verify.train.autoencoder.train`
+  (Adam, fresh sparse batches, spec persian_rug.md §5), evaluated like the construction.
+* [``compare``] :func:`toyforge.verify.compare.persian_rug.compare_persian_rug`: large-N and
+finite-N
+  theory, the rug's Monte Carlo loss and (with ``train = true``) a trained model.
+
+Parameters a task does not know are refused (a typo in a spec's ``[fixed]`` table must not be
+silently ignored). The adapters for the last three are written against the interfaces announced
+for those modules; keep them thin: the science lives in the modules they call.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import math
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import numpy as np
+
+from toyforge.core.errors import InvalidParameter
+
+__all__ = [
+    "compare_task",
+    "construct_evaluate_task",
+    "predict_task",
+    "train_evaluate_task",
+]
+
+DEFAULT_EVAL_SAMPLES = 100_000
+_SCALARS = (bool, int, float, str)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _check_known(task: str, params: Mapping[str, Any], allowed: Iterable[str]) -> None:
+    """Refuse parameters the task would ignore."""
+    allowed = set(allowed)
+    unknown = sorted(set(params) - allowed)
+    if unknown:
+        raise InvalidParameter(f"{task} parameters", unknown, f"names among {sorted(allowed)}")
+
+
+def _keyword_names(function: Callable[..., Any]) -> set[str]:
+    """Names ``function`` accepts as keywords."""
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return {
+        name
+        for name, parameter in inspect.signature(function).parameters.items()
+        if parameter.kind in kinds
+    }
+
+
+def _matching(
+    function: Callable[..., Any], params: Mapping[str, Any], exclude: Iterable[str] = ()
+) -> dict[str, Any]:
+    """The entries of ``params`` that ``function`` takes as keywords, minus ``exclude``."""
+    names = _keyword_names(function) - set(exclude)
+    return {name: value for name, value in params.items() if name in names}
+
+
+def _sub_seeds(seed: int, count: int) -> list[int]:
+    """``count`` independent 32-bit seeds derived from ``seed`` (numpy SeedSequence.spawn)."""
+    return [int(child.generate_state(1)[0]) for child in np.random.SeedSequence(seed).spawn(count)]
+
+
+def _scalar_fields(result: Any, skip: Iterable[str]) -> dict[str, Any]:
+    """Top-level scalar and estimate fields of ``result.to_dict()``, of a dataclass's fields or
+    of a mapping."""
+    if hasattr(result, "to_dict"):
+        data = result.to_dict()
+    elif dataclasses.is_dataclass(result):
+        data = {f.name: getattr(result, f.name) for f in dataclasses.fields(result)}
+    else:
+        data = dict(result)
+    skip = set(skip)
+    fields = {}
+    for key, value in data.items():
+        if key in skip:
+            continue
+        if isinstance(value, np.generic):
+            value = value.item()
+        if value is None or isinstance(value, _SCALARS):
+            fields[key] = value
+        elif isinstance(value, Mapping) and {"value", "stderr"} <= set(value):
+            fields[key] = {"value": value["value"], "stderr": value["stderr"]}
+        elif hasattr(value, "value") and hasattr(value, "stderr"):
+            fields[key] = value
+    return _flatten_estimates(fields)
+
+
+def _flatten_estimates(fields: dict[str, Any]) -> dict[str, Any]:
+    flat = {}
+    for key, value in fields.items():
+        if isinstance(value, Mapping):
+            flat[key] = value["value"]
+            flat[f"{key}_stderr"] = value["stderr"]
+        else:
+            flat[key] = value
+    return flat
+
+
+def effective_ratio(n_features: int, ratio: float) -> tuple[int, float]:
+    """``(n_hidden, n_hidden / n_features)`` with ``n_hidden = max(floor(n_features·ratio), 1)``
+    (the paper's grid, spec persian_rug.md §5)."""
+    n_hidden = max(math.floor(n_features * ratio), 1)
+    return n_hidden, n_hidden / n_features
+
+
+# --------------------------------------------------------------------------- predict
+
+
+def predict_task(params: dict[str, Any], seed: int) -> dict[str, Any]:
+    """[``predict``] Large-N prediction at ``ratio``, ``feature_prob`` (optional ``n_features``
+    for the effective ratio; other keywords of :func:`toyforge.theory.predict` pass through).
+
+    Outputs: the scalar fields of ``Prediction.to_dict()`` (``loss``, ``regime``, …) not named
+    like a parameter, plus ``n_hidden`` and ``ratio_effective`` when ``n_features`` is given.
+    The theory is deterministic: ``seed`` is unused.
+    """
+    from toyforge.theory import predict
+
+    _check_known("predict", params, _keyword_names(predict) | {"n_features", "seed"})
+    ratio = params["ratio"]
+    extra: dict[str, Any] = {}
+    if "n_features" in params:
+        extra["n_hidden"], ratio = effective_ratio(int(params["n_features"]), ratio)
+        extra["ratio_effective"] = ratio
+    kwargs = _matching(predict, params, exclude=("ratio", "feature_prob", "seed"))
+    prediction = predict(ratio, params["feature_prob"], **kwargs)
+    outputs = _scalar_fields(prediction, skip=set(params) | set(extra))
+    outputs["loss"] = float(prediction.loss)
+    return {**outputs, **extra}
+
+
+# --------------------------------------------------------------------------- construct+evaluate
+
+_EVALUATION_PARAMS = ("n_samples", "batch_size", "value_dist", "importance")
+
+
+def _evaluate(model: Any, params: Mapping[str, Any], seed: int) -> Any:
+    """Monte Carlo loss of ``model`` on the sparse data of ``params`` (an Estimate)."""
+    from toyforge.verify.evaluate.evaluators import SparseDataSpec, evaluate
+
+    data_spec = SparseDataSpec(
+        feature_prob=params["feature_prob"],
+        value_dist=params.get("value_dist", "uniform"),
+        importance=params.get("importance"),
+    )
+    kwargs = {"batch_size": int(params["batch_size"])} if "batch_size" in params else {}
+    return evaluate(
+        model, data_spec, int(params.get("n_samples", DEFAULT_EVAL_SAMPLES)), seed, **kwargs
+    )
+
+
+def construct_evaluate_task(params: dict[str, Any], seed: int) -> dict[str, Any]:
+    """[``construct+evaluate``] Build the Persian rug at (``n_features``, ``ratio``,
+    ``feature_prob``) and estimate its loss from ``n_samples`` (default 100 000) samples.
+
+    Other keywords of :func:`~toyforge.constructions.persian_rug.persian_rug` (``selection``,
+    ``n_candidates``) and of the evaluation (``batch_size``, ``value_dist``, ``importance``)
+    pass through. Outputs: ``loss``/``loss_stderr``, ``n_hidden``, ``eval_samples``; the model
+    (saved when the spec sets ``save_models``). Construction and evaluation use two seeds
+    spawned from ``seed``.
+    """
+    from toyforge.constructions.persian_rug import persian_rug
+
+    _check_known(
+        "construct+evaluate",
+        params,
+        _keyword_names(persian_rug) | set(_EVALUATION_PARAMS) | {"seed"},
+    )
+    construct_seed, evaluate_seed = _sub_seeds(seed, 2)
+    kwargs = _matching(persian_rug, params, exclude=("n_features", "ratio", "feature_prob", "seed"))
+    model = persian_rug(
+        int(params["n_features"]),
+        params["ratio"],
+        params["feature_prob"],
+        seed=construct_seed,
+        **kwargs,
+    )
+    estimate = _evaluate(model, params, evaluate_seed)
+    return {
+        "loss": estimate,
+        "n_hidden": int(model.n_hidden),
+        "eval_samples": int(estimate.n_samples),
+        "model": model,
+    }
+
+
+# --------------------------------------------------------------------------- train+evaluate
+
+_TRAIN_PARAMS = (
+    "n_features",
+    "ratio",
+    "feature_prob",
+    "steps",
+    "batch_size",
+    "lr",
+    "eps",
+    "dtype",
+    "backend",
+    "seed",
+    "n_samples",
+)
+
+
+def train_evaluate_task(params: dict[str, Any], seed: int) -> dict[str, Any]:
+    """[``train+evaluate``] Train a ReLU autoencoder on fresh sparse data
+    (:func:`toyforge.verify.train.autoencoder.train`) and estimate its loss like
+    ``construct+evaluate``.
+
+    Parameters: ``n_features``, ``ratio`` (``n_hidden = max(floor(n r), 1)``),
+    ``feature_prob``, ``steps``; optional ``batch_size`` (1024), ``lr`` (the paper's
+    3e-3/sqrt(n_features)), ``eps`` (the paper's 1e-7), ``dtype`` ("float32"), ``backend``
+    ("auto": the numba kernel), ``n_samples`` (evaluation, 100 000) — spec persian_rug.md §5,
+    with a fixed step count instead of the paper's convergence rule. Serial kernels (one
+    thread per task: the sweep parallelises over tasks).
+
+    Outputs: ``loss``/``loss_stderr`` (held-out), ``final_train_loss``, ``n_hidden``,
+    ``train_seconds``, ``steps_per_second``; the model. Initialisation, training data and
+    evaluation use three seeds spawned from ``seed``.
+    """
+    from toyforge.verify.train.autoencoder import (
+        SparseFeatureData,
+        TrainConfig,
+        init_relu_autoencoder,
+        train,
+    )
+    from toyforge.verify.train.optim import AdamConfig
+
+    _check_known("train+evaluate", params, _TRAIN_PARAMS)
+    init_seed, train_seed, evaluate_seed = _sub_seeds(seed, 3)
+    n_features = int(params["n_features"])
+    n_hidden, _ = effective_ratio(n_features, params["ratio"])
+    optimizer = AdamConfig(
+        lr=float(params.get("lr", 3e-3 / math.sqrt(n_features))), eps=float(params.get("eps", 1e-7))
+    )
+    config = TrainConfig(
+        steps=int(params["steps"]),
+        batch_size=int(params.get("batch_size", 1024)),
+        optimizer=optimizer,
+        dtype=params.get("dtype", "float32"),
+        backend=params.get("backend", "auto"),
+        seed=train_seed,
+    )
+    data = SparseFeatureData(n_features=n_features, feature_prob=params["feature_prob"])
+    result = train(init_relu_autoencoder(n_features, n_hidden, seed=init_seed), data, config)
+    estimate = _evaluate(result.model, params, evaluate_seed)
+    return {
+        "loss": estimate,
+        "final_train_loss": float(result.history.train_loss[-1]),
+        "n_hidden": n_hidden,
+        "train_seconds": float(result.train_seconds),
+        "steps_per_second": float(result.steps_per_second),
+        "model": result.model,
+    }
+
+
+# --------------------------------------------------------------------------- compare
+
+
+def compare_task(params: dict[str, Any], seed: int) -> dict[str, Any]:
+    """[``compare``] :func:`toyforge.verify.compare.persian_rug.compare_persian_rug` at one grid
+    point.
+
+    Parameters: ``n_features``, ``ratio``, ``feature_prob`` and any field of
+    :class:`~toyforge.verify.compare.persian_rug.RugCompareConfig` (``n_samples``, ``selection``,
+    ``train``,
+    ``train_steps``, …; unknown names are refused). The construction seed and the Monte Carlo
+    seed (``mc_seed``, unless given) are spawned from ``seed``. Outputs: the scalar fields of
+    the :class:`~toyforge.verify.compare.persian_rug.ComparisonResult` (``theory_loss``,
+    ``finite_theory_loss``, ``construction_loss``, ``construction_stderr``, ``trained_loss``,
+    …) and ``construction_vs_finite_z``.
+    """
+    from toyforge.verify.compare.persian_rug import RugCompareConfig, compare_persian_rug
+
+    allowed = {f.name for f in dataclasses.fields(RugCompareConfig)}
+    _check_known("compare", params, allowed)
+    construct_seed, mc_seed = _sub_seeds(seed, 2)
+    options = {
+        key: value
+        for key, value in params.items()
+        if key not in ("n_features", "ratio", "feature_prob")
+    }
+    options["seed"] = construct_seed
+    options.setdefault("mc_seed", mc_seed)
+    result = compare_persian_rug(
+        int(params["n_features"]), params["ratio"], params["feature_prob"], **options
+    )
+    outputs = _scalar_fields(result, skip=set(params) | {"config"})
+    z_score = getattr(result, "construction_vs_finite_z", None)
+    z_score = z_score() if callable(z_score) else z_score
+    if z_score is not None:
+        outputs["construction_vs_finite_z"] = float(z_score)
+    return outputs
