@@ -6,7 +6,9 @@ import argparse
 from typing import Any
 
 EXECUTOR_HELP = """\
-tasks: predict, construct+evaluate, train+evaluate, compare, or any package.module:function.
+tasks: predict, construct+evaluate, train+evaluate, compare; a spec naming any other
+package.module:function runs only with --allow-task package.module:function (a spec file alone
+never runs code you did not name).
 executors: in-process for tiny sweeps and small sweeps of cheap tasks (predict), else a local
 spawn process pool with one worker per CPU; --workers N (1 = in-process), --dask-local N (a
 Dask LocalCluster of N processes) or --scheduler tcp://HOST:PORT (an existing Dask cluster)
@@ -41,6 +43,14 @@ def register(subparsers: Any) -> None:
         help="address of a running Dask scheduler, e.g. tcp://host:8786",
     )
     parser.add_argument(
+        "--allow-task",
+        action="append",
+        default=[],
+        metavar="MODULE:FUNCTION",
+        help="allow the spec to run this custom task (repeatable); without it only the "
+        "built-in tasks run",
+    )
+    parser.add_argument(
         "--retry-failed", action="store_true", help="also rerun the tasks recorded as failed"
     )
     parser.add_argument(
@@ -65,8 +75,11 @@ def run(args: argparse.Namespace) -> int:
             raise InvalidParameter(name, value, "an integer >= 1")
     started = time.perf_counter()
     spec = sweep.load_spec(args.spec)
+    sweep.resolve_task(spec.task, args.allow_task)  # refused before any folder or import
     folder = output_folder(args.out)
-    plan = sweep.plan_sweep(args.spec, folder, retry_failed=args.retry_failed)
+    plan = sweep.plan_sweep(
+        args.spec, folder, retry_failed=args.retry_failed, allow_tasks=args.allow_task
+    )
     executor = sweep.choose_executor(
         len(plan.pending),
         cheap=plan.task.cheap,

@@ -24,7 +24,6 @@ _EXPORTS: dict[str, str] = {
     "choose_executor": "toyforge.verify.sweep.engine",
     "compare_task": "toyforge.verify.sweep.tasks",
     "construct_evaluate_task": "toyforge.verify.sweep.tasks",
-    "iter_sweep": "toyforge.verify.sweep.engine",
     "load_spec": "toyforge.verify.sweep.engine",
     "plan_sweep": "toyforge.verify.sweep.engine",
     "predict_task": "toyforge.verify.sweep.tasks",

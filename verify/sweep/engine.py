@@ -20,7 +20,9 @@ Storage in the output folder ``DIR``:
   Dask workers); records and tables travel back to the driver and need none.
 
 Tasks are functions ``task(params: dict, seed: int) -> dict`` found through a registry
-(:func:`register_task`) or named directly as ``"package.module:function"`` in the spec. Only
+(:func:`register_task`), or named as ``"package.module:function"`` in the spec and allowed by
+the caller by name (``--allow-task``; ``allow_tasks=``): a spec file alone never makes a sweep
+import or run other code. Only
 plain dicts travel to workers, so the in-process, process-pool and Dask executors give identical
 results: each task is seeded from its grid point (the ``seed`` parameter when the grid or the
 fixed settings have one, else the first 32 bits of the content hash).
@@ -70,8 +72,8 @@ __all__ = [
     "SweepSummary",
     "TaskInfo",
     "TaskPoint",
+    "check_task_name",
     "choose_executor",
-    "iter_sweep",
     "load_spec",
     "plan_sweep",
     "read_records",
@@ -123,6 +125,11 @@ _SCALARS = (bool, int, float, str)
 # --------------------------------------------------------------------------------------------
 
 
+_DOTTED = r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*"
+_REFERENCE = re.compile(rf"^{_DOTTED}:{_DOTTED}$")
+_REFERENCE_WORDS = "'package.module:function' (dotted Python names)"
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class TaskInfo:
     """A registered task.
@@ -136,7 +143,7 @@ class TaskInfo:
         travels to them (the module must be importable on every worker).
     cheap : bool
         Tens of milliseconds per task: small sweeps of it run in-process by default (see
-        :data:`CHEAP_IN_PROCESS`).
+        :data:`~toyforge.verify.sweep.executors.CHEAP_IN_PROCESS`).
     description : str
         One line for ``toyforge sweep --help``-style listings.
     """
@@ -149,16 +156,13 @@ class TaskInfo:
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
             raise InvalidParameter("task name", self.name, "a non-empty string")
-        _check_reference(self.reference)
+        check_reference(self.reference)
 
 
-def _check_reference(reference: object) -> str:
-    allowed = "'package.module:function' (an importable module and a function in it)"
-    if not isinstance(reference, str) or reference.count(":") != 1:
-        raise InvalidParameter("task", reference, allowed)
-    module, function = reference.split(":")
-    if not module or not function:
-        raise InvalidParameter("task", reference, allowed)
+def check_reference(reference: object, name: str = "task") -> str:
+    """``reference`` if it is a well-formed ``"package.module:function"`` (nothing imported)."""
+    if not isinstance(reference, str) or not _REFERENCE.match(reference):
+        raise InvalidParameter(name, reference, _REFERENCE_WORDS)
     return reference
 
 
@@ -173,7 +177,7 @@ def register_task(
     description: str = "",
     replace: bool = False,
 ) -> TaskInfo:
-    """Register a task under ``name``.
+    """Register a task under ``name``: the way a program allows a custom task.
 
     Parameters
     ----------
@@ -204,20 +208,54 @@ def registered_tasks() -> dict[str, TaskInfo]:
     return dict(_REGISTRY)
 
 
-def resolve_task(name: str) -> TaskInfo:
-    """The :class:`TaskInfo` of a registered name or of a ``"module:function"`` reference."""
-    if name in _REGISTRY:
-        return _REGISTRY[name]
+def check_task_name(name: object) -> str:
+    """The spec-level check: a registered name or a well-formed reference (nothing imported,
+    nothing allowed yet: :func:`resolve_task` decides whether it may run)."""
+    if isinstance(name, str) and name in _REGISTRY:
+        return name
     if isinstance(name, str) and ":" in name:
-        return TaskInfo(name=name, reference=_check_reference(name))
+        return check_reference(name)
     raise InvalidParameter(
         "task", name, "one of " + ", ".join(sorted(_REGISTRY)) + " or 'package.module:function'"
     )
 
 
+def resolve_task(name: str, allow: Iterable[str] = ()) -> TaskInfo:
+    """The :class:`TaskInfo` of a registered name, or of a ``"module:function"`` reference that
+    is in ``allow``; anything else is refused. Decided from the strings alone: nothing is
+    imported.
+
+    Parameters
+    ----------
+    name : str
+        The task a spec names.
+    allow : iterable of str
+        References the caller allows explicitly (``--allow-task`` on the command line).
+
+    Raises
+    ------
+    InvalidParameter
+        ``name`` is neither registered nor allowed.
+    """
+    allowed = {check_reference(reference, "--allow-task") for reference in allow}
+    if isinstance(name, str) and name in _REGISTRY:
+        return _REGISTRY[name]
+    if isinstance(name, str) and name in allowed:
+        return TaskInfo(name=name, reference=name)
+    registered = ", ".join(sorted(_REGISTRY))
+    raise InvalidParameter(
+        "task",
+        name,
+        f"a registered task ({registered}); a spec cannot run other code by itself: allow a "
+        f"'module:function' by name with --allow-task {name} (Python: register_task or "
+        "allow_tasks=)",
+    )
+
+
 def load_task_function(reference: str) -> Callable[[dict, int], dict]:
-    """Import the function named by ``"package.module:function"``."""
-    module_name, qualname = _check_reference(reference).split(":")
+    """Import the function named by ``"package.module:function"`` (workers, after
+    :func:`resolve_task` allowed it)."""
+    module_name, qualname = check_reference(reference).split(":")
     try:
         target: Any = importlib.import_module(module_name)
     except ImportError as error:
@@ -357,7 +395,7 @@ class SweepSpec:
     save_models: bool = False
 
     def __post_init__(self) -> None:
-        resolve_task(self.task)
+        check_task_name(self.task)
         if not isinstance(self.name, str):
             raise InvalidParameter("name", self.name, "a string")
         if not isinstance(self.save_models, bool):
@@ -998,14 +1036,20 @@ def plan_sweep(
     out_dir: str | os.PathLike[str],
     *,
     retry_failed: bool = False,
+    allow_tasks: Iterable[str] = (),
 ) -> SweepPlan:
     """Prepare ``out_dir`` (spec copy, or the check that it holds the same spec) and list the
-    tasks without a record (plus the failed ones when ``retry_failed``)."""
+    tasks without a record (plus the failed ones when ``retry_failed``).
+
+    The task must be registered or its ``"module:function"`` listed in ``allow_tasks``; that is
+    decided, and every grid point computed, before anything is imported or written.
+    """
     source = None if isinstance(spec, (SweepSpec, Mapping)) else Path(spec)
     spec = as_spec(spec)
+    task = resolve_task(spec.task, allow_tasks)
+    points = tuple(spec.points())
     folder = Path(out_dir)
     _prepare_folder(spec, folder, source)
-    points = tuple(spec.points())
     records = read_records(folder)
     statuses = {point.hash: records.get(point.hash, {}).get("status") for point in points}
     n_done = sum(status == "done" for status in statuses.values())
@@ -1019,7 +1063,7 @@ def plan_sweep(
         pending=pending,
         n_done=n_done,
         n_failed=n_failed,
-        task=resolve_task(spec.task),
+        task=task,
     )
 
 
@@ -1036,17 +1080,6 @@ def execute_plan(plan: SweepPlan, executor: Executor | None = None) -> Iterator[
         record["run_id"] = run_id
         _write_record(plan.out_dir, record)
         yield record
-
-
-def iter_sweep(
-    spec: SweepSpec | Mapping[str, Any] | str | os.PathLike[str],
-    out_dir: str | os.PathLike[str],
-    *,
-    executor: Executor | None = None,
-    retry_failed: bool = False,
-) -> Iterator[dict[str, Any]]:
-    """Plan and run a sweep, yielding each task record as it is written (no table)."""
-    yield from execute_plan(plan_sweep(spec, out_dir, retry_failed=retry_failed), executor)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -1084,6 +1117,7 @@ def run_sweep(
     retry_failed: bool = False,
     table_format: str = "auto",
     on_record: Callable[[dict[str, Any]], None] | None = None,
+    allow_tasks: Iterable[str] = (),
 ) -> SweepSummary:
     """Run (or resume) a sweep and write its table.
 
@@ -1102,9 +1136,11 @@ def run_sweep(
         ``auto``: Parquet when pyarrow is installed, else CSV.
     on_record : callable, optional
         Called with each new record (progress reporting).
+    allow_tasks : iterable of str
+        ``"module:function"`` references a spec may name besides the registered tasks.
     """
     started = time.perf_counter()
-    plan = plan_sweep(spec, out_dir, retry_failed=retry_failed)
+    plan = plan_sweep(spec, out_dir, retry_failed=retry_failed, allow_tasks=allow_tasks)
     if executor is None:
         executor = choose_executor(len(plan.pending), cheap=plan.task.cheap)
     n_ran = 0

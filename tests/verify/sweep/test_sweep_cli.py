@@ -33,7 +33,8 @@ def spec_path(tmp_path):
 
 
 def sweep(spec_path, out, *extra):
-    return main(["sweep", str(spec_path), "--out", str(out), "--no-progress", *extra])
+    allow = ["--allow-task", "sweep_testtasks:fail_on_negative"]
+    return main(["sweep", str(spec_path), "--out", str(out), "--no-progress", *allow, *extra])
 
 
 def test_sweep_reports_counts_and_exits_1_when_tasks_failed(spec_path, tmp_path, capsys):

@@ -27,6 +27,9 @@ def reference(tmp_path_factory):
     out = tmp_path_factory.mktemp("in-process")
     with pytest.MonkeyPatch.context() as patch:
         patch.syspath_prepend(str(HERE))
+        reference = SPEC["task"]
+        info = sweep.TaskInfo(name=reference, reference=reference)
+        patch.setitem(sweep._REGISTRY, reference, info)  # allowed, as conftest does
         summary = sweep.run_sweep(SPEC, out, executor=sweep.InProcessExecutor())
     rows = sweep.read_table(summary.table_path)
     assert len(rows) == 12 and summary.status.n_failed == 3

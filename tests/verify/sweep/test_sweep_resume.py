@@ -53,6 +53,8 @@ def test_killed_sweep_resumes_without_recomputing_or_losing_tasks(tmp_path, monk
         "--workers",
         "1",
         "--no-progress",
+        "--allow-task",
+        "sweep_testtasks:slow_square",
     ]
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
