@@ -8,7 +8,7 @@ Panels (each optional, drawn when its columns are present):
 * the Persian rug's relative gap to the theory, ``construction_loss / theory_loss − 1``;
 * a trained model's relative gap to the theory, ``trained_loss / theory_loss − 1``.
 
-Rows are dicts as returned by :func:`toyforge.verify.sweep.engine.read_table`; grid points without a
+Rows are dicts as returned by :func:`toyforge.verify.sweep.read_table`; grid points without a
 row (or with a missing value) are drawn as NaN (blank) cells. The grid of the Persian-rug paper
 (Cowsik, Dolev, Infanger 2024, §5 of spec persian_rug.md) is :data:`PAPER_GRID`. The relative
 gaps are ratios of table columns; no loss is computed here (DESIGN.md).

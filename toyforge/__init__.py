@@ -49,8 +49,8 @@ _LAZY_EXPORTS: dict[str, str] = {
     "TrainConfig": "toyforge.verify.train.autoencoder",
     "init_relu_autoencoder": "toyforge.verify.train.autoencoder",
     "train_modular_addition": "toyforge.verify.experiments.grokking",
-    "run_sweep": "toyforge.verify.sweep.engine",
-    "load_spec": "toyforge.verify.sweep.engine",
+    "run_sweep": "toyforge.verify.sweep",
+    "load_spec": "toyforge.verify.sweep",
     "run_demo": "toyforge.demo",
     "run_report": "toyforge.report",
 }

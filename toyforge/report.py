@@ -6,7 +6,7 @@ differences) for the Persian rug, the modular-addition constructions and the gro
 double-descent curve, plus the config, the toyforge version and the timing of every item.
 
 Caching: the expensive parts of an item run through the sweep machinery
-(:func:`toyforge.verify.sweep.engine.run_sweep`, content-hashed per-task records under
+(:func:`toyforge.verify.sweep.run_sweep`, content-hashed per-task records under
 ``OUT/.cache/<item>/<sweep>/tasks/``); the grokking run is cached as a weight file + history
 keyed by the SHA-256 of its config, the double-descent curve by its resumable JSON file. A
 second run with the same config recomputes nothing and only redraws.
@@ -226,7 +226,7 @@ class _Context:
         self, item: str, spec: Mapping[str, Any], *, cheap: bool = False
     ) -> list[dict[str, Any]]:
         """Run (or resume) a sweep under the item's cache; its table rows."""
-        from toyforge.verify.sweep.engine import InProcessExecutor, read_table, run_sweep
+        from toyforge.verify.sweep import InProcessExecutor, read_table, run_sweep
 
         executor = InProcessExecutor() if cheap else self.executor
         summary = run_sweep(dict(spec), self.cache(item) / spec["name"], executor=executor)
@@ -976,7 +976,7 @@ ItemCallback = Callable[[str, "ItemResult"], None]
 
 
 def _executor(workers: int | None) -> Any:
-    from toyforge.verify.sweep.engine import InProcessExecutor, ProcessPoolExecutor
+    from toyforge.verify.sweep import InProcessExecutor, ProcessPoolExecutor
 
     if workers is None:
         return None

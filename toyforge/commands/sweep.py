@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
 
     from toyforge.commands._common import output_folder, progress
     from toyforge.core.errors import InvalidParameter
-    from toyforge.verify.sweep import engine as sweep
+    from toyforge.verify import sweep
 
     for name, value in (("--workers", args.workers), ("--dask-local", args.dask_local)):
         if value is not None and value < 1:

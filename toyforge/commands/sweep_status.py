@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
 
     from toyforge.commands._common import print_json, print_table
     from toyforge.core.errors import InvalidParameter
-    from toyforge.verify.sweep import engine as sweep
+    from toyforge.verify import sweep
 
     folder = Path(args.out)
     if not folder.is_dir():

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from toyforge.verify.sweep import engine as sweep
+from toyforge.verify import sweep
+from toyforge.verify.sweep import registry
 
 HERE = Path(__file__).resolve().parent
 TEST_TASKS = (
@@ -29,5 +30,5 @@ def _test_tasks_registered(monkeypatch):
     for name in TEST_TASKS:
         reference = f"sweep_testtasks:{name}"
         monkeypatch.setitem(
-            sweep._REGISTRY, reference, sweep.TaskInfo(name=reference, reference=reference)
+            registry._REGISTRY, reference, sweep.TaskInfo(name=reference, reference=reference)
         )

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from toyforge.core.errors import InvalidParameter, ToyforgeError
-from toyforge.verify.sweep import engine as sweep
+from toyforge.verify import sweep
 
 HERE = Path(__file__).resolve().parent
 GRID = {"x": [-1.0, 0.5, 2.0, 3.0], "seed": {"range": [0, 2]}}

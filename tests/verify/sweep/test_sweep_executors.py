@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from toyforge.verify.sweep import engine as sweep
+from toyforge.verify import sweep
+from toyforge.verify.sweep import registry
 
 HERE = Path(__file__).resolve().parent
 SPEC = {
@@ -29,7 +30,7 @@ def reference(tmp_path_factory):
         patch.syspath_prepend(str(HERE))
         reference = SPEC["task"]
         info = sweep.TaskInfo(name=reference, reference=reference)
-        patch.setitem(sweep._REGISTRY, reference, info)  # allowed, as conftest does
+        patch.setitem(registry._REGISTRY, reference, info)  # allowed, as conftest does
         summary = sweep.run_sweep(SPEC, out, executor=sweep.InProcessExecutor())
     rows = sweep.read_table(summary.table_path)
     assert len(rows) == 12 and summary.status.n_failed == 3

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from toyforge.verify.sweep import engine as sweep
+from toyforge.verify import sweep
 
 HERE = Path(__file__).resolve().parent
 N_TASKS = 16

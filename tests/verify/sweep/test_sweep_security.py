@@ -13,7 +13,8 @@ import pytest
 
 from toyforge.cli import main
 from toyforge.core.errors import InvalidParameter
-from toyforge.verify.sweep import engine as sweep
+from toyforge.verify import sweep
+from toyforge.verify.sweep import registry
 
 SENTINEL = """\
 from pathlib import Path
@@ -107,7 +108,9 @@ def test_python_api_needs_registration_or_allow_tasks(tmp_path, sentinel):
 
 
 def test_a_registered_name_runs_its_function(tmp_path, sentinel, monkeypatch):
-    monkeypatch.setitem(sweep._REGISTRY, "doubler", sweep.TaskInfo(name="doubler", reference="x:y"))
+    monkeypatch.setitem(
+        registry._REGISTRY, "doubler", sweep.TaskInfo(name="doubler", reference="x:y")
+    )
     info = sweep.register_task("doubler", "tf_sentinel_mod:run", replace=True)
     assert sweep.resolve_task("doubler") == info
     summary = sweep.run_sweep(

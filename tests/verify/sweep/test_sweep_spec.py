@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from toyforge.core.errors import CorruptFile, InvalidParameter
-from toyforge.verify.sweep import engine as sweep
+from toyforge.verify import sweep
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "sweeps"
 TEST_TASK = "sweep_testtasks:noisy_square"

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from toyforge.core.errors import InvalidParameter
-from toyforge.verify.sweep import engine as sweep
+from toyforge.verify import sweep
 from toyforge.verify.sweep import tasks as sweep_tasks
 
 

@@ -1,0 +1,179 @@
+"""The worker side of a sweep: run one job (a plain dict) and return its record (a plain dict).
+
+Only plain dicts travel between the driver and the workers, so the in-process, process-pool and
+Dask executors give identical records. Pool workers watch their parent and exit when it dies
+(:func:`watch_parent`): a killed ``toyforge sweep`` leaves no worker behind
+(``docs/safety.md#signals-and-temporary-files``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from toyforge.core.serde import to_jsonable
+from toyforge.verify.sweep.hashing import SCHEMA_VERSION
+from toyforge.verify.sweep.registry import load_task_function
+from toyforge.verify.sweep.spec import _SCALARS, RESERVED_COLUMNS
+
+__all__ = ["flatten_outputs", "run_job", "watch_parent"]
+
+PARENT_POLL_SECONDS = 0.5
+"""How often a pool worker checks that its parent is alive."""
+
+EXIT_PARENT_DIED = 70
+"""Exit status of a worker whose parent died."""
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def watch_parent(parent_pid: int | None) -> None:
+    """Pool-worker initializer: end this process when ``parent_pid`` dies.
+
+    ``None`` watches whichever process is the parent now (a forkserver's children).
+
+    On Linux the kernel sends SIGKILL when the parent exits (``prctl(PR_SET_PDEATHSIG)``); on
+    every platform a daemon thread polls ``os.getppid()`` every :data:`PARENT_POLL_SECONDS` and
+    exits when the process has been re-parented.
+    """
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError, TypeError):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    if parent_pid is None:
+        parent_pid = os.getppid()
+    if os.getppid() != parent_pid:  # died before the signal was armed
+        os._exit(EXIT_PARENT_DIED)
+    threading.Thread(
+        target=_poll_parent, args=(parent_pid,), name="toyforge-parent-watch", daemon=True
+    ).start()
+
+
+def _poll_parent(parent_pid: int) -> None:
+    while os.getppid() == parent_pid:
+        time.sleep(PARENT_POLL_SECONDS)
+    os._exit(EXIT_PARENT_DIED)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def _package_version() -> str:
+    from toyforge import __version__
+
+    return __version__
+
+
+def flatten_outputs(outputs: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Flatten a task's outputs into scalar columns.
+
+    Estimates (anything with ``value`` and ``stderr``) become ``<name>`` and ``<name>_stderr``;
+    nested mappings become ``<outer>_<inner>``; numpy scalars are unwrapped; ``None`` stays.
+    Anything else raises ``TypeError`` (the task is then recorded as failed).
+    """
+    if not isinstance(outputs, Mapping):
+        raise TypeError(f"a task must return a dict of outputs, got {type(outputs).__name__}")
+    flat: dict[str, Any] = {}
+    for key, value in outputs.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, np.generic):
+            value = value.item()
+        if hasattr(value, "value") and hasattr(value, "stderr"):
+            flat[name] = float(value.value)
+            flat[f"{name}_stderr"] = float(value.stderr)
+        elif isinstance(value, Mapping):
+            flat.update(flatten_outputs(value, prefix=f"{name}_"))
+        elif value is None or isinstance(value, _SCALARS):
+            flat[name] = value
+        else:
+            raise TypeError(
+                f"output {name!r} is a {type(value).__name__}; allowed are numbers, "
+                "strings, booleans, None, estimates (value, stderr) and dicts"
+            )
+    return flat
+
+
+def _save_model(model: Any, model_dir: str, digest: str) -> str:
+    """Save ``model`` as ``<model_dir>/<hash>.npz`` (toyforge.constructions.io); the name."""
+    from toyforge.constructions.io import save
+
+    path = Path(model_dir) / f"{digest}.npz"
+    save(model, path)
+    return path.name
+
+
+def run_job(job: Mapping[str, Any]) -> dict[str, Any]:
+    """Run one task and return its record; task exceptions become a ``failed`` record.
+
+    ``job`` holds ``task``, ``reference``, ``hash``, ``params``, ``seed`` and ``model_dir``
+    (``None`` unless models are saved). Executed on the workers: plain dicts in, plain dict out.
+    """
+    record: dict[str, Any] = {
+        "hash": job["hash"],
+        "task": job["task"],
+        "params": dict(job["params"]),
+        "seed": job["seed"],
+        "status": "done",
+        "outputs": {},
+        "error": None,
+        "started_at": _now(),
+        "elapsed_s": 0.0,
+        "cpu_s": 0.0,
+        "toyforge_version": _package_version(),
+        "schema_version": SCHEMA_VERSION,
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+    }
+    wall, cpu = time.perf_counter(), time.process_time()
+    try:
+        function = load_task_function(job["reference"])
+        outputs = dict(function(dict(job["params"]), int(job["seed"])))
+        model = outputs.pop("model", None)
+        flat = flatten_outputs(outputs)
+        clashes = sorted(set(flat) & (set(job["params"]) | set(RESERVED_COLUMNS)))
+        if clashes:
+            raise ValueError(f"outputs {clashes} clash with parameter or reserved column names")
+        if model is not None and job.get("model_dir"):
+            record["model_file"] = "models/" + _save_model(model, job["model_dir"], job["hash"])
+        record["outputs"] = to_jsonable(flat)
+    except Exception as error:  # noqa: BLE001 - every task failure is recorded, not raised
+        record["status"] = "failed"
+        record["error"] = f"{type(error).__name__}: {error}"
+        record["traceback"] = traceback.format_exc(limit=20)[-4000:]
+    record["elapsed_s"] = time.perf_counter() - wall
+    record["cpu_s"] = time.process_time() - cpu
+    return record
+
+
+def _lost_record(job: Mapping[str, Any], error: BaseException) -> dict[str, Any]:
+    """A failed record for a job whose worker died or whose result could not come back."""
+    return {
+        "hash": job["hash"],
+        "task": job["task"],
+        "params": dict(job["params"]),
+        "seed": job["seed"],
+        "status": "failed",
+        "outputs": {},
+        "error": f"worker lost: {type(error).__name__}: {error}",
+        "started_at": None,
+        "elapsed_s": None,
+        "cpu_s": None,
+        "toyforge_version": _package_version(),
+        "schema_version": SCHEMA_VERSION,
+        "host": None,
+        "pid": None,
+    }
