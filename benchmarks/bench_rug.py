@@ -2,8 +2,8 @@
 
 Rows (single-thread process CPU time, ``benchmarks._harness.measure``):
 
-* ``fwht``: the numba FWHT against the numpy butterfly (``theory.finite_n``), the recursive
-  numpy reference and, where the matrix fits, the product with ``scipy.linalg.hadamard``.
+* ``fwht``: the numba FWHT against the numpy reference (``theory.finite_n``'s butterfly) and,
+  where the matrix fits, the product with ``scipy.linalg.hadamard``.
 * ``rug_mc``: matrix-free rug loss samples per second at n = 2^20 (r = 0.1, p = 0.01; the
   issue's target is >= 100/s), with the memory the dense path would need, and at n = 4096 both
   the matrix-free kernel and the dense evaluator on the materialised ReluAutoencoder.
@@ -25,7 +25,7 @@ def _fwht_rows(quick: bool) -> list[dict[str, Any]]:
     from scipy.linalg import hadamard
 
     from toyforge.theory.finite_n import walsh_hadamard_transform
-    from toyforge.verify.kernels.fwht import fwht, fwht_reference
+    from toyforge.verify.kernels.fwht import fwht
 
     rows = []
     block = 0.2 if quick else 0.5
@@ -35,12 +35,10 @@ def _fwht_rows(quick: bool) -> list[dict[str, Any]]:
         work = vector.copy()
         kernel = measure(lambda work=work: fwht(work), min_block=block)
         numpy_butterfly = measure(lambda v=vector: walsh_hadamard_transform(v), min_block=block)
-        recursive = measure(lambda v=vector: fwht_reference(v), min_block=block, blocks=3)
         row = {
             "n": n,
             "numba_per_s": kernel.calls_per_second,
             "numpy_butterfly_per_s": numpy_butterfly.calls_per_second,
-            "numpy_recursive_per_s": recursive.calls_per_second,
             "x_numpy_butterfly": kernel.calls_per_second / numpy_butterfly.calls_per_second,
             "scipy_matmul_per_s": None,
             "x_scipy_matmul": None,
@@ -121,7 +119,6 @@ def main(out: Path, quick: bool) -> None:
             "n",
             "numba_per_s",
             "numpy_butterfly_per_s",
-            "numpy_recursive_per_s",
             "scipy_matmul_per_s",
             "x_numpy_butterfly",
             "x_scipy_matmul",

@@ -78,7 +78,9 @@ def walsh_hadamard_transform(values: np.ndarray) -> np.ndarray:
 
     ``out[..., k] = Σ_j values[..., j] · (−1)^{popcount(k AND j)}``, i.e. ``values @ H`` with
     H the Sylvester–Hadamard matrix (``scipy.linalg.hadamard``), computed with log2(n)
-    butterfly stages in O(n log n) (spec persian_rug.md §4.1).
+    butterfly stages in O(n log n) (spec persian_rug.md §4.1). This is the project's one numpy
+    FWHT: the rug construction uses it, and the numba kernel
+    ``toyforge.verify.kernels.fwht.fwht`` is tested against it.
 
     Parameters
     ----------

@@ -23,9 +23,10 @@ The per-sample loss is ``(1/n) Σ_i (ReLU(scale·u_i + bias) − x_i)²`` (spec 
 over all outputs as if x = 0 and corrected at the k active features.
 
 Kernels: :func:`fwht` (batch of rows, in place), :func:`rug_sample_losses` (serial) and
-:func:`rug_sample_losses_parallel` (prange over samples; a separately written function, per
-DESIGN.md). References: :func:`fwht_reference` (numpy, recursive halving) and
-:func:`rug_sample_losses_reference` (numpy).
+:func:`rug_sample_losses_parallel` (prange over samples; a separately written function).
+References (numpy): the transform is
+:func:`toyforge.theory.finite_n.walsh_hadamard_transform` — the project's one numpy FWHT, the
+one the rug construction uses — and :func:`rug_sample_losses_reference` is built on it.
 """
 
 from __future__ import annotations
@@ -35,13 +36,14 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from toyforge.theory.finite_n import walsh_hadamard_transform
+
 __all__ = [
     "BLOCK",
     "DIRECT_FACTOR",
     "STRIP",
     "direct_limit",
     "fwht",
-    "fwht_reference",
     "rug_sample_losses",
     "rug_sample_losses_parallel",
     "rug_sample_losses_reference",
@@ -261,7 +263,11 @@ def _sample_loss(indices, values, lo, hi, rows, scale, bias, direct_limit, buffe
 
 @njit(cache=True)
 def fwht(values):
-    """In-place unnormalised WHT of every row of the 2-D C-contiguous float64 array."""
+    """In-place unnormalised WHT of every row of the 2-D C-contiguous float64 array.
+
+    The numba kernel of :func:`toyforge.theory.finite_n.walsh_hadamard_transform` (same
+    Sylvester order, same normalisation), tested against it.
+    """
     for row in range(values.shape[0]):
         _fwht_inplace(values[row])
     return values
@@ -325,17 +331,6 @@ def direct_limit(n_features: int) -> float:
 # --------------------------------------------------------------------------- references
 
 
-def fwht_reference(values: np.ndarray) -> np.ndarray:
-    """WHT along the last axis by recursive halving: ``H_2n = [[H, H], [H, −H]]`` (numpy)."""
-    array = np.asarray(values, dtype=np.float64)
-    n = array.shape[-1]
-    if n == 1:
-        return array.copy()
-    first = fwht_reference(array[..., : n // 2])
-    second = fwht_reference(array[..., n // 2 :])
-    return np.concatenate((first + second, first - second), axis=-1)
-
-
 def rug_sample_losses_reference(
     indptr: np.ndarray,
     indices: np.ndarray,
@@ -345,14 +340,14 @@ def rug_sample_losses_reference(
     scale: float,
     bias: float,
 ) -> np.ndarray:
-    """Per-sample rug loss from dense samples and :func:`fwht_reference` (numpy)."""
+    """Per-sample rug loss from dense samples and ``walsh_hadamard_transform`` (numpy)."""
     batch = indptr.size - 1
     dense = np.zeros((batch, n_features))
     dense[np.repeat(np.arange(batch), np.diff(indptr)), indices] = values
-    spectrum = fwht_reference(dense)
+    spectrum = walsh_hadamard_transform(dense)
     masked = np.zeros_like(spectrum)
     masked[:, rows] = spectrum[:, rows] / rows.size
-    output = np.maximum(scale * fwht_reference(masked) + bias, 0.0)
+    output = np.maximum(scale * walsh_hadamard_transform(masked) + bias, 0.0)
     return np.mean((output - dense) ** 2, axis=1)
 
 
