@@ -30,7 +30,12 @@ def _pair_reference(scale, bias, ratio, p):
 
 @pytest.mark.parametrize(
     ("scale", "bias", "ratio", "p"),
-    [(1.3, -0.375, 0.25, 0.05), (1.0, 0.0, 0.1, 0.3), (1.5, -0.6, 0.45, 0.01), (0.8, 0.2, 0.2, 0.9)],
+    [
+        (1.3, -0.375, 0.25, 0.05),
+        (1.0, 0.0, 0.1, 0.3),
+        (1.5, -0.6, 0.45, 0.01),
+        (0.8, 0.2, 0.2, 0.9),
+    ],
 )
 def test_pair_rug_matches_quadrature_over_partner(scale, bias, ratio, p):
     expected = _pair_reference(scale, bias, ratio, p)
