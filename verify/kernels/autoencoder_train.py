@@ -1,12 +1,12 @@
 """Sparse-aware training step of the ReLU autoencoder ``y = ReLU(W_out W_in x + b)``.
 
-The design is the one measured in spec performance.md §0 ("numba sparse-aware") and §2:
+One step (see ``docs/training.md#speed``):
 
 1. ``Z = W_in x`` over the active columns only (``W_in`` is stored transposed, ``W_inT`` of
    shape (n_features, n_hidden), so a column is a contiguous row): :func:`first_layer`.
 2. ``U = Z W_outᵀ`` is one BLAS GEMM (numpy ``matmul`` into a preallocated buffer).
 3. One fused pass computes ReLU, the loss and ``dL/du = 2 I (y − x) s · [u > 0]`` (``s`` = 1/(B·n)
-   or 1/B, spec persian_rug.md §1), computing the loss as if ``x = 0`` everywhere and then
+   or 1/B), computing the loss as if ``x = 0`` everywhere and then
    correcting it at the active features. ``dL/du`` is written dense
    (:func:`output_pass_dense`) or compacted to its non-zeros (:func:`output_pass_sparse`);
    the bias gradient is summed in the same pass.
@@ -18,20 +18,13 @@ The design is the one measured in spec performance.md §0 ("numba sparse-aware")
    ``x`` against ``dZ``). Adam still updates every parameter, since its moments decay.
 
 The path is chosen per step from the fraction of positive pre-activations measured in the
-previous step (spec performance.md §7 finding 4: dense at init, sparse once trained;
-crossover measured at 12–15 % here, see :data:`DEFAULT_DENSE_THRESHOLD`).
-:class:`AutoencoderStepper` owns the buffers and runs one step.
-
-Adam follows the formulas of :mod:`toyforge.verify.train.optim` (torch form; Kingma & Ba 2015;
-AdamW by Loshchilov & Hutter 2019), computed in the training dtype (:func:`adam_coefficients`).
-The numpy reference of every kernel is
-:func:`toyforge.verify.train.gradients.relu_autoencoder_loss_gradients` plus
-:class:`toyforge.verify.train.optim.Adam`. Parallel kernels are separate functions with the suffix
-``_parallel`` (DESIGN.md numba rules); reductions use ``fastmath={"reassoc"}`` only, which does
-not assume the absence of NaN or inf. The Adam kernels use ``error_model="numpy"`` (division
-by zero gives inf/NaN as in numpy instead of raising): numba's default Python error model
-puts a zero check in the loop, which stops LLVM from vectorising the update (measured 2.4 vs
-0.3 ns per float32 parameter).
+previous step (dense at init, sparse once trained; crossover measured at 12–15 % here, see
+:data:`DEFAULT_DENSE_THRESHOLD`). :class:`AutoencoderStepper` owns the buffers and runs one step.
+The Adam kernels live in :mod:`toyforge.verify.kernels.autoencoder_train_adam`. The numpy
+reference of every kernel is :func:`toyforge.verify.train.gradients.relu_autoencoder_loss_gradients`
+plus :class:`toyforge.verify.train.optim.Adam`. Parallel kernels are separate functions with the
+suffix ``_parallel``; reductions use ``fastmath={"reassoc"}`` only, which does not assume the
+absence of NaN or inf.
 """
 
 from __future__ import annotations
@@ -41,6 +34,14 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit, prange
 
+from toyforge.verify.kernels.autoencoder_train_adam import (
+    ADAM_BLOCK_ELEMENTS,
+    adam_coefficients,
+    adam_flat,
+    adam_rows_from_sparse,
+    adam_rows_from_sparse_parallel,
+    transpose_csr,
+)
 from toyforge.verify.train.optim import Adam, AdamConfig
 
 __all__ = [
@@ -63,15 +64,11 @@ __all__ = [
     "warmup",
 ]
 
-#: Fraction of positive pre-activations above which dL/du is kept dense. Spec §7 finding 4
+#: Fraction of positive pre-activations above which dL/du is kept dense. An earlier study
 #: measured a 5–8 % crossover; with the word-skipping output pass and the float32 fused Adam the
 #: sparse path is faster up to about 12–15 % (shape B, 8.8 % positive: 20.6 ms sparse vs
 #: 25.1 ms dense per step, one core), so the switch sits at 12 %.
 DEFAULT_DENSE_THRESHOLD = 0.12
-
-#: Parameters per block of the fused gradient-row + Adam kernels (gradient block stays in L1).
-ADAM_BLOCK_ELEMENTS = 4096
-
 
 _REASSOC = {"reassoc"}
 
@@ -148,7 +145,7 @@ def _correct_active(u_row, bias, importance, start, stop, indices, values, out_r
 
 @njit(cache=True, fastmath=_REASSOC)
 def output_pass_dense(U, bias, indptr, indices, values, importance, scale, G, grad_bias):
-    """Fused ReLU + loss + dense ``dL/du`` (spec performance.md §0).
+    """Fused ReLU + loss + dense ``dL/du``.
 
     Parameters
     ----------
@@ -272,8 +269,8 @@ def output_pass_sparse(
     within a row. ``work`` (n_features,) holds the row's targets densely during the pass (left
     zero). ``mask``, ``mask_words`` come from :func:`mask_buffer`: a vectorised loop marks
     ``u + b > 0``, then groups of 32 features without a positive entry are skipped and the
-    rest compacted branch-free, so only the few positive entries take the scalar path (spec
-    performance.md §8, "one fused ReLU/compaction pass"). Returns ``(loss, n_positive)``.
+    rest compacted branch-free, so only the few positive entries take the scalar path.
+    Returns ``(loss, n_positive)``.
     """
     batch, n_features = U.shape
     two_scale = 2.0 * scale
@@ -342,194 +339,6 @@ def sparse_hidden_gradient_parallel(g_indptr, g_indices, g_values, W_out, dZ):
             gradient = g_values[k]
             for h in range(n_hidden):
                 dZ[row, h] += gradient * W_out[feature, h]
-
-
-@njit(cache=True)
-def transpose_csr(indptr, indices, values, n_columns):
-    """CSR (rows = samples) to feature-major CSC by counting sort.
-
-    Returns ``(col_ptr int64 (n_columns + 1,), col_rows int64 (nnz,), col_values (nnz,))``;
-    within a column the rows are increasing.
-    """
-    nnz = indptr[-1]
-    col_ptr = np.zeros(n_columns + 1, dtype=np.int64)
-    for k in range(nnz):
-        col_ptr[indices[k] + 1] += 1
-    for c in range(n_columns):
-        col_ptr[c + 1] += col_ptr[c]
-    cursor = col_ptr[:-1].copy()
-    col_rows = np.empty(nnz, dtype=np.int64)
-    col_values = np.empty(nnz, dtype=values.dtype)
-    for row in range(indptr.shape[0] - 1):
-        for k in range(indptr[row], indptr[row + 1]):
-            column = indices[k]
-            position = cursor[column]
-            col_rows[position] = row
-            col_values[position] = values[k]
-            cursor[column] = position + 1
-    return col_ptr, col_rows, col_values
-
-
-@njit(cache=False, error_model="numpy")
-def _adam_update(param, first, second, grad, coefs):
-    """One Adam/AdamW update of a contiguous 1-D slice (verify/optim.py formulas).
-
-    ``coefs`` (:func:`adam_coefficients`, dtype of ``param``) holds ``beta1, 1 - beta1, beta2,
-    1 - beta2, lr / c1, 1 / c2, eps, l2, shrink``: all arithmetic stays in the parameter dtype
-    (float32 on the hot path, vectorised), and ``sqrt(v / c2)`` is ``sqrt(v * (1 / c2))``.
-    """
-    beta1, one_minus_beta1, beta2, one_minus_beta2 = coefs[0], coefs[1], coefs[2], coefs[3]
-    step, inverse_correction2, eps, l2, shrink = coefs[4], coefs[5], coefs[6], coefs[7], coefs[8]
-    # Branch-free loop body (vectorisable): L2 adds l2·θ to g (Adam), AdamW scales θ by shrink.
-    for h in range(param.shape[0]):
-        g = grad[h] + l2 * param[h]
-        m = first[h] * beta1 + one_minus_beta1 * g
-        v = second[h] * beta2 + one_minus_beta2 * (g * g)
-        first[h] = m
-        second[h] = v
-        param[h] = param[h] * shrink - step * m / (np.sqrt(v * inverse_correction2) + eps)
-
-
-def adam_coefficients(
-    lr, beta1, beta2, eps, correction1, correction2, weight_decay, decoupled, dtype=np.float32
-):
-    """The constant array :func:`_adam_update` reads, in ``dtype`` (torch Adam/AdamW form).
-
-    ``correction1 = 1 - beta1**t``, ``correction2 = 1 - beta2**t``; Adam adds
-    ``weight_decay · θ`` to the gradient (L2), AdamW scales θ by ``1 - lr · weight_decay``.
-    """
-    l2 = 0.0 if decoupled else weight_decay
-    shrink = 1.0 - lr * weight_decay if decoupled else 1.0
-    return np.array(
-        [
-            beta1,
-            1.0 - beta1,
-            beta2,
-            1.0 - beta2,
-            lr / correction1,
-            1.0 / correction2,
-            eps,
-            l2,
-            shrink,
-        ],
-        dtype=dtype,
-    )
-
-
-@njit(cache=False, fastmath=_REASSOC)
-def _gather_row(column, col_ptr, col_rows, col_values, D, out):
-    """``out = Σ_k col_values[k] D[col_rows[k]]`` over the entries of ``column``."""
-    for h in range(out.shape[0]):
-        out[h] = 0.0
-    for k in range(col_ptr[column], col_ptr[column + 1]):
-        row = col_rows[k]
-        value = col_values[k]
-        for h in range(out.shape[0]):
-            out[h] += value * D[row, h]
-
-
-@njit(cache=False, error_model="numpy")
-def _adam_rows_block(
-    param,
-    first,
-    second,
-    col_ptr,
-    col_rows,
-    col_values,
-    D,
-    coefs,
-    grad_out,
-    store_grad,
-    block_start,
-    block_stop,
-    grad_block,
-):
-    """Gradient rows ``block_start:block_stop`` into ``grad_block``, then one Adam pass."""
-    width = param.shape[1]
-    for i in range(block_start, block_stop):
-        row = grad_block[i - block_start]
-        _gather_row(i, col_ptr, col_rows, col_values, D, row)
-        if store_grad:
-            grad_out[i, :] = row
-    # One long vectorised loop over the block's contiguous rows: short rows (n_hidden ~ 100)
-    # would otherwise leave much of each row to the scalar remainder of the vector loop.
-    lo, hi = block_start * width, block_stop * width
-    _adam_update(
-        param.reshape(-1)[lo:hi],
-        first.reshape(-1)[lo:hi],
-        second.reshape(-1)[lo:hi],
-        grad_block.reshape(-1)[: hi - lo],
-        coefs,
-    )
-
-
-@njit(cache=True, error_model="numpy")
-def adam_rows_from_sparse(
-    param, first, second, col_ptr, col_rows, col_values, D, coefs, grad_out, store_grad
-):
-    """Row ``i`` of the gradient is ``Σ_b C[b, i] D[b]`` (C feature-major); Adam fused.
-
-    Used for ``dW_out`` (C = dL/du, D = Z) and ``dW_inT`` (C = x, D = dZ). Every row gets an
-    Adam update, including rows with a zero gradient (moments decay); ``coefs`` from
-    :func:`adam_coefficients` in the dtype of ``param``. Rows are processed in blocks of about
-    :data:`ADAM_BLOCK_ELEMENTS` parameters (gradient block in L1, then one vectorised Adam
-    pass over the block's contiguous rows). If ``store_grad``, the gradient is also written to
-    ``grad_out`` (same shape as ``param``; for tests). ``param``, ``first``, ``second`` must be
-    C-contiguous.
-    """
-    n_rows, width = param.shape
-    block = max(1, ADAM_BLOCK_ELEMENTS // max(1, width))
-    grad_block = np.empty((block, width), dtype=param.dtype)
-    for block_start in range(0, n_rows, block):
-        _adam_rows_block(
-            param,
-            first,
-            second,
-            col_ptr,
-            col_rows,
-            col_values,
-            D,
-            coefs,
-            grad_out,
-            store_grad,
-            block_start,
-            min(n_rows, block_start + block),
-            grad_block,
-        )
-
-
-@njit(cache=True, parallel=True, error_model="numpy")
-def adam_rows_from_sparse_parallel(
-    param, first, second, col_ptr, col_rows, col_values, D, coefs, grad_out, store_grad
-):
-    """Parallel version of :func:`adam_rows_from_sparse` (blocks of rows per thread)."""
-    n_rows, width = param.shape
-    block = max(1, ADAM_BLOCK_ELEMENTS // max(1, width))
-    n_blocks = (n_rows + block - 1) // block
-    for block_index in prange(n_blocks):
-        grad_block = np.empty((block, width), dtype=param.dtype)
-        block_start = block_index * block
-        _adam_rows_block(
-            param,
-            first,
-            second,
-            col_ptr,
-            col_rows,
-            col_values,
-            D,
-            coefs,
-            grad_out,
-            store_grad,
-            block_start,
-            min(n_rows, block_start + block),
-            grad_block,
-        )
-
-
-@njit(cache=True, error_model="numpy")
-def adam_flat(param, first, second, grad, coefs):
-    """Adam/AdamW on flat contiguous arrays (the dense path's ``W_out`` and the bias)."""
-    _adam_update(param, first, second, grad, coefs)
 
 
 # --------------------------------------------------------------------------- stepper

@@ -1,7 +1,11 @@
 """The torch-free trainer: the Adam/AdamW reference, gradients, the autoencoder trainer.
 
-Public names are re-exported here and imported lazily from their modules
-(optim, gradients, autoencoder), so importing one module does not import its siblings.
+Modules by concern: ``protocol`` (what every trainer takes and returns), ``config``,
+``data`` (batch sources), ``initialisers``, ``convergence`` (when a run is finished),
+``heldout`` (held-out losses), ``autoencoder`` (the loop), ``result``, ``runs`` (many runs at
+once, restarts), ``optim`` (THE Adam/AdamW), ``gradients`` (numpy reference gradients).
+Public names are re-exported here and imported lazily, so importing one module does not
+import its siblings.
 """
 
 from __future__ import annotations
@@ -12,25 +16,31 @@ from typing import Any
 _EXPORTS: dict[str, str] = {
     "Adam": "toyforge.verify.train.optim",
     "AdamConfig": "toyforge.verify.train.optim",
-    "BACKENDS": "toyforge.verify.train.autoencoder",
-    "Checkpoint": "toyforge.verify.train.autoencoder",
-    "FixedData": "toyforge.verify.train.autoencoder",
-    "GeneratedData": "toyforge.verify.train.autoencoder",
+    "BACKENDS": "toyforge.verify.train.config",
+    "ConvergenceRule": "toyforge.verify.train.convergence",
+    "ConvergenceMonitor": "toyforge.verify.train.convergence",
+    "TrainingRun": "toyforge.verify.train.autoencoder",
+    "TrainingResult": "toyforge.verify.train.protocol",
+    "default_learning_rate": "toyforge.verify.train.convergence",
+    "protocol_violations": "toyforge.verify.train.protocol",
+    "Checkpoint": "toyforge.verify.train.result",
+    "FixedData": "toyforge.verify.train.data",
+    "GeneratedData": "toyforge.verify.train.data",
     "LOSSES": "toyforge.verify.train.gradients",
     "LossGradients": "toyforge.verify.train.gradients",
     "REDUCTIONS": "toyforge.verify.train.gradients",
     "Schedule": "toyforge.verify.train.optim",
-    "SparseFeatureData": "toyforge.verify.train.autoencoder",
-    "TrainConfig": "toyforge.verify.train.autoencoder",
-    "TrainHistory": "toyforge.verify.train.autoencoder",
-    "TrainResult": "toyforge.verify.train.autoencoder",
+    "SparseFeatureData": "toyforge.verify.train.data",
+    "TrainConfig": "toyforge.verify.train.config",
+    "TrainHistory": "toyforge.verify.train.result",
+    "TrainResult": "toyforge.verify.train.result",
     "constant_schedule": "toyforge.verify.train.optim",
     "cross_entropy_loss": "toyforge.verify.train.gradients",
-    "eval_seed": "toyforge.verify.train.autoencoder",
-    "held_out_loss": "toyforge.verify.train.autoencoder",
-    "history_path": "toyforge.verify.train.autoencoder",
-    "init_mlp": "toyforge.verify.train.autoencoder",
-    "init_relu_autoencoder": "toyforge.verify.train.autoencoder",
+    "eval_seed": "toyforge.verify.train.heldout",
+    "held_out_loss": "toyforge.verify.train.heldout",
+    "history_path": "toyforge.verify.train.result",
+    "init_mlp": "toyforge.verify.train.initialisers",
+    "init_relu_autoencoder": "toyforge.verify.train.initialisers",
     "loss_and_gradients": "toyforge.verify.train.gradients",
     "mlp_loss_gradients": "toyforge.verify.train.gradients",
     "model_loss": "toyforge.verify.train.gradients",

@@ -1,6 +1,6 @@
 """Plain-numpy forward and backward passes: the reference for every training kernel.
 
-Losses (spec persian_rug.md §1 "Loss"; memorization.md §1 "Loss"):
+Losses (the Persian-rug paper's mean MSE; the TMS importance-weighted sum):
 
 * ``"mse"``: ``L = (1/(B·n)) Σ_b Σ_i I_i (y_bi − t_bi)²`` with ``reduction="mean"`` (mean over
   batch × outputs, torch ``F.mse_loss``), or ``L = (1/B) Σ_b Σ_i I_i (y_bi − t_bi)²`` with

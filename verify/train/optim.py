@@ -91,13 +91,14 @@ class Adam:
 
     config: AdamConfig
     schedule: Schedule = field(default_factory=Schedule)
+    lr_scale: float = 1.0  # extra multiplier (the convergence rule's plateau decays)
     step_count: int = 0
     first_moments: dict[str, np.ndarray] = field(default_factory=dict)
     second_moments: dict[str, np.ndarray] = field(default_factory=dict)
 
     def learning_rate(self) -> float:
         """The learning rate of the next step."""
-        return self.config.lr * self.schedule.factor(self.step_count)
+        return self.config.lr * self.lr_scale * self.schedule.factor(self.step_count)
 
     def step(
         self,

@@ -9,6 +9,7 @@ import pytest
 
 from toyforge.cli import main
 from toyforge.constructions.io import load
+from toyforge.constructions.models import ReluAutoencoder
 from toyforge.core.errors import InvalidParameter
 from toyforge.verify.train.autoencoder import (
     FixedData,
@@ -99,8 +100,31 @@ def test_training_lowers_held_out_loss_and_records_history():
     np.testing.assert_array_equal(parsed.steps, history.steps)
 
 
-def test_tied_autoencoder_on_fixed_full_batch_with_importance():
-    """The TMS setting: tied weights, a fixed dataset, importance, AdamW, full batch."""
+def _plain_adamw_tied(W, b, inputs, weights, steps, lr, weight_decay):
+    """Independent reference: tied ``y = ReLU(Wᵀ W x + b)``, importance-weighted squared error
+    summed over features and averaged over the batch, hand-written backward, torch AdamW
+    (decoupled decay on every parameter, betas 0.9/0.999, eps 1e-8), full batch."""
+    params = {"W": W.copy(), "b": b.copy()}
+    moments = {name: (np.zeros_like(a), np.zeros_like(a)) for name, a in params.items()}
+    batch = inputs.shape[0]
+    for t in range(1, steps + 1):
+        W, b = params["W"], params["b"]
+        hidden = inputs @ W.T
+        pre = hidden @ W + b
+        G = 2.0 * weights * (np.maximum(pre, 0.0) - inputs) * (pre > 0) / batch
+        grads = {"W": hidden.T @ G + (G @ W.T).T @ inputs, "b": G.sum(axis=0)}
+        for name, param in params.items():
+            m, v = moments[name]
+            m[:] = 0.9 * m + 0.1 * grads[name]
+            v[:] = 0.999 * v + 0.001 * grads[name] ** 2
+            param *= 1.0 - lr * weight_decay
+            param -= lr / (1 - 0.9**t) * m / (np.sqrt(v / (1 - 0.999**t)) + 1e-8)
+    return params
+
+
+def test_tied_autoencoder_on_fixed_full_batch_matches_plain_numpy_loop():
+    """The TMS setting (tied weights, a fixed dataset, importance, AdamW, full batch) against
+    a hand-written numpy training loop, step for step (float64, 200 steps)."""
     rng = np.random.default_rng(0)
     inputs = np.where(rng.random((40, 8)) < 0.3, rng.random((40, 8)), 0.0)
     importance = tuple(0.9 ** np.arange(8))
@@ -116,12 +140,16 @@ def test_tied_autoencoder_on_fixed_full_batch_with_importance():
         eval_every=200,
     )
     result = train(model, FixedData(inputs=inputs, test_inputs=inputs), config)
-    assert result.model.tied and result.backend == "numpy"
+    assert result.model.tied and result.backend == "numpy" and result.steps == 200
     weights = np.asarray(importance)
-    before = model_loss(model, inputs, importance=weights, reduction="sum_features")
-    after = model_loss(result.model, inputs, importance=weights, reduction="sum_features")
-    assert after < 0.8 * before
+    expected = _plain_adamw_tied(model.W_in, model.b, inputs, weights, 200, 1e-2, 1e-2)
+    # float64, same operations in a different order: agreement to ~1e-12 relative
+    np.testing.assert_allclose(result.model.W_in, expected["W"], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(result.model.b, expected["b"], rtol=1e-9, atol=1e-12)
+    reference_model = ReluAutoencoder.tied_from(expected["W"], expected["b"])
+    after = model_loss(reference_model, inputs, importance=weights, reduction="sum_features")
     assert result.final_eval.value == pytest.approx(after, rel=1e-9)
+    assert after < model_loss(model, inputs, importance=weights, reduction="sum_features")
 
 
 def test_mlp_cross_entropy_minibatches_learn_a_lookup_table():
