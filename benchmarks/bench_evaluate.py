@@ -83,11 +83,8 @@ def numpy_dense_step(model: Any, feature_prob: float, rng: np.random.Generator) 
 def toyforge_step(model: Any, feature_prob: float, path: str, rng: np.random.Generator) -> Any:
     """One fresh sparse batch through the toyforge kernels on ``path``."""
     from toyforge.verify.data.sampling import sample_sparse_batch
-    from toyforge.verify.evaluate.evaluators import (
-        SparseDataSpec,
-        _prepare,
-        autoencoder_batch_losses,
-    )
+    from toyforge.verify.evaluate.autoencoder import _prepare, autoencoder_batch_losses
+    from toyforge.verify.evaluate.config import SparseDataSpec
 
     prepared = _prepare(model, SparseDataSpec(feature_prob=feature_prob), 10**6, path)
     n = model.n_features

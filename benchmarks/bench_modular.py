@@ -25,7 +25,7 @@ from benchmarks._harness import measure, print_rows, write_results
 
 def _enumeration_rows(quick: bool) -> list[dict]:
     from toyforge.constructions.modular_addition import exactness, modular_addition
-    from toyforge.verify.evaluate.evaluators import evaluate_modular_addition
+    from toyforge.verify.evaluate import evaluate_modular_addition
 
     rows = []
     for frequencies in ((1,), (14, 35, 41, 42, 52)):

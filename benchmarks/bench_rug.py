@@ -62,7 +62,7 @@ def _rug_rate(model: Any, feature_prob: float, batch_size: int, block: float) ->
 
 
 def _dense_rate(model: Any, feature_prob: float, n_samples: int, block: float) -> float:
-    from toyforge.verify.evaluate.evaluators import SparseDataSpec, evaluate
+    from toyforge.verify.evaluate import SparseDataSpec, evaluate
 
     dense = model.materialize()
     spec = SparseDataSpec(feature_prob=feature_prob)

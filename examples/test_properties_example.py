@@ -1,4 +1,4 @@
-"""Property tests of toy-model constructions with toyforge.verify.testing.properties — copy me.
+"""Property tests of toy-model constructions with toyforge.verify.testing — copy me.
 
 Run from anywhere toyforge is installed with the ``testing`` extra
 (``pip install 'toyforge[testing]'``)::
@@ -20,9 +20,9 @@ from toyforge.constructions.dictionary import lookup_table
 from toyforge.constructions.modular_addition import modular_addition
 from toyforge.constructions.persian_rug import persian_rug
 from toyforge.theory import predict, symmetric_optimum
+from toyforge.verify.evaluate import evaluate
 from toyforge.verify.evaluate.estimate import Estimate
-from toyforge.verify.evaluate.evaluators import evaluate
-from toyforge.verify.testing.properties import (
+from toyforge.verify.testing import (
     assert_exact_on_all_inputs,
     assert_loss_at_most,
     assert_theory_matches_monte_carlo,

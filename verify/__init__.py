@@ -17,16 +17,13 @@ from toyforge.verify.data.sampling import (
     modular_addition_pairs,
     sample_sparse_batch,
 )
+from toyforge.verify.evaluate.autoencoder import AutoencoderEvaluation
+from toyforge.verify.evaluate.config import EvaluationRequest, SparseDataSpec
 from toyforge.verify.evaluate.estimate import Estimate
-from toyforge.verify.evaluate.evaluators import (
-    AutoencoderEvaluation,
-    EvaluationRequest,
+from toyforge.verify.evaluate.evaluators import evaluate, evaluate_model, register_evaluator
+from toyforge.verify.evaluate.modular_addition import (
     ModularAdditionReport,
-    SparseDataSpec,
-    evaluate,
-    evaluate_model,
     evaluate_modular_addition,
-    register_evaluator,
 )
 
 __all__ = [

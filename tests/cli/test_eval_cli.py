@@ -44,7 +44,7 @@ def test_evaluate_json_reports_loss_and_stderr(autoencoder_file, capsys):
     assert result["feature_prob"] == 0.05 and result["n_samples"] == 2000
     assert result["loss"] > 0 and 0 < result["stderr"] < result["loss"]
     from toyforge.constructions.io import load
-    from toyforge.verify.evaluate.evaluators import SparseDataSpec, evaluate
+    from toyforge.verify.evaluate import SparseDataSpec, evaluate
 
     estimate = evaluate(load(autoencoder_file), SparseDataSpec(feature_prob=0.05), 2000, 3)
     assert math.isclose(result["loss"], estimate.value, rel_tol=1e-12)

@@ -27,7 +27,7 @@ from toyforge.constructions.modular_addition import (
     untied_quadratic,
 )
 from toyforge.core.errors import InvalidParameter
-from toyforge.verify.testing.properties import assert_exact_on_all_inputs, frequency_sets, primes
+from toyforge.verify.testing import assert_exact_on_all_inputs, frequency_sets, primes
 
 PRIMES = [p for p in range(3, 258) if all(p % d for d in range(2, int(p**0.5) + 1))]
 SMALL_PRIMES = [p for p in PRIMES if p <= 113]

@@ -21,7 +21,7 @@ from toyforge.theory import (
     symmetric_optimum,
 )
 from toyforge.verify.evaluate.estimate import Estimate
-from toyforge.verify.testing.properties import assert_theory_matches_monte_carlo
+from toyforge.verify.testing import assert_theory_matches_monte_carlo
 
 
 def _relu_integrals(t: float) -> tuple[float, float]:

@@ -105,7 +105,7 @@ def _build(args: argparse.Namespace) -> tuple[Any, tuple[int, ...]]:
 def run(args: argparse.Namespace) -> int:
     from toyforge.constructions.io import save
     from toyforge.constructions.modular_addition import fold_frequency
-    from toyforge.verify.evaluate.evaluators import evaluate_modular_addition
+    from toyforge.verify.evaluate import evaluate_modular_addition
 
     out = output_path(args.out)
     model, frequencies = _build(args)

@@ -3,7 +3,8 @@
 ReLU autoencoders: per-feature MSE on fresh sparse data with its standard error (the feature
 probability comes from ``--feature-prob`` or, if absent, from the file's metadata).
 Modular-addition models: exact accuracy, cross-entropy and margin over all p² pairs. Other
-architectures use the evaluator registered for them (toyforge.verify.evaluate.evaluators).
+architectures use the evaluator registered for them
+(toyforge.verify.evaluate.evaluators.register_evaluator).
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     """Load the file, evaluate it with the registered evaluator, print the result."""
     from toyforge.constructions.io import load, read_info
     from toyforge.core.serde import to_jsonable
-    from toyforge.verify.evaluate.evaluators import EvaluationRequest, evaluate_model
+    from toyforge.verify.evaluate import EvaluationRequest, evaluate_model
 
     info = read_info(args.file)
     model = load(args.file)

@@ -2,8 +2,9 @@
 dimensionality.
 
 Public names are re-exported here and imported lazily from their modules
-(estimate, evaluators, rug_monte_carlo, dimensionality), so importing one module does not import
-its siblings.
+(estimate; config: the data distribution and the request; evaluators: the registry and
+evaluate; autoencoder; modular_addition; rug_monte_carlo; dimensionality), so importing one
+module does not import more than it needs.
 """
 
 from __future__ import annotations
@@ -12,28 +13,29 @@ import importlib
 from typing import Any
 
 _EXPORTS: dict[str, str] = {
-    "AutoencoderEvaluation": "toyforge.verify.evaluate.evaluators",
+    "AutoencoderEvaluation": "toyforge.verify.evaluate.autoencoder",
     "EVALUATORS": "toyforge.verify.evaluate.evaluators",
     "Estimate": "toyforge.verify.evaluate.estimate",
-    "EvaluationRequest": "toyforge.verify.evaluate.evaluators",
-    "ModularAdditionReport": "toyforge.verify.evaluate.evaluators",
-    "PATHS": "toyforge.verify.evaluate.evaluators",
+    "EvaluationRequest": "toyforge.verify.evaluate.config",
+    "ModularAdditionReport": "toyforge.verify.evaluate.modular_addition",
+    "PATHS": "toyforge.verify.evaluate.config",
     "RugEvaluation": "toyforge.verify.evaluate.rug_monte_carlo",
-    "SparseDataSpec": "toyforge.verify.evaluate.evaluators",
-    "autoencoder_batch_losses": "toyforge.verify.evaluate.evaluators",
-    "choose_path": "toyforge.verify.evaluate.evaluators",
+    "SparseDataSpec": "toyforge.verify.evaluate.config",
+    "autoencoder_batch_losses": "toyforge.verify.evaluate.autoencoder",
+    "choose_path": "toyforge.verify.evaluate.autoencoder",
     "data_dimensionality": "toyforge.verify.evaluate.dimensionality",
     "dimensions_per_feature": "toyforge.verify.evaluate.dimensionality",
     "evaluate": "toyforge.verify.evaluate.evaluators",
-    "evaluate_autoencoder": "toyforge.verify.evaluate.evaluators",
+    "evaluate_autoencoder": "toyforge.verify.evaluate.autoencoder",
     "evaluate_model": "toyforge.verify.evaluate.evaluators",
-    "evaluate_modular_addition": "toyforge.verify.evaluate.evaluators",
+    "evaluate_modular_addition": "toyforge.verify.evaluate.modular_addition",
+    "evaluator_for": "toyforge.verify.evaluate.evaluators",
     "evaluate_persian_rug": "toyforge.verify.evaluate.rug_monte_carlo",
-    "evaluation_batches": "toyforge.verify.evaluate.evaluators",
+    "evaluation_batches": "toyforge.verify.evaluate.autoencoder",
     "feature_dimensionality": "toyforge.verify.evaluate.dimensionality",
     "feature_interference": "toyforge.verify.evaluate.dimensionality",
     "max_data_dimensionality": "toyforge.verify.evaluate.dimensionality",
-    "reference_losses": "toyforge.verify.evaluate.evaluators",
+    "reference_losses": "toyforge.verify.evaluate.autoencoder",
     "register_evaluator": "toyforge.verify.evaluate.evaluators",
     "rug_batch_losses": "toyforge.verify.evaluate.rug_monte_carlo",
     "rug_monte_carlo": "toyforge.verify.evaluate.rug_monte_carlo",

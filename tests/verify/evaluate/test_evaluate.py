@@ -9,8 +9,7 @@ import pytest
 
 from toyforge.constructions.models import ModularAdditionMLP, ReluAutoencoder
 from toyforge.core.errors import InvalidParameter
-from toyforge.verify.evaluate.estimate import Estimate
-from toyforge.verify.evaluate.evaluators import (
+from toyforge.verify.evaluate import (
     EVALUATORS,
     EvaluationRequest,
     SparseDataSpec,
@@ -22,6 +21,7 @@ from toyforge.verify.evaluate.evaluators import (
     reference_losses,
     register_evaluator,
 )
+from toyforge.verify.evaluate.estimate import Estimate
 
 PATHS = ("hidden", "product", "dense")
 

@@ -7,7 +7,7 @@ import pytest
 
 from toyforge.constructions.persian_rug import persian_rug
 from toyforge.core.errors import InvalidParameter
-from toyforge.verify.evaluate.evaluators import (
+from toyforge.verify.evaluate import (
     EvaluationRequest,
     SparseDataSpec,
     evaluate,

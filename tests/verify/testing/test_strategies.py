@@ -1,4 +1,4 @@
-"""The public Hypothesis strategies of toyforge.verify.testing.properties draw what they promise."""
+"""The public Hypothesis strategies of toyforge.verify.testing.strategies draw what they promise."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from toyforge.constructions.dictionary import lookup_table
 from toyforge.constructions.persian_rug import hidden_size
 from toyforge.core.errors import InvalidParameter
-from toyforge.verify.evaluate.evaluators import SparseDataSpec
-from toyforge.verify.testing.properties import (
+from toyforge.verify.evaluate import SparseDataSpec
+from toyforge.verify.testing import (
     AutoencoderConfig,
     KeyValueTable,
     configurations,

@@ -1,4 +1,4 @@
-"""Every check of toyforge.verify.testing.properties passes when it should and fails when it
+"""Every check of toyforge.verify.testing.checks passes when it should and fails when it
 should."""
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from toyforge.constructions.modular_addition import exactness, modular_addition
 from toyforge.constructions.persian_rug import persian_rug
 from toyforge.core.errors import InvalidParameter
 from toyforge.theory import predict, symmetric_optimum
+from toyforge.verify.evaluate import SparseDataSpec, evaluate
 from toyforge.verify.evaluate.estimate import Estimate
-from toyforge.verify.evaluate.evaluators import SparseDataSpec, evaluate
-from toyforge.verify.testing.properties import (
+from toyforge.verify.testing import (
     CheckResult,
     KeyValueTable,
     assert_exact_on_all_inputs,

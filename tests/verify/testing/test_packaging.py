@@ -29,10 +29,11 @@ def _imports_hypothesis(code: str) -> bool:
 
 def test_importing_toyforge_never_imports_hypothesis():
     assert not _imports_hypothesis(
-        "import toyforge, toyforge.verify, toyforge.verify.testing.properties"
+        "import toyforge, toyforge.verify, toyforge.verify.testing.strategies, "
+        "toyforge.verify.testing.checks"
     )
     # meta-test: the probe sees hypothesis once a strategy is built
-    assert _imports_hypothesis("import toyforge.verify.testing.properties as p\np.primes()")
+    assert _imports_hypothesis("import toyforge.verify.testing as p\np.primes()")
 
 
 def test_missing_hypothesis_names_the_testing_extra():
@@ -40,7 +41,7 @@ def test_missing_hypothesis_names_the_testing_extra():
 import sys
 sys.modules["hypothesis"] = None  # import hypothesis now raises ImportError
 from toyforge.core.errors import ToyforgeError
-from toyforge.verify.testing import properties as p
+import toyforge.verify.testing as p
 assert p.check_loss_at_most(1.0, 2.0).passed           # checks need numpy only
 for build in (p.primes, p.configurations, lambda: p.frequency_sets(7),
               lambda: p.key_value_tables(2, 2, 1)):
