@@ -27,6 +27,7 @@ wrongly shaped arrays), with a message that names the file and the problem.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import importlib
 import json
 import logging
@@ -41,8 +42,16 @@ from typing import Any
 
 import numpy as np
 
+from toyforge.constructions.weight_headers import (
+    ArrayHeader,
+    check_total_size,
+    npz_headers,
+    read_npz_array,
+    read_safetensors_array,
+    safetensors_header,
+)
 from toyforge.core.errors import CorruptFile, IncompatibleWeights, InvalidParameter, ToyforgeError
-from toyforge.core.fileio import atomic_path, atomic_write
+from toyforge.core.fileio import atomic_write, atomic_write_bytes
 from toyforge.core.serde import to_jsonable
 
 __all__ = ["FORMATS", "SCHEMA_VERSION", "WeightFileInfo", "load", "read_info", "save"]
@@ -56,6 +65,8 @@ FORMATS = (".npz", ".safetensors")
 CONFIG_KEY = "config"
 FORMAT_TAG = "toyforge-weights"
 _NPZ_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+MAX_CONFIG_BYTES = 16 * 2**20
+"""A config entry above this size is refused before it is read."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -108,16 +119,31 @@ def save(
     Path
         The written path.
     """
-    target = Path(path)
+    target = _as_path(path)
     suffix = _suffix(target)
     arrays = _model_arrays(model)
     config = _config_json(model, metadata)
+    _check_folder(target)
     if suffix == ".npz":
         _save_npz(target, arrays, config)
     else:
         _save_safetensors(target, arrays, config)
     logger.info("saved %s (%s) to %s", model.architecture, suffix, target)
     return target
+
+
+def _as_path(path: Any) -> Path:
+    if not isinstance(path, (str, os.PathLike)) or not str(path):
+        raise InvalidParameter("path", path, "a file path (str or os.PathLike)")
+    return Path(path)
+
+
+def _check_folder(target: Path) -> None:
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir():
+        raise FileNotFoundError(errno.ENOENT, "no such folder for the weight file", str(target))
+    if target.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "a folder, not a weight file path", str(target))
 
 
 def _suffix(path: Path) -> str:
@@ -172,9 +198,10 @@ def _save_npz(target: Path, arrays: dict[str, np.ndarray], config: str) -> None:
 
 
 def _save_safetensors(target: Path, arrays: dict[str, np.ndarray], config: str) -> None:
-    safetensors_numpy = _import_safetensors()
-    with atomic_path(target, suffix=".safetensors") as temp:
-        safetensors_numpy.save_file(arrays, str(temp), metadata={CONFIG_KEY: config})
+    # Serialised to bytes here and written into toyforge's own temporary file: the library's
+    # save_file would leave a temporary file of its own when killed mid-write.
+    data = _import_safetensors().save(arrays, metadata={CONFIG_KEY: config})
+    atomic_write_bytes(target, data)
 
 
 def _import_safetensors() -> Any:
@@ -215,97 +242,113 @@ def load(path: str | os.PathLike[str]) -> Any:
     IncompatibleWeights
         Unknown architecture, or arrays missing, unexpected or of the wrong shape.
     """
-    target = Path(path)
-    config, arrays = _read(target)
+    target = _as_path(path)
+    config, headers, arrays = _read(target, with_data=True)
     cls = architecture_class(config["architecture"], target)
     return _build(cls, arrays, config, target)
 
 
 def read_info(path: str | os.PathLike[str]) -> WeightFileInfo:
-    """The config and array shapes of a weight file, without building the model."""
-    target = Path(path)
-    config, arrays = _read(target)
+    """The config and array shapes of a weight file, from its headers (no array data read)."""
+    target = _as_path(path)
+    config, headers, _ = _read(target, with_data=False)
     return WeightFileInfo(
         path=str(target),
         architecture=config["architecture"],
         schema_version=config["schema_version"],
         hyperparameters=dict(config.get("hyperparameters") or {}),
         metadata=dict(config.get("metadata") or {}),
-        arrays={name: tuple(int(s) for s in value.shape) for name, value in arrays.items()},
-        dtypes={name: value.dtype.name for name, value in arrays.items()},
+        arrays={name: header.shape for name, header in headers.items()},
+        dtypes={name: header.dtype.name for name, header in headers.items()},
     )
 
 
-def _read(target: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+_Read = tuple[dict[str, Any], dict[str, ArrayHeader], dict[str, np.ndarray]]
+
+
+def _read(target: Path, *, with_data: bool) -> _Read:
+    """Config, array headers and (``with_data``) arrays; every header is checked first."""
     suffix = _suffix(target)
     if not target.is_file():
-        raise FileNotFoundError(f"{target}: no such weight file")
-    if suffix == ".npz":
-        config_text, arrays = _read_npz(target)
-    else:
-        config_text, arrays = _read_safetensors(target)
-    return _parse_config(config_text, target), arrays
+        if target.exists():
+            raise IsADirectoryError(errno.EISDIR, "not a weight file", str(target))
+        raise FileNotFoundError(errno.ENOENT, "no such weight file", str(target))
+    reader = _read_npz if suffix == ".npz" else _read_safetensors
+    try:
+        return reader(target, with_data)
+    except ToyforgeError:
+        raise
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error, KeyError, ValueError) as error:
+        raise CorruptFile(f"{target}: truncated or damaged {suffix} ({error})") from error
+    except NotImplementedError as error:
+        raise CorruptFile(f"{target}: unsupported {suffix} feature ({error})") from error
 
 
-def _read_npz(target: Path) -> tuple[str, dict[str, np.ndarray]]:
+def _check_before_reading(
+    target: Path, config: dict[str, Any], headers: dict[str, ArrayHeader], with_data: bool
+) -> None:
+    """Dtypes, array names against the architecture, and the memory budget."""
+    text_arrays = sorted(name for name, h in headers.items() if h.dtype.kind == "U")
+    if text_arrays:
+        raise CorruptFile(f"{target}: entries {text_arrays} are not numeric arrays")
+    if not with_data:
+        return
+    cls = architecture_class(config["architecture"], target)
+    fields = getattr(cls, "_array_fields", None)
+    unknown = sorted(set(headers) - set(fields)) if fields is not None else []
+    if unknown:
+        raise IncompatibleWeights(
+            f"{target}: {config['architecture']} has no arrays named {unknown}; "
+            f"expected {list(fields)}"
+        )
+    _raise_if_missing(cls, headers, config, target)
+    check_total_size(target, headers)
+
+
+def _read_npz(target: Path, with_data: bool) -> _Read:
     with open(target, "rb") as handle:
         head = handle.read(4)
     if head not in _NPZ_MAGIC:
         raise CorruptFile(f"{target}: not an .npz (zip) file (starts with {head!r})")
-    try:
-        with open(target, "rb") as handle, np.load(handle, allow_pickle=False) as archive:
-            entries = {name: archive[name] for name in archive.files}
-    except ValueError as error:
-        if "pickle" in str(error).lower() or "object" in str(error).lower():
+    with zipfile.ZipFile(target) as archive:
+        headers = npz_headers(target, archive)
+        if CONFIG_KEY not in headers:
             raise CorruptFile(
-                f"{target}: contains a pickled (object) array; refused "
-                "(weight files are loaded with allow_pickle=False)"
-            ) from error
-        raise CorruptFile(f"{target}: unreadable .npz ({error})") from error
-    except (
-        OSError,
-        EOFError,
-        zipfile.BadZipFile,
-        zlib.error,
-        KeyError,
-        NotImplementedError,
-    ) as error:
-        raise CorruptFile(f"{target}: truncated or damaged .npz ({error})") from error
-    not_arrays = sorted(
-        name for name, value in entries.items() if not isinstance(value, np.ndarray)
-    )
-    if not_arrays:
-        raise CorruptFile(f"{target}: entries {not_arrays} are not .npy arrays")
-    if CONFIG_KEY not in entries:
-        raise CorruptFile(
-            f"{target}: no {CONFIG_KEY!r} entry; not a toyforge weight file "
-            f"(entries: {sorted(entries)})"
-        )
-    config = entries.pop(CONFIG_KEY)
-    if config.shape != () or config.dtype.kind != "U":
-        raise CorruptFile(
-            f"{target}: the {CONFIG_KEY!r} entry is not a JSON string "
-            f"(dtype {config.dtype}, shape {config.shape})"
-        )
-    return str(config[()]), entries
+                f"{target}: no {CONFIG_KEY!r} entry; not a toyforge weight file "
+                f"(entries: {sorted(headers)})"
+            )
+        config_header = headers.pop(CONFIG_KEY)
+        if config_header.shape != () or config_header.dtype.kind != "U":
+            raise CorruptFile(
+                f"{target}: the {CONFIG_KEY!r} entry is not a JSON string "
+                f"(dtype {config_header.dtype}, shape {config_header.shape})"
+            )
+        if config_header.n_bytes > MAX_CONFIG_BYTES:
+            raise CorruptFile(
+                f"{target}: the {CONFIG_KEY!r} entry is over {MAX_CONFIG_BYTES} bytes"
+            )
+        config = _parse_config(str(read_npz_array(archive, config_header)[()]), target)
+        _check_before_reading(target, config, headers, with_data)
+        if not with_data:
+            return config, headers, {}
+        arrays = {name: read_npz_array(archive, header) for name, header in headers.items()}
+    return config, headers, arrays
 
 
-def _read_safetensors(target: Path) -> tuple[str, dict[str, np.ndarray]]:
-    _import_safetensors()
-    from safetensors import SafetensorError, safe_open
-
-    try:
-        with safe_open(str(target), framework="np") as handle:
-            header = handle.metadata() or {}
-            arrays = {name: handle.get_tensor(name) for name in handle.keys()}  # noqa: SIM118
-    except (SafetensorError, OSError, ValueError) as error:
-        raise CorruptFile(f"{target}: truncated or damaged .safetensors ({error})") from error
-    if CONFIG_KEY not in header:
+def _read_safetensors(target: Path, with_data: bool) -> _Read:
+    metadata, headers = safetensors_header(target)
+    if CONFIG_KEY not in metadata:
         raise CorruptFile(
             f"{target}: no {CONFIG_KEY!r} entry in the safetensors header "
             "metadata; not a toyforge weight file"
         )
-    return header[CONFIG_KEY], arrays
+    config = _parse_config(metadata[CONFIG_KEY], target)
+    _check_before_reading(target, config, headers, with_data)
+    if not with_data:
+        return config, headers, {}
+    with open(target, "rb") as handle:
+        arrays = {name: read_safetensors_array(handle, h) for name, h in headers.items()}
+    return config, headers, arrays
 
 
 def _parse_config(text: str, target: Path) -> dict[str, Any]:
@@ -362,12 +405,7 @@ def import_construction_modules() -> None:
 
 def _build(cls: type, arrays: dict[str, np.ndarray], config: dict[str, Any], target: Path) -> Any:
     name = config["architecture"]
-    missing = _missing_arrays(cls, arrays, config)
-    if missing:
-        raise IncompatibleWeights(
-            f"{target}: {name} needs arrays {missing}, which the file "
-            f"lacks (it holds {sorted(arrays)})"
-        )
+    _raise_if_missing(cls, arrays, config, target)
     try:
         return cls.from_arrays(arrays, config.get("hyperparameters") or {})  # type: ignore[attr-defined]
     except ToyforgeError as error:
@@ -378,9 +416,18 @@ def _build(cls: type, arrays: dict[str, np.ndarray], config: dict[str, Any], tar
         ) from error
 
 
-def _missing_arrays(
-    cls: type, arrays: Mapping[str, np.ndarray], config: Mapping[str, Any]
-) -> list[str]:
+def _raise_if_missing(
+    cls: type, arrays: Mapping[str, Any], config: Mapping[str, Any], target: Path
+) -> None:
+    missing = _missing_arrays(cls, arrays, config)
+    if missing:
+        raise IncompatibleWeights(
+            f"{target}: {config['architecture']} needs arrays {missing}, which the file "
+            f"lacks (it holds {sorted(arrays)})"
+        )
+
+
+def _missing_arrays(cls: type, arrays: Mapping[str, Any], config: Mapping[str, Any]) -> list[str]:
     """Required dataclass fields of ``cls`` that neither the arrays nor the config provide."""
     if not dataclasses.is_dataclass(cls):
         return []
