@@ -50,9 +50,9 @@ def register(members: Any) -> None:
     parser.add_argument("--steps", type=int, default=50_000, help="maximum steps (default 50000)")
     parser.add_argument(
         "--dtype",
-        choices=("float32", "float64"),
+        choices=("float32", "float64", "mixed"),
         default="float32",
-        help="training precision (default float32; float64 groks much later)",
+        help="training precision (mixed = PAIR's notebook: float32 embedding, rest float64)",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of init and split")
     parser.add_argument("--log-every", type=int, default=100, help="history row every K steps")
@@ -74,10 +74,29 @@ def history_path(out: Path) -> Path:
     return out.with_name(out.stem + ".history.npz")
 
 
-def _config(args: argparse.Namespace) -> Any:
-    from toyforge.verify.experiments.grokking import ModularTrainingConfig
+def check_arguments(args: argparse.Namespace) -> None:
+    """Refuse bad flags by their names before any work (one line, exit 2)."""
+    from toyforge.constructions.modular_addition import is_prime
+    from toyforge.core.errors import InvalidParameter
 
-    return ModularTrainingConfig(
+    if not is_prime(args.modulus) or args.modulus < 3:
+        raise InvalidParameter("--modulus", args.modulus, "a prime >= 3")
+    if not 0.0 < args.train_fraction < 1.0:
+        raise InvalidParameter("--train-fraction", args.train_fraction, "0 < --train-fraction < 1")
+    for flag, value in (("--embed", args.embed), ("--hidden", args.hidden)):
+        if value < 1:
+            raise InvalidParameter(flag, value, f"{flag} >= 1")
+    for flag, value in (("--steps", args.steps), ("--log-every", args.log_every)):
+        if value < 1:
+            raise InvalidParameter(flag, value, f"{flag} >= 1")
+
+
+def _config(args: argparse.Namespace) -> Any:
+    from toyforge.core.budget import check_memory
+    from toyforge.verify.experiments.grokking import ModularTrainingConfig, memory_bytes
+
+    check_arguments(args)
+    config = ModularTrainingConfig(
         modulus=args.modulus,
         train_fraction=args.train_fraction,
         unordered=not args.ordered,
@@ -94,6 +113,8 @@ def _config(args: argparse.Namespace) -> Any:
         eval_every=args.log_every,
         stop_after_grok=args.stop_after_grok,
     )
+    check_memory("--hidden", args.hidden, memory_bytes(config), what="the training run")
+    return config
 
 
 def summary(result: Any) -> dict[str, Any]:
@@ -137,8 +158,8 @@ def run(args: argparse.Namespace) -> int:
     from toyforge.constructions.io import save
     from toyforge.verify.experiments.grokking import train_modular_addition
 
-    out = output_path(args.out)
     config = _config(args)
+    out = output_path(args.out)
     bar = progress(
         range(0, config.steps, config.eval_every),
         desc="modular-addition",

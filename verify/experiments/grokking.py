@@ -17,10 +17,16 @@ colab: ``E`` VarianceScaling(2.0, fan_in = p, truncated normal with the ÷0.8796
 ``H`` and ``O`` haiku ``Linear`` defaults (truncated normal, std 1/√fan_in, no correction).
 
 The arithmetic is plain numpy with analytic gradients (``grads_reference`` spells them out and
-is checked against finite differences in the tests); one step of the PAIR recipe costs well under
-a millisecond on one core, so numba is not used (measured in ``benchmarks/bench_modular.py``).
-Training runs in float32 by default: spec §3.2 measured that the same initialisation groks at
-≈ 24 k steps in float32 but not by 50 k in float64 — record the dtype with every result.
+is checked against finite differences in the tests); the optimiser is the one Adam of
+:mod:`toyforge.verify.train.optim`. Many runs at once (seeds, phase diagrams) go through the
+batched numba kernel of :mod:`toyforge.verify.experiments.grok_phase`.
+
+Precision (docs/grokking.md#why-precision-mattered): ``dtype="mixed"`` is PAIR's notebook,
+which enables JAX x64 — embedding and its Adam moments in float32, the other matrices, their
+moments and the forward/backward pass in float64. The softmax gradient of the target class is
+computed as ``−Σ_{c≠t} softmax_c`` (equal to ``softmax_t − 1`` in exact arithmetic); the naive
+form cancels to exactly zero in float32 once a training pair is fitted below the rounding unit
+while the wrong-class terms survive, a biased gradient that Adam rescales to full-size steps.
 """
 
 from __future__ import annotations
@@ -35,8 +41,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from toyforge.constructions.models import ModularAdditionMLP
+from toyforge.constructions.modular_addition import is_prime
+from toyforge.core.budget import check_memory
 from toyforge.core.errors import InvalidParameter
 from toyforge.core.validate import check_choice, check_int, check_interval, check_seed
+from toyforge.verify.data.sampling import modular_addition_pairs
+from toyforge.verify.train.optim import Adam, AdamConfig
 
 __all__ = [
     "ModularTrainingConfig",
@@ -44,13 +54,14 @@ __all__ = [
     "TrainingHistory",
     "grads_reference",
     "init_parameters",
+    "memory_bytes",
     "train_modular_addition",
 ]
 
 logger = logging.getLogger(__name__)
 
 ARCHITECTURES = ("factored", "direct")
-DTYPES = ("float32", "float64")
+DTYPES = ("float32", "float64", "mixed")
 GROK_ACCURACY = 0.99
 
 
@@ -61,7 +72,7 @@ class ModularTrainingConfig:
     Parameters
     ----------
     modulus : int
-        p (prime not required for training, but the analysis assumes it).
+        p, a prime >= 3 (the Fourier analysis needs every frequency invertible mod p).
     train_fraction : float
         Fraction of the pairs used for training, in (0, 1).
     unordered : bool
@@ -73,7 +84,8 @@ class ModularTrainingConfig:
         AdamW (decoupled) settings.
     steps : int
         Maximum number of full-batch steps.
-    dtype : {"float32", "float64"}
+    dtype : {"float32", "float64", "mixed"}
+        "mixed" is PAIR's notebook: embedding float32, everything else float64.
     seed : int
         Seeds the initialisation and the train/test split.
     eval_every : int
@@ -101,6 +113,8 @@ class ModularTrainingConfig:
 
     def __post_init__(self) -> None:
         check_int("modulus", self.modulus, minimum=3)
+        if not is_prime(self.modulus):
+            raise InvalidParameter("modulus", self.modulus, "a prime >= 3")
         check_interval(
             "train_fraction", self.train_fraction, 0.0, 1.0, low_open=True, high_open=True
         )
@@ -134,6 +148,11 @@ class TrainingHistory:
     train_accuracy: np.ndarray
     test_accuracy: np.ndarray
     weight_norm: np.ndarray
+
+    @property
+    def steps(self) -> np.ndarray:
+        """The logged steps (the trainer protocol's name for ``step``)."""
+        return self.step
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         """The columns by name (for ``np.savez``)."""
@@ -169,6 +188,16 @@ class ModularTrainingResult:
     cpu_seconds: float
 
     @property
+    def steps(self) -> int:
+        """Optimiser steps taken (trainer protocol, ``verify/train/protocol.py``)."""
+        return self.steps_run
+
+    @property
+    def converged(self) -> bool:
+        """True when the run grokked (test accuracy reached 99 %)."""
+        return self.grok_step is not None
+
+    @property
     def steps_per_second(self) -> float:
         """Training steps per wall-clock second."""
         return self.steps_run / max(self.wall_seconds, 1e-12)
@@ -187,12 +216,21 @@ def truncated_normal(rng: np.random.Generator, shape: tuple[int, ...], std: floa
     return values * std
 
 
+def _compute_dtype(config: ModularTrainingConfig) -> np.dtype:
+    """The dtype of the forward/backward pass (float64 for "mixed")."""
+    return np.dtype(np.float32 if config.dtype == "float32" else np.float64)
+
+
 def init_parameters(
     config: ModularTrainingConfig, rng: np.random.Generator
 ) -> dict[str, np.ndarray]:
-    """Initial parameters in ``config.dtype`` (PAIR colab initialisers, spec §3.1 and §6)."""
+    """Initial parameters (PAIR colab initialisers; docs/grokking.md#the-model-and-the-recipe).
+
+    Drawn in float64 and rounded to ``config.dtype`` ("mixed": the embedding to float32, the
+    rest float64), so every precision starts from the same numbers.
+    """
     p, d, n = config.modulus, config.d_embed, config.n_hidden
-    dtype = np.dtype(config.dtype)
+    dtype = _compute_dtype(config)
     if config.architecture == "factored":
         params = {
             "embedding": truncated_normal(rng, (p, d), math.sqrt(2.0 / p) / 0.87962566103423978),
@@ -204,7 +242,19 @@ def init_parameters(
             "W_in": truncated_normal(rng, (p, n), math.sqrt(2.0 / p) / 0.87962566103423978),
             "W_out": truncated_normal(rng, (n, p), 1.0 / math.sqrt(n)),
         }
-    return {name: value.astype(dtype) for name, value in params.items()}
+    params = {name: value.astype(dtype) for name, value in params.items()}
+    if config.dtype == "mixed" and "embedding" in params:
+        params["embedding"] = params["embedding"].astype(np.float32)
+    return params
+
+
+def memory_bytes(config: ModularTrainingConfig) -> float:
+    """Bytes the trainer holds at its peak (parameters, Adam state, batches, activations)."""
+    p, d, n = config.modulus, config.d_embed, config.n_hidden
+    n_pairs = p * (p + 1) / 2 if config.unordered else float(p) * p
+    weights = (2.0 * p * d + 2.0 * d * n) if config.architecture == "factored" else 2.0 * p * n
+    per_pair = 2.0 * p + 4.0 * n  # operand counts + logits/probs, pre/hidden/grad rows
+    return 8.0 * (5 * weights + n_pairs * per_pair + 4.0 * p * n)
 
 
 # --------------------------------------------------------------------------- forward / backward
@@ -253,7 +303,10 @@ def _loss_and_grads(
     totals = probs.sum(axis=1, keepdims=True)
     loss = float(np.mean(np.log(totals[:, 0]) - logits[rows, batch.target]))
     probs /= totals
-    probs[rows, batch.target] -= 1
+    # d(CE)/d logit_target = −Σ_{c≠t} p_c, not p_t − 1: the latter cancels to 0 in float32 for
+    # fitted pairs while the wrong-class terms survive (docs/grokking.md#why-precision-mattered)
+    probs[rows, batch.target] = 0
+    probs[rows, batch.target] = -probs.sum(axis=1)
     probs *= probs.dtype.type(1.0 / (n_rows * modulus))  # d(CE/p)/dlogits
     grad_W_out = hidden.T @ probs
     grad_pre = probs @ W_out.T
@@ -316,57 +369,10 @@ def _evaluate(params: dict[str, np.ndarray], batch: _Batch) -> tuple[float, floa
     return loss, accuracy
 
 
-# --------------------------------------------------------------------------- AdamW
-
-
-class _AdamW:
-    """optax ``adamw`` (decoupled decay), fused in place over the parameter dict."""
-
-    def __init__(self, config: ModularTrainingConfig, params: dict[str, np.ndarray]) -> None:
-        self.config = config
-        self.first = {name: np.zeros_like(value) for name, value in params.items()}
-        self.second = {name: np.zeros_like(value) for name, value in params.items()}
-        self.scratch = {name: np.empty_like(value) for name, value in params.items()}
-        self.count = 0
-
-    def step(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
-        config = self.config
-        self.count += 1
-        lr = config.lr
-        correction1 = 1.0 - config.beta1**self.count
-        correction2 = 1.0 - config.beta2**self.count
-        for name, param in params.items():
-            grad, m, v, scratch = (
-                grads[name],
-                self.first[name],
-                self.second[name],
-                self.scratch[name],
-            )
-            dtype = param.dtype.type
-            m *= dtype(config.beta1)
-            m += dtype(1.0 - config.beta1) * grad
-            v *= dtype(config.beta2)
-            np.multiply(grad, grad, out=scratch)
-            scratch *= dtype(1.0 - config.beta2)
-            v += scratch
-            # update = m̂ / (√v̂ + ε) + wd·θ ;  θ ← θ − lr·update   (optax adamw)
-            np.multiply(v, dtype(1.0 / correction2), out=scratch)
-            np.sqrt(scratch, out=scratch)
-            scratch += dtype(config.eps)
-            np.divide(m, scratch, out=scratch)
-            scratch *= dtype(1.0 / correction1)
-            if config.weight_decay:
-                scratch += dtype(config.weight_decay) * param
-            scratch *= dtype(lr)
-            param -= scratch
-
-
 # --------------------------------------------------------------------------- training loop
 
 
 def _split(config: ModularTrainingConfig) -> tuple[np.ndarray, np.ndarray]:
-    from toyforge.verify.data.sampling import modular_addition_pairs
-
     return modular_addition_pairs(
         config.modulus, config.train_fraction, seed=config.seed, unordered=config.unordered
     )
@@ -412,6 +418,7 @@ def train_modular_addition(
         Deterministic given ``config`` (same seed, same history).
     """
     config = config or ModularTrainingConfig()
+    check_memory("n_hidden", config.n_hidden, memory_bytes(config), what="the training run")
     with _single_thread_blas():
         return _train(config, callback)
 
@@ -430,7 +437,7 @@ def _train(
     callback: Callable[[int, Callable[[], ModularAdditionMLP]], None] | None,
 ) -> ModularTrainingResult:
     rng = np.random.default_rng(config.seed)
-    dtype = np.dtype(config.dtype)
+    dtype = _compute_dtype(config)
     train_pairs, test_pairs = _split(config)
     if len(train_pairs) == 0 or len(test_pairs) == 0:
         raise InvalidParameter(
@@ -441,7 +448,7 @@ def _train(
     params = init_parameters(config, rng)
     train_batch = _make_batch(train_pairs, config.modulus, dtype)
     test_batch = _make_batch(test_pairs, config.modulus, dtype)
-    optimiser = _AdamW(config, params)
+    optimiser = _optimiser(config)
     columns: dict[str, list[float]] = {name: [] for name in TrainingHistory.__slots__}
     grok_step: int | None = None
     stop_at = config.steps
@@ -484,6 +491,20 @@ def _train(
         steps_run=step,
         wall_seconds=wall,
         cpu_seconds=cpu,
+    )
+
+
+def _optimiser(config: ModularTrainingConfig) -> Adam:
+    """optax ``adamw`` = AdamW of :mod:`toyforge.verify.train.optim` (decay on every matrix)."""
+    return Adam(
+        config=AdamConfig(
+            lr=config.lr,
+            beta1=config.beta1,
+            beta2=config.beta2,
+            eps=config.eps,
+            weight_decay=config.weight_decay,
+            decoupled=True,
+        )
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -81,27 +83,59 @@ def test_config_validation():
         ModularTrainingConfig(train_fraction=1.0)
     with pytest.raises(InvalidParameter, match="dtype"):
         ModularTrainingConfig(dtype="float16")
+    with pytest.raises(InvalidParameter, match="modulus"):
+        ModularTrainingConfig(modulus=65)
 
 
-def test_fused_adamw_matches_reference_optimiser():
-    from toyforge.verify.experiments.grokking import _AdamW
+def test_two_steps_match_reference_gradients_and_adam():
+    # the trainer's steps = reference gradients (explicit one-hots) + optim.Adam, by hand
+    from toyforge.verify.data.sampling import modular_addition_pairs
     from toyforge.verify.train.optim import Adam, AdamConfig
 
     config = ModularTrainingConfig(
-        modulus=7, d_embed=6, n_hidden=5, dtype="float64", lr=1e-2, weight_decay=0.5
-    )
-    params = _params("factored", 7, 5)
-    reference = {k: v.copy() for k, v in params.items()}
-    fused = _AdamW(config, params)
-    slow = Adam(
-        config=AdamConfig(
-            lr=1e-2, beta1=0.9, beta2=0.98, eps=1e-8, weight_decay=0.5, decoupled=True
-        )
-    )
-    rng = np.random.default_rng(9)
-    for _ in range(5):
-        grads = {k: rng.standard_normal(v.shape) for k, v in params.items()}
-        fused.step(params, grads)
-        slow.step(reference, grads)
-    for name in params:
-        np.testing.assert_allclose(params[name], reference[name], rtol=1e-12, atol=1e-14)
+        modulus=7, d_embed=6, n_hidden=5, dtype="float64", lr=1e-2, weight_decay=0.5,
+        steps=2, seed=5, train_fraction=0.5,
+    )  # fmt: skip
+    params = init_parameters(config, np.random.default_rng(5))
+    train_pairs, _ = modular_addition_pairs(7, 0.5, seed=5, unordered=True)
+    adam = Adam(config=AdamConfig(lr=1e-2, beta1=0.9, beta2=0.98, weight_decay=0.5))
+    for _ in range(2):
+        _, grads = grads_reference(params, train_pairs, 7)
+        adam.step(params, grads)
+    result = train_modular_addition(config)
+    np.testing.assert_allclose(result.model.embedding, params["embedding"], rtol=1e-12)
+    np.testing.assert_allclose(result.model.projection, params["projection"], rtol=1e-12)
+    np.testing.assert_allclose(result.model.readout, params["readout"], rtol=1e-12)
+
+
+def test_mixed_precision_is_pairs_layout():
+    config = ModularTrainingConfig(modulus=7, d_embed=6, n_hidden=5, dtype="mixed")
+    params = init_parameters(config, np.random.default_rng(0))
+    assert params["embedding"].dtype == np.float32
+    assert params["projection"].dtype == params["readout"].dtype == np.float64
+    as64 = init_parameters(replace(config, dtype="float64"), np.random.default_rng(0))
+    np.testing.assert_array_equal(params["embedding"], as64["embedding"].astype(np.float32))
+
+
+def test_float32_gradient_keeps_the_target_term():
+    # a pair fitted below float32's rounding unit: the naive p_t − 1 cancels to 0, the stable
+    # form keeps −Σ_{c≠t} p_c, so the float32 gradient stays close to the float64 one
+    params = _params("direct", 5, 0)
+    params["W_in"] = np.zeros((5, 5))
+    params["W_in"][:, 0] = 1.0
+    params["W_out"] = np.zeros((5, 5))
+    params["W_out"][0, 2] = 17.0  # pair (1, 1) -> target 2 with logit margin 34
+    pairs = np.array([[1, 1]])
+    _, ref = grads_reference(params, pairs, 5)
+    as32 = {k: v.astype(np.float32) for k, v in params.items()}
+    _, _, grads = _loss_and_grads(as32, _make_batch(pairs, 5, np.dtype(np.float32)))
+    target_column = grads["W_out"][0, 2]
+    assert target_column != 0.0
+    assert target_column == pytest.approx(ref["W_out"][0, 2], rel=1e-5)
+
+
+def test_result_follows_trainer_protocol():
+    from toyforge.verify.train.protocol import protocol_violations
+
+    config = ModularTrainingConfig(modulus=7, d_embed=6, n_hidden=5, steps=20, eval_every=10)
+    assert protocol_violations(train_modular_addition(config)) == []

@@ -1,0 +1,44 @@
+"""Hostile input to the grokking commands: one stderr line, exit 2, nothing written."""
+
+from __future__ import annotations
+
+import pytest
+
+from toyforge.cli import main
+
+
+def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, list[str]]:
+    try:
+        status = main(argv)
+    except SystemExit as exit_:  # argparse errors
+        status = exit_.code
+    err = capsys.readouterr().err
+    return status, [line for line in err.splitlines() if line.strip()]
+
+
+TRAIN = ["train", "modular-addition", "--no-progress", "--steps", "10"]
+
+CASES = [
+    (TRAIN + ["--modulus", "65"], "--modulus"),
+    (TRAIN + ["--modulus", "1"], "--modulus"),
+    (TRAIN + ["--modulus", "-7"], "--modulus"),
+    (TRAIN + ["--train-fraction", "0"], "--train-fraction"),
+    (TRAIN + ["--train-fraction", "1"], "--train-fraction"),
+    (TRAIN + ["--train-fraction", "1.5"], "--train-fraction"),
+    (TRAIN + ["--train-fraction", "nan"], "--train-fraction"),
+    (TRAIN + ["--hidden", "0"], "--hidden"),
+    (TRAIN + ["--hidden", "10000000000000"], "--hidden"),
+    (TRAIN + ["--embed", "-3"], "--embed"),
+    (TRAIN + ["--steps", "0"], "--steps"),
+    (TRAIN + ["--dtype", "float16"], "--dtype"),
+]
+
+
+@pytest.mark.parametrize(("argv", "flag"), CASES)
+def test_refused_in_one_line_before_any_work(argv, flag, tmp_path, capsys):
+    out = tmp_path / "model.npz"
+    status, lines = _run([*argv, "--out", str(out)], capsys)
+    assert status == 2
+    assert len(lines) == 1, lines
+    assert flag in lines[0]
+    assert not out.exists() and not list(tmp_path.iterdir())
