@@ -85,7 +85,8 @@ class TrainResult:
 
     ``steps`` is the number of optimiser steps taken; ``converged`` says whether the
     convergence rule stopped the run (False when it used the whole budget or had no rule);
-    ``lr_decays`` counts the rule's learning-rate decays. ``steps_per_second`` counts
+    ``lr_decays`` counts the rule's learning-rate decays; with restarts, ``restart`` is the
+    kept one and ``restart_losses`` the final training loss of each. ``steps_per_second`` counts
     training time only (evaluations excluded); ``final_eval`` is the held-out Estimate after
     the last step (None when the data has no held-out set); ``backend`` is the backend
     actually used; ``sparse_steps`` the number of kernel steps that took the sparse ``dL/du``
@@ -104,6 +105,8 @@ class TrainResult:
     steps: int
     converged: bool
     lr_decays: int = 0
+    restart: int = 0
+    restart_losses: tuple[float, ...] = ()
 
     def summary(self) -> dict[str, Any]:
         """JSON-able facts about the run (used as weight-file metadata)."""
@@ -113,6 +116,8 @@ class TrainResult:
             "steps": self.steps,
             "converged": self.converged,
             "lr_decays": self.lr_decays,
+            "restart": self.restart,
+            "restart_losses": list(self.restart_losses),
             "backend": self.backend,
             "sparse_steps": self.sparse_steps,
             "steps_per_second": self.steps_per_second,
