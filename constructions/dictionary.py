@@ -19,8 +19,9 @@ the offending points:
   registered with :func:`~toyforge.constructions.models.register_architecture`.
 * :func:`circle_unembedding` (§6.5): a cross-entropy final layer with hidden size 2 whose argmax
   is perfect for any number of classes; its loss is :func:`circle_unembedding_loss`.
-* :func:`read_dictionary`: "decompile" an MLP into its key → value table where it is one and
-  report how much of its behaviour the table explains.
+* :func:`read_dictionary` (defined in :mod:`toyforge.constructions.decompile`): "decompile"
+  an MLP into its key → value table where it is one and report how much of its behaviour the
+  table explains.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from toyforge.constructions.decompile import DictionaryTable, read_dictionary
 from toyforge.constructions.models import (
     MLP,
     ReluAutoencoder,
@@ -41,6 +43,7 @@ from toyforge.constructions.models import (
     register_architecture,
     require_shape,
 )
+from toyforge.constructions.point_sets import check_points, check_targets
 from toyforge.core.errors import IncompatibleWeights, InvalidParameter
 from toyforge.core.validate import as_rng, check_int, check_interval
 
@@ -56,29 +59,6 @@ __all__ = [
     "slab_memorizer",
     "sqrt_memorizer",
 ]
-
-
-# --------------------------------------------------------------------------- input checks
-
-
-def _points(name: str, value: Any, min_rows: int = 1) -> np.ndarray:
-    array = np.asarray(value, dtype=np.float64)
-    if array.ndim != 2 or array.shape[0] < min_rows or array.shape[1] < 1:
-        raise InvalidParameter(name, np.shape(value), f"a 2-D array with >= {min_rows} rows")
-    if not np.all(np.isfinite(array)):
-        raise InvalidParameter(name, "non-finite entries", "finite numbers")
-    return array
-
-
-def _targets(name: str, value: Any, n_rows: int) -> np.ndarray:
-    array = np.asarray(value, dtype=np.float64)
-    if array.ndim == 1:
-        array = array[:, None]
-    if array.ndim != 2 or array.shape[0] != n_rows:
-        raise InvalidParameter(name, np.shape(value), f"shape ({n_rows},) or ({n_rows}, C)")
-    if not np.all(np.isfinite(array)):
-        raise InvalidParameter(name, "non-finite entries", "finite numbers")
-    return array
 
 
 # --------------------------------------------------------------------------- §6.1 lookup table
@@ -111,8 +91,8 @@ def lookup_table(keys: Any, values: Any, margin: float = 0.5) -> MLP:
     MLP
         ``W1`` (n_keys, n_inputs), ``b1 = −θ``, ``W2`` (n_outputs, n_keys), ``b2 = 0``, ReLU.
     """
-    key_array = _points("keys", keys)
-    targets = _targets("values", values, key_array.shape[0])
+    key_array = check_points("keys", keys)
+    targets = check_targets("values", values, key_array.shape[0])
     margin = check_interval("margin", margin, 0.0, 1.0, high_open=True)
     norms = np.linalg.norm(key_array, axis=1)
     if np.any(norms == 0):
@@ -179,7 +159,7 @@ def polygon_memorizer(n_features: int, points: Any) -> ReluAutoencoder:
         Tied, ``W_in`` of shape (2, n_features).
     """
     n_features = check_int("n_features", n_features, minimum=1)
-    X = _points("points", points)
+    X = check_points("points", points)
     if X.shape[1] != n_features:
         raise InvalidParameter("points", X.shape, f"shape (n_points, {n_features})")
     if np.any(X < 0):
@@ -257,8 +237,8 @@ def slab_memorizer(points: Any, labels: Any, group_size: int | None = None) -> M
     MLP
         4⌈N/g⌉ hidden ReLU neurons, one output.
     """
-    X = _points("points", points)
-    y = _targets("labels", labels, X.shape[0])
+    X = check_points("points", points)
+    y = check_targets("labels", labels, X.shape[0])
     if y.shape[1] != 1:
         raise InvalidParameter("labels", y.shape, f"scalar labels, shape ({X.shape[0]},)")
     n_points, dim = X.shape
@@ -415,8 +395,8 @@ def sqrt_memorizer(
     TwoHiddenLayerMLP
         Widths 2K − 1 and 2L, one output.
     """
-    X = _points("points", points)
-    y = _targets("labels", labels, X.shape[0])[:, 0]
+    X = check_points("points", points)
+    y = check_targets("labels", labels, X.shape[0])[:, 0]
     if np.ndim(labels) != 1:
         raise InvalidParameter("labels", np.shape(labels), f"shape ({X.shape[0]},)")
     _refuse_duplicates(X)
@@ -530,92 +510,3 @@ def circle_unembedding_loss(n_classes: int, scale: float) -> float:
     offsets = np.arange(1, n_classes)
     gaps = scale * (1.0 - np.cos(2 * math.pi * offsets / n_classes))
     return float(np.log1p(np.sum(np.exp(-gaps))))
-
-
-# --------------------------------------------------------------------------- decompiling
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class DictionaryTable:
-    """The key → value table read off an MLP on a set of inputs.
-
-    Entry e says: neuron ``neurons[e]`` fires for input ``inputs[e]`` alone among the inputs
-    (it is that input's dominant neuron and no other input's), with weight direction
-    ``keys[e]`` (unit vector in input space), threshold ``thresholds[e]`` (minus its bias)
-    and stored value ``values[e]`` (its output contribution on that input, plus the output
-    bias).
-
-    Attributes
-    ----------
-    inputs, neurons : int arrays, shape (n_entries,)
-    keys : array, shape (n_entries, n_features)
-    thresholds : array, shape (n_entries,)
-    values : array, shape (n_entries, n_outputs)
-    coverage : float
-        Fraction of the inputs that have an entry.
-    explained : float
-        ``1 − Σ‖f(x) − table(x)‖² / Σ‖f(x) − b2‖²`` over all inputs, where table(x) is b2 plus
-        the entry's value for inputs with an entry and b2 otherwise (1: the network is its
-        table on these inputs). 1 when the network outputs b2 everywhere.
-    """
-
-    inputs: np.ndarray
-    neurons: np.ndarray
-    keys: np.ndarray
-    thresholds: np.ndarray
-    values: np.ndarray
-    coverage: float
-    explained: float
-
-
-def read_dictionary(model: MLP, inputs: Any, dominance: float = 0.99) -> DictionaryTable:
-    """Decompile ``model`` into a key → value table on ``inputs``.
-
-    For every input, the neuron with the largest output contribution ‖a_k(x) W2[:, k]‖ is its
-    candidate; it becomes an entry when it carries at least ``dominance`` of the input's total
-    contribution Σ_k ‖a_k(x) W2[:, k]‖ and is no other input's candidate. A built
-    :func:`lookup_table` reads back exactly (every input an entry, explained = 1).
-
-    Parameters
-    ----------
-    model : MLP
-        Without an output ReLU (the table is additive).
-    inputs : array, shape (n_inputs, n_features)
-    dominance : float in (0, 1]
-    """
-    if not isinstance(model, MLP):
-        raise InvalidParameter("model", type(model).__name__, "an MLP")
-    if model.output_relu:
-        raise InvalidParameter("model", "output_relu=True", "an MLP without output ReLU")
-    dominance = check_interval("dominance", dominance, 0.0, 1.0, low_open=True)
-    X = _points("inputs", inputs)
-    hidden = model.hidden(X)  # (N, H)
-    column_norms = np.linalg.norm(model.W2, axis=0)  # (H,)
-    contribution = np.abs(hidden) * column_norms[None, :]  # (N, H)
-    top = np.argmax(contribution, axis=1)
-    total = contribution.sum(axis=1)
-    rows = np.arange(X.shape[0])
-    dominant = (total > 0) & (contribution[rows, top] >= dominance * total)
-    claimed = np.bincount(top[dominant], minlength=model.n_hidden)
-    entry = dominant & (claimed[top] == 1)
-    inputs_index = rows[entry]
-    neurons = top[entry]
-    outputs = model.forward(X)
-    values = hidden[inputs_index, neurons][:, None] * model.W2[:, neurons].T + model.b2
-    table = np.tile(model.b2, (X.shape[0], 1))
-    table[inputs_index] = values
-    signal = float(np.sum((outputs - model.b2) ** 2))
-    error = float(np.sum((outputs - table) ** 2))
-    explained = 1.0 if signal == 0 else 1.0 - error / signal
-    weights = model.W1 if model.embedding is None else model.W1 @ model.embedding
-    key_norms = np.linalg.norm(weights[neurons], axis=1)
-    keys = weights[neurons] / np.where(key_norms > 0, key_norms, 1.0)[:, None]
-    return DictionaryTable(
-        inputs=inputs_index,
-        neurons=neurons,
-        keys=keys,
-        thresholds=-model.b1[neurons] / np.where(key_norms > 0, key_norms, 1),
-        values=values,
-        coverage=float(entry.mean()),
-        explained=explained,
-    )

@@ -22,7 +22,8 @@ arXiv:2301.05217, App. B). Notation: θ_k(x) = 2πkx/p; frequencies are folded (
 * **untied quadratic** (Gromov; §2.3): ``W_a[n, j] = cos(θ_k(n) + φ1_j)``,
   ``W_b[m, j] = cos(θ_k(m) + φ2_j)``, ``W_out[j, q] = cos(θ_k(q) + φ1_j + φ2_j)`` with the
   designed phases (φ1, φ2)_j = (2πj/M, 2πtj/M), logits = (M/2) Σ_k cos(θ_k(n+m−q)) exactly.
-* an **LP readout** (§2.2, scipy HiGHS) for any given input matrix.
+* an **LP readout** (§2.2, scipy HiGHS) for any given input matrix
+  (:mod:`toyforge.constructions.modular_lp_readout`).
 
 The factored form (``embedding`` p × 2F of [cos θ_k, sin θ_k] columns, ``projection`` 2F × N,
 tied ``readout`` N × 2F with W_out = readout · embeddingᵀ) is PAIR's trained architecture.
@@ -30,14 +31,24 @@ tied ``readout`` N × 2F with W_out = readout · embeddingᵀ) is PAIR's trained
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from toyforge.constructions.models import ModularAdditionMLP, apply_activation
+from toyforge.constructions.models import ModularAdditionMLP
+from toyforge.constructions.modular_exactness import (
+    ACTIVATIONS,
+    ExactnessReport,
+    _check_amplitudes,
+    _check_frequencies,
+    _check_modulus,
+    exactness,
+    fold_frequency,
+    is_prime,
+)
+from toyforge.constructions.modular_lp_readout import LPReadoutResult, lp_readout
 from toyforge.core.errors import InvalidParameter
 from toyforge.core.validate import check_choice, check_int, check_real
 
@@ -58,140 +69,9 @@ __all__ = [
     "untied_quadratic",
 ]
 
-ACTIVATIONS = ("relu", "quadratic")
-MAX_ENUMERATED_MODULUS = 2048
-_CHUNK_ELEMENTS = 4_000_000
-
-
-# --------------------------------------------------------------------------- checks
-
-
-def is_prime(number: int) -> bool:
-    """Trial-division primality test (moduli here are small)."""
-    if number < 2:
-        return False
-    if number % 2 == 0:
-        return number == 2
-    return all(number % divisor for divisor in range(3, math.isqrt(number) + 1, 2))
-
-
-def _check_modulus(modulus: object) -> int:
-    value = check_int("modulus", modulus, minimum=3)
-    if not is_prime(value):
-        raise InvalidParameter(
-            "modulus",
-            value,
-            "an odd prime (the Fourier constructions need "
-            "every non-zero frequency to be invertible mod p)",
-        )
-    if value > MAX_ENUMERATED_MODULUS:
-        raise InvalidParameter(
-            "modulus",
-            value,
-            f"a prime <= {MAX_ENUMERATED_MODULUS} (every construction is verified on all p² pairs)",
-        )
-    return value
-
-
-def fold_frequency(frequency: int, modulus: int) -> int:
-    """The folded frequency min(k mod p, p − k mod p) in 1…(p−1)/2 (k and p − k coincide)."""
-    k = frequency % modulus
-    return min(k, modulus - k)
-
-
-def _check_frequencies(frequencies: Sequence[int] | int, modulus: int) -> tuple[int, ...]:
-    items = (frequencies,) if isinstance(frequencies, (int, np.integer)) else tuple(frequencies)
-    if not items:
-        raise InvalidParameter("frequencies", frequencies, "at least one frequency")
-    folded = []
-    for item in items:
-        k = check_int("frequencies", item)
-        if k % modulus == 0:
-            raise InvalidParameter("frequencies", k, f"integers not divisible by p = {modulus}")
-        folded.append(fold_frequency(k, modulus))
-    if len(set(folded)) != len(folded):
-        raise InvalidParameter("frequencies", items, "distinct frequencies after folding k ≡ p − k")
-    return tuple(folded)
-
-
-def _check_amplitudes(amplitudes: Sequence[float] | float | None, n_frequencies: int) -> np.ndarray:
-    if amplitudes is None:
-        return np.ones(n_frequencies)
-    values = np.atleast_1d(np.asarray(amplitudes, dtype=np.float64))
-    if values.size == 1:
-        values = np.full(n_frequencies, float(values[0]))
-    if values.shape != (n_frequencies,) or not np.all(np.isfinite(values)) or np.any(values <= 0):
-        raise InvalidParameter(
-            "amplitudes",
-            amplitudes,
-            f"one positive amplitude or {n_frequencies} (one per frequency)",
-        )
-    return values
-
-
-# --------------------------------------------------------------------------- exact enumeration
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class ExactnessReport:
-    """Exact check of a model on all p² ordered pairs (float64).
-
-    ``margin`` = min over pairs of (correct logit − best wrong logit) (negative when some pair
-    is wrong); ``relative_margin`` = margin / max |logit|, the scale-free version (float32
-    rounding is ≈ 6e-8 relative).
-    """
-
-    modulus: int
-    n_pairs: int
-    n_wrong: int
-    accuracy: float
-    margin: float
-    max_abs_logit: float
-    relative_margin: float
-
-    @property
-    def exact(self) -> bool:
-        """True when every pair is right with a positive margin."""
-        return self.n_wrong == 0 and self.margin > 0
-
-
-def all_pair_logits(model: ModularAdditionMLP, first_operands: np.ndarray) -> np.ndarray:
-    """Logits for the pairs (a, b), a in ``first_operands``, every b: shape (len(a) · p, p)."""
-    modulus = model.modulus
-    left = np.asarray(model.input_matrix(), dtype=np.float64)[first_operands]
-    right = np.asarray(model.right_input_matrix(), dtype=np.float64)
-    pre = left[:, None, :] + right[None, :, :]
-    hidden = apply_activation(model.activation, pre).reshape(-1, model.n_hidden)
-    return hidden @ np.asarray(model.W_out, dtype=np.float64).reshape(model.n_hidden, modulus)
-
-
-def exactness(model: ModularAdditionMLP) -> ExactnessReport:
-    """Accuracy and min margin of ``model`` over all p² pairs, in float64 (spec §6b)."""
-    modulus = model.modulus
-    rows_per_chunk = max(1, _CHUNK_ELEMENTS // (modulus * max(modulus, model.n_hidden)))
-    n_wrong, margin, max_abs = 0, math.inf, 0.0
-    b = np.arange(modulus)
-    for start in range(0, modulus, rows_per_chunk):
-        a = np.arange(start, min(start + rows_per_chunk, modulus))
-        logits = all_pair_logits(model, a)
-        target = ((a[:, None] + b[None, :]) % modulus).ravel()
-        rows = np.arange(len(target))
-        correct = logits[rows, target].copy()
-        max_abs = max(max_abs, float(np.max(np.abs(logits))))
-        logits[rows, target] = -np.inf
-        gaps = correct - logits.max(axis=1)
-        n_wrong += int(np.count_nonzero(gaps <= 0))
-        margin = min(margin, float(gaps.min()))
-    n_pairs = modulus * modulus
-    return ExactnessReport(
-        modulus=modulus,
-        n_pairs=n_pairs,
-        n_wrong=n_wrong,
-        accuracy=1.0 - n_wrong / n_pairs,
-        margin=margin,
-        max_abs_logit=max_abs,
-        relative_margin=margin / max_abs if max_abs > 0 else 0.0,
-    )
+# is_prime, fold_frequency, ExactnessReport and exactness live in
+# toyforge.constructions.modular_exactness; LPReadoutResult and lp_readout in
+# toyforge.constructions.modular_lp_readout. They are importable from here too.
 
 
 # --------------------------------------------------------------------------- tied constructions
@@ -563,106 +443,4 @@ def factored_form(model: ModularAdditionMLP, *, tol: float = 1e-10) -> ModularAd
         W_out=readout @ embedding.T,
         W_in_right=model.W_in_right,
         activation=model.activation,
-    )
-
-
-# --------------------------------------------------------------------------- LP readout
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class LPReadoutResult:
-    """Outcome of :func:`lp_readout`.
-
-    ``feasible`` is True when some readout with |W_out| <= 1 separates every pair with a
-    positive margin; then ``W_out`` (N × p) attains the LP-optimal ``margin``. ``message``
-    says why not otherwise (``"infeasible: …"``).
-    """
-
-    feasible: bool
-    margin: float
-    W_out: np.ndarray | None
-    message: str
-    n_constraints: int
-
-
-def lp_readout(
-    W_in: np.ndarray,
-    activation: str = "relu",
-    *,
-    W_in_right: np.ndarray | None = None,
-    tol: float = 1e-9,
-) -> LPReadoutResult:
-    """The readout maximising the worst-case margin for a fixed input matrix (spec §2.2).
-
-    Solves  max t  s.t.  h(a,b) · (w_{a+b} − w_c) >= t  for all pairs and all c ≠ a+b,
-    −1 <= W_out <= 1, with h(a, b) = act(W_in[a] + W_in_right[b]) (tied: only a <= b is
-    needed). scipy ``linprog`` (HiGHS). Constraint count p²(p−1) (halved when tied): use for
-    p up to a few hundred.
-
-    Parameters
-    ----------
-    W_in : ndarray, shape (p, N)
-    activation : {"relu", "quadratic"}
-    W_in_right : ndarray, shape (p, N), optional
-        Untied second operand.
-    """
-    from scipy import sparse
-    from scipy.optimize import linprog
-
-    check_choice("activation", activation, ACTIVATIONS)
-    W_in = np.asarray(W_in, dtype=np.float64)
-    if W_in.ndim != 2:
-        raise InvalidParameter("W_in", W_in.shape, "a (p, N) matrix")
-    modulus, n_hidden = W_in.shape
-    right = W_in if W_in_right is None else np.asarray(W_in_right, dtype=np.float64)
-    a, b = np.meshgrid(np.arange(modulus), np.arange(modulus), indexing="ij")
-    keep = (a <= b) if W_in_right is None else np.ones_like(a, dtype=bool)
-    a, b = a[keep], b[keep]
-    hidden = apply_activation(activation, W_in[a] + right[b])  # (pairs, N)
-    target = (a + b) % modulus
-    pair_index = np.repeat(np.arange(len(a)), modulus - 1)
-    wrong = (target[:, None] + np.arange(1, modulus)[None, :]) % modulus  # every c ≠ target
-    wrong = wrong.ravel()
-    n_rows = len(pair_index)
-    # variable x = [vec(W_out) (N·p, column c of neuron j at j·p + c), t]
-    row_ids = np.repeat(np.arange(n_rows), 2 * n_hidden + 1)
-    neuron = np.arange(n_hidden)
-    cols_right = neuron[None, :] * modulus + target[pair_index][:, None]
-    cols_wrong = neuron[None, :] * modulus + wrong[:, None]
-    values_h = hidden[pair_index]
-    # −h·w_target + h·w_c + t <= 0
-    cols = np.concatenate(
-        [cols_right, cols_wrong, np.full((n_rows, 1), n_hidden * modulus)], axis=1
-    ).ravel()
-    vals = np.concatenate([-values_h, values_h, np.ones((n_rows, 1))], axis=1).ravel()
-    matrix = sparse.csr_array((vals, (row_ids, cols)), shape=(n_rows, n_hidden * modulus + 1))
-    cost = np.zeros(n_hidden * modulus + 1)
-    cost[-1] = -1.0
-    bounds = [(-1.0, 1.0)] * (n_hidden * modulus) + [(None, None)]
-    solution = linprog(cost, A_ub=matrix, b_ub=np.zeros(n_rows), bounds=bounds, method="highs")
-    if solution.status != 0:
-        return LPReadoutResult(
-            feasible=False,
-            margin=math.nan,
-            W_out=None,
-            message=f"infeasible: solver status {solution.status} ({solution.message})",
-            n_constraints=n_rows,
-        )
-    margin = float(solution.x[-1]) + 0.0  # no "-0"
-    if margin <= tol:
-        return LPReadoutResult(
-            feasible=False,
-            margin=margin,
-            W_out=None,
-            message=f"infeasible: the best worst-case margin is {margin:.3g} "
-            "<= 0 (no readout separates every pair)",
-            n_constraints=n_rows,
-        )
-    W_out = solution.x[:-1].reshape(n_hidden, modulus)
-    return LPReadoutResult(
-        feasible=True,
-        margin=margin,
-        W_out=W_out,
-        message=f"feasible: margin {margin:.3g}",
-        n_constraints=n_rows,
     )
