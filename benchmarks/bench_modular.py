@@ -3,8 +3,13 @@
 * exact enumeration of all p² pairs at p = 113 (constructions' ``exactness`` and
   ``verify.evaluate.evaluate_modular_addition``), calls per CPU second;
 * one full-batch AdamW step of the PAIR model (p = 67, embed 500, 24 hidden, 911 pairs,
-  float32): the fused numpy step of ``verify.train_modular`` against the plain-numpy reference
-  step (``grads_reference`` in float64 + ``verify.optim.Adam``) in the same run;
+  float32): the numpy step of ``verify.experiments.grokking`` against the plain-numpy
+  reference step (``grads_reference`` in float64 + ``verify.train.optim.Adam``) in the same run;
+* batched training (``verify.kernels.modular_batched``): model-steps per CPU second of 32
+  small models (p = 31, embed 64, 24 hidden) in one kernel against the serial numpy trainer
+  on the same models, and the 10 x 10 grokking phase diagram with 2 seeds per cell
+  (train fraction x weight decay, the ``toyforge grok-phase`` default; target <= 15 min CPU;
+  ``quick`` runs a 3 x 3 x 2 diagram for 1 000 steps and reports it as such);
 * the PAIR grokking run (spec modular_addition.md §3.1, seed 0, float32) to test accuracy
   ≥ 99 %: grok step, wall and CPU seconds (target: under 60 s single-thread). Skipped with
   ``quick``.
@@ -16,6 +21,7 @@ matrices for no wall-clock gain (measured while writing the trainer).
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -50,9 +56,9 @@ def _step_functions():
     from toyforge.verify.data.sampling import modular_addition_pairs
     from toyforge.verify.experiments.grokking import (
         ModularTrainingConfig,
-        _AdamW,
         _loss_and_grads,
         _make_batch,
+        _optimiser,
         grads_reference,
         init_parameters,
     )
@@ -62,7 +68,7 @@ def _step_functions():
     train_pairs, _ = modular_addition_pairs(67, 0.4, seed=0, unordered=True)
     fast_params = init_parameters(config, np.random.default_rng(0))
     batch = _make_batch(train_pairs, 67, np.dtype(np.float32))
-    fast_optimiser = _AdamW(config, fast_params)
+    fast_optimiser = _optimiser(config)
 
     def fast_step():
         _, _, grads = _loss_and_grads(fast_params, batch)
@@ -88,7 +94,7 @@ def _step_rows(quick: bool) -> list[dict]:
     return [
         {
             "case": "PAIR step p=67 (911 pairs, 500x24)",
-            "method": "train_modular (fused, f32)",
+            "method": "grokking trainer (numpy, f32)",
             "steps_per_s": fast.calls_per_second,
             "ratio_vs_reference": fast.calls_per_second / reference.calls_per_second,
         },
@@ -122,6 +128,52 @@ def _grokking_row() -> dict:
     }
 
 
+def _batched_rows(quick: bool) -> list[dict]:
+    from toyforge.verify.experiments.grok_phase import GrokRun, train_batched
+    from toyforge.verify.experiments.grokking import ModularTrainingConfig, train_modular_addition
+
+    steps = 200 if quick else 1000
+    base = ModularTrainingConfig(modulus=31, d_embed=64, n_hidden=24, steps=steps, eval_every=100)
+    runs = [GrokRun(seed=s, train_fraction=0.5, lr=3e-3) for s in range(32)]
+    batch = train_batched(base, runs)
+    batched_rate = len(runs) * steps / batch.cpu_seconds
+    serial_cpu = sum(
+        train_modular_addition(replace(base, seed=s, train_fraction=0.5, lr=3e-3)).cpu_seconds
+        for s in range(4)
+    )
+    serial_rate = 4 * steps / serial_cpu
+    case = f"32 models p=31 embed 64 N=24, {steps} steps"
+    return [
+        {"case": case, "method": "batched kernel (f64)", "model_steps_per_cpu_s": batched_rate,
+         "ratio_vs_serial": batched_rate / serial_rate},
+        {"case": case, "method": "serial numpy trainer (f32, 4 of the models)",
+         "model_steps_per_cpu_s": serial_rate, "ratio_vs_serial": 1.0},
+    ]  # fmt: skip
+
+
+def _phase_row(quick: bool) -> dict:
+    from toyforge.verify.experiments.grok_phase import GrokRun, phase_diagram
+    from toyforge.verify.experiments.grokking import ModularTrainingConfig
+
+    n, steps = (3, 1000) if quick else (10, 10_000)
+    base = ModularTrainingConfig(modulus=31, d_embed=64, n_hidden=24, steps=steps, eval_every=100)
+    diagram = phase_diagram(
+        base,
+        ("train_fraction", np.linspace(0.1, 0.9, n)),
+        ("weight_decay", np.logspace(-2, np.log10(30.0), n)),
+        n_seeds=2,
+        defaults=GrokRun(lr=3e-3),
+    )
+    counts = np.bincount(diagram.phase.ravel(), minlength=4)
+    return {
+        "case": f"phase diagram {n}x{n}x2 seeds, {steps} steps, p=31",
+        "cpu_s": diagram.batch.cpu_seconds,
+        "wall_s": diagram.batch.wall_seconds,
+        "model_steps": int(diagram.batch.steps_run.sum()),
+        "phase_counts": counts.tolist(),
+    }
+
+
 def main(out: Path, quick: bool) -> None:
     from threadpoolctl import threadpool_limits
 
@@ -129,6 +181,8 @@ def main(out: Path, quick: bool) -> None:
         enumeration = _enumeration_rows(quick)
         steps = _step_rows(quick)
         grokking = [] if quick else [_grokking_row()]
+        batched = _batched_rows(quick)
+        phase = [_phase_row(quick)]
     print_rows(
         "modular addition: exact enumeration (CPU time)",
         enumeration,
@@ -154,7 +208,17 @@ def main(out: Path, quick: bool) -> None:
                 "fourier_gini",
             ],
         )
-    write_results(out, "bench_modular", enumeration + steps + grokking)
+    print_rows(
+        "modular addition: batched kernel vs serial trainer (CPU time)",
+        batched,
+        ["case", "method", "model_steps_per_cpu_s", "ratio_vs_serial"],
+    )
+    print_rows(
+        "modular addition: grokking phase diagram (one batch)",
+        phase,
+        ["case", "cpu_s", "wall_s", "model_steps", "phase_counts"],
+    )
+    write_results(out, "bench_modular", enumeration + steps + grokking + batched + phase)
 
 
 if __name__ == "__main__":

@@ -33,10 +33,23 @@ CASES = [
     (TRAIN + ["--dtype", "float16"], "--dtype"),
 ]
 
+PHASE = ["grok-phase", "--no-progress", "--steps", "10"]
+
+CASES += [
+    (PHASE + ["--modulus", "33"], "--modulus"),
+    (PHASE + ["--grid", "0"], "--grid"),
+    (PHASE + ["--grid", "100000000"], "--grid"),
+    (PHASE + ["--seeds", "-1"], "--seeds"),
+    (PHASE + ["--train-fraction", "1"], "--train-fraction"),
+    (PHASE + ["--hidden", "0"], "--hidden"),
+    (PHASE + ["--threshold", "0"], "--threshold"),
+    (PHASE + ["--axes", "beta-wd"], "--axes"),
+]
+
 
 @pytest.mark.parametrize(("argv", "flag"), CASES)
 def test_refused_in_one_line_before_any_work(argv, flag, tmp_path, capsys):
-    out = tmp_path / "model.npz"
+    out = tmp_path / ("model.npz" if argv[0] == "train" else "phase.json")
     status, lines = _run([*argv, "--out", str(out)], capsys)
     assert status == 2
     assert len(lines) == 1, lines

@@ -46,6 +46,7 @@ __all__ = [
     "BatchedRuns",
     "GrokRun",
     "PhaseDiagram",
+    "batch_memory_bytes",
     "classify_phase",
     "phase_diagram",
     "train_batched",
@@ -106,7 +107,8 @@ class BatchedRuns:
         return values[np.arange(len(values)), np.maximum(last, 0)]
 
 
-def _model_bytes(base: ModularTrainingConfig, n_models: int) -> float:
+def batch_memory_bytes(base: ModularTrainingConfig, n_models: int) -> float:
+    """Bytes a batch of ``n_models`` holds (parameters, Adam moments, pair indices)."""
     p, d, n = base.modulus, base.d_embed, base.n_hidden
     pairs = p * (p + 1) / 2 if base.unordered else p * p
     per_model = 8.0 * (3 * (p * d + 2 * d * n)) + 9.0 * pairs  # params + moments, index, mask
@@ -188,7 +190,7 @@ def train_batched(
         raise InvalidParameter("runs", runs, "at least one run")
     if base.architecture != "factored":
         raise InvalidParameter("architecture", base.architecture, "'factored' (batched)")
-    check_memory("runs", len(runs), _model_bytes(base, len(runs)), what="the batched models")
+    check_memory("runs", len(runs), batch_memory_bytes(base, len(runs)), what="the batched models")
     state = _prepare(base, runs)
     n_models = len(runs)
     lr = np.array([run.lr for run in runs])

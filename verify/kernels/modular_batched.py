@@ -80,9 +80,13 @@ def _pair_forward(W_in, W_outT, a, b, pre, hidden, logits):
 
 @numba.njit(cache=True, fastmath=_FASTMATH)
 def _softmax_gradient(logits, best, target, scale, dz):
-    """Cross-entropy of one pair; dz = scale · d CE / d logits (stable target term)."""
+    """Cross-entropy of one pair; dz = scale · d CE / d logits (stable target term).
+
+    ``dz`` may be ``logits`` itself (overwritten in place).
+    """
     p = logits.shape[0]
     top = logits[best]
+    target_shift = logits[target] - top
     total = 0.0
     for c in range(p):
         dz[c] = math.exp(logits[c] - top)
@@ -95,51 +99,54 @@ def _softmax_gradient(logits, best, target, scale, dz):
     for c in range(p):
         dz[c] *= scale
     dz[target] = -others * scale
-    return math.log(total) - (logits[target] - top)
+    return math.log(total) - target_shift
 
 
 @numba.njit(cache=True, fastmath=_FASTMATH)
-def _model_gradient(E, H, Ot, pairs, train_index, n_train, gE, gH, gOt, work):
-    """PAIR loss (CE / p) of one model on its training pairs and its gradients."""
-    p, d = E.shape
+def _model_gradient(E, H, Ot, pairs, train_index, n_train, gE, gH, gOt):
+    """PAIR loss (CE / p) of one model on its training pairs; fills its gradients.
+
+    The matrix products go to BLAS (``np.dot``); gathers, softmax and scatters are loops.
+    """
+    p = E.shape[0]
     n_hidden = H.shape[1]
-    W_in, W_outT, gW_in, gW_outT = work[0], work[1], work[2], work[3]
-    _matrices(E, H, Ot, W_in, W_outT)
-    gW_in[:, :] = 0.0
-    gW_outT[:, :] = 0.0
-    pre = np.empty(n_hidden)
-    hidden = np.empty(n_hidden)
-    d_hidden = np.empty(n_hidden)
-    logits = np.empty(p)
-    dz = np.empty(p)
+    W_in = np.dot(E, H)
+    W_outT = np.dot(E, Ot)
+    pre = np.empty((n_train, n_hidden))
+    hidden = np.empty((n_train, n_hidden))
+    for i in range(n_train):
+        q = train_index[i]
+        a, b = pairs[q, 0], pairs[q, 1]
+        for n in range(n_hidden):
+            value = W_in[a, n] + W_in[b, n]
+            pre[i, n] = value
+            hidden[i, n] = value if value > 0.0 else 0.0
+    logits = np.dot(hidden, W_outT.T)
     scale = 1.0 / (n_train * p)
     loss = 0.0
     for i in range(n_train):
         q = train_index[i]
-        a, b = pairs[q, 0], pairs[q, 1]
-        best = _pair_forward(W_in, W_outT, a, b, pre, hidden, logits)
-        loss += _softmax_gradient(logits, best, (a + b) % p, scale, dz)
-        d_hidden[:] = 0.0
+        target = (pairs[q, 0] + pairs[q, 1]) % p
+        best = 0
         for c in range(p):
-            for n in range(n_hidden):
-                gW_outT[c, n] += dz[c] * hidden[n]
-                d_hidden[n] += dz[c] * W_outT[c, n]
+            if logits[i, c] > logits[i, best]:
+                best = c
+        loss += _softmax_gradient(logits[i], best, target, scale, logits[i])
+    d_logits = logits  # overwritten in place by _softmax_gradient
+    gW_outT = np.dot(d_logits.T, hidden)
+    d_hidden = np.dot(d_logits, W_outT)
+    gW_in = np.zeros((p, n_hidden))
+    for i in range(n_train):
+        q = train_index[i]
+        a, b = pairs[q, 0], pairs[q, 1]
         for n in range(n_hidden):
-            if pre[n] > 0.0:
-                gW_in[a, n] += d_hidden[n]
-                gW_in[b, n] += d_hidden[n]
+            if pre[i, n] > 0.0:
+                gW_in[a, n] += d_hidden[i, n]
+                gW_in[b, n] += d_hidden[i, n]
     # chain rule through W_in = E·H and W_outᵀ = E·Oᵀ
-    gH[:, :] = 0.0
-    gOt[:, :] = 0.0
-    for x in range(p):
-        for j in range(d):
-            acc = 0.0
-            e = E[x, j]
-            for n in range(n_hidden):
-                acc += gW_in[x, n] * H[j, n] + gW_outT[x, n] * Ot[j, n]
-                gH[j, n] += e * gW_in[x, n]
-                gOt[j, n] += e * gW_outT[x, n]
-            gE[x, j] = acc
+    gE[:, :] = np.dot(gW_in, H.T) + np.dot(gW_outT, Ot.T)
+    gH[:, :] = np.dot(E.T, gW_in)
+    gOt[:, :] = np.dot(E.T, gW_outT)
     return loss / n_train
 
 
@@ -195,7 +202,6 @@ def train_steps_kernel(
     n_hidden = H.shape[2]
     beta1, beta2 = betas[0], betas[1]
     losses = np.full(n_models, np.nan)
-    work = np.empty((4, p, n_hidden))
     gE = np.empty((p, d))
     gH = np.empty((d, n_hidden))
     gOt = np.empty((d, n_hidden))
@@ -205,7 +211,7 @@ def train_steps_kernel(
             continue
         for t in range(first_step + 1, first_step + n_steps + 1):
             losses[b] = _model_gradient(
-                E[b], H[b], Ot[b], pairs, train_index[b], n_train[b], gE, gH, gOt, work
+                E[b], H[b], Ot[b], pairs, train_index[b], n_train[b], gE, gH, gOt
             )
             c1 = 1.0 - beta1**t
             c2 = 1.0 - beta2**t
