@@ -1,20 +1,47 @@
-"""``toyforge train relu-ae``: train the Persian-rug ReLU autoencoder on fresh sparse data.
+"""``toyforge train relu-ae``: train Persian-rug ReLU autoencoders on fresh sparse data.
 
-Adam (spec persian_rug.md §5: batch 1024, fresh data), the sparse-aware numba step, a held-out
-loss with its standard error from fresh samples, and the large-N theory's prediction when
-:mod:`toyforge.theory` provides it. Writes the weights (``--out``, with the run summary as
-metadata) and the loss history beside them (``<stem>.history.csv``), both atomically.
+Adam (batch 1024, fresh data, PyTorch init), the sparse-aware numba step and the convergence
+rule (on by default: stop once the held-out loss stops improving by more than ``--tol`` per
+``--window`` steps, within ``--max-steps``). Several ratios, feature probabilities and seeds in
+one command are trained together (one weight file each). Each model reports its held-out
+loss ± SE from fresh samples, whether it converged, and the large-N theory's prediction.
+Weights (with the run summary as metadata) and loss histories are written only after every
+model has finished; Ctrl-C writes nothing and says how far training got. See
+``docs/training.md``.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
+import math
 import os
+import sys
+from pathlib import Path
 from typing import Any
 
-from toyforge.commands._common import float_arg, output_path, print_json, print_table, progress
+from toyforge.commands._common import (
+    float_arg,
+    float_list_arg,
+    int_list_arg,
+    print_json,
+    print_table,
+    progress,
+    weights_path,
+)
+from toyforge.core.budget import check_memory
+from toyforge.core.errors import InvalidParameter
+from toyforge.core.validate import check_int, check_interval
+
+# The CLI imports every command module at start-up; the trainer (numba) and the theory are
+# imported by the functions that use them, so other commands do not pay for them.
 
 DEFAULT_EVAL_SAMPLES = 100_000
+DEFAULT_MAX_STEPS = 20_000
+# the defaults of toyforge.verify.train.convergence (repeated: see the note above)
+DEFAULT_TOL = 1e-3
+DEFAULT_WINDOW = 200
+DEFAULT_PATIENCE = 2
 
 
 def register(members: Any) -> None:
@@ -23,153 +50,217 @@ def register(members: Any) -> None:
         "relu-ae",
         help="ReLU autoencoder y = ReLU(W_out W_in x + b) on fresh sparse data",
         description="Train y = ReLU(W_out W_in x + b) with Adam on fresh sparse batches "
-        "(sparse-aware numba step); report the held-out loss, its standard error "
-        "and the large-N theory's prediction.",
+        "until the held-out loss stops improving; report the held-out loss ± SE, whether "
+        "each model converged, and the large-N theory's prediction.",
     )
-    parser.add_argument("--features", type=int, required=True, help="n_features (n_s)")
-    parser.add_argument(
-        "--ratio",
-        type=float_arg,
-        required=True,
-        help="r = n_hidden / n_features; n_hidden = max(floor(r n), 1)",
-    )
-    parser.add_argument(
-        "--feature-prob",
-        type=float_arg,
-        required=True,
-        help="probability p that a feature is active",
-    )
-    parser.add_argument("--steps", type=int, required=True, help="optimiser steps")
-    parser.add_argument("--batch", type=int, default=1024, help="batch size (default 1024)")
-    parser.add_argument("--lr", type=float_arg, default=1e-3, help="peak learning rate")
-    parser.add_argument(
-        "--schedule",
-        choices=("constant", "cosine"),
-        default="constant",
-        help="constant, or cosine decay to 0 after the warm-up",
-    )
-    parser.add_argument("--warmup", type=int, default=0, help="linear warm-up steps")
-    parser.add_argument(
-        "--weight-decay",
-        type=float_arg,
-        default=0.0,
-        help="AdamW decoupled weight decay (default 0: plain Adam)",
-    )
-    parser.add_argument("--dtype", choices=("float32", "float64"), default="float32")
-    parser.add_argument("--seed", type=int, default=0, help="seed of init and data")
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=1,
-        help="numba threads (default 1; >1 sets OMP_WAIT_POLICY=PASSIVE)",
-    )
-    parser.add_argument(
-        "--eval-samples",
-        type=int,
-        default=DEFAULT_EVAL_SAMPLES,
-        help=f"held-out samples for the final loss (default {DEFAULT_EVAL_SAMPLES})",
-    )
-    parser.add_argument("--log-every", type=int, default=10, help="history row every K steps")
-    parser.add_argument("--out", required=True, help="weights file (.npz or .safetensors)")
-    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add = parser.add_argument
+    add("--features", type=int, required=True, help="n_features (n_s)")
+    add("--ratio", type=float_list_arg, required=True, help="r = n_hidden / n_features (list)")
+    add("--feature-prob", type=float_list_arg, required=True, help="p, active probability (list)")
+    add("--max-steps", "--steps", dest="max_steps", type=int, default=DEFAULT_MAX_STEPS,
+        help=f"step budget per model (default {DEFAULT_MAX_STEPS})")  # fmt: skip
+    add("--tol", type=float_arg, default=DEFAULT_TOL,
+        help=f"relative held-out improvement that counts (default {DEFAULT_TOL})")  # fmt: skip
+    add("--window", type=int, default=DEFAULT_WINDOW,
+        help=f"steps between convergence checks (default {DEFAULT_WINDOW})")  # fmt: skip
+    add("--patience", type=int, default=DEFAULT_PATIENCE, help="flat checks that make a plateau")
+    add("--lr-decays", type=int, default=2, help="plateaus answered by lr x 0.3 (default 2)")
+    add("--no-converge", action="store_true", help="run the whole budget (no convergence rule)")
+    add("--restarts", type=int, default=1, help="initialisations per model; keep the best")
+    add("--batch", type=int, default=1024, help="batch size (default 1024)")
+    add("--lr", type=float_arg, default=None, help="peak learning rate (default 0.1/sqrt(n))")
+    add("--schedule", choices=("constant", "cosine"), default="constant",
+        help="constant, or cosine decay to 0 over --max-steps after the warm-up")  # fmt: skip
+    add("--warmup", type=int, default=0, help="linear warm-up steps")
+    add("--weight-decay", type=float_arg, default=0.0, help="AdamW decoupled weight decay")
+    add("--dtype", choices=("float32", "float64"), default="float32")
+    add("--seed", type=int, default=0, help="seed of init and data")
+    add("--seeds", type=int_list_arg, default=None, help="several seeds (list; overrides --seed)")
+    add("--threads", type=int, default=1, help="numba threads (default 1)")
+    add("--eval-samples", type=int, default=DEFAULT_EVAL_SAMPLES,
+        help=f"held-out samples for the final loss (default {DEFAULT_EVAL_SAMPLES})")  # fmt: skip
+    add("--log-every", type=int, default=10, help="history row every K steps")
+    add("--out", required=True, help="weights file (.npz or .safetensors); several models "
+        "get <stem>.r<ratio>-p<prob>-s<seed><suffix>")  # fmt: skip
+    add("--json", action="store_true", help="print the summary as JSON")
+    add("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
 
 
-def _set_threads(threads: int) -> None:
-    """Configure numba threads before any parallel kernel runs (spec performance.md §7.3)."""
-    from toyforge.core.errors import InvalidParameter
+def _check_args(args: argparse.Namespace) -> tuple[int, list[int]]:
+    """Validate every number with its flag name; returns (n_features, seeds)."""
+    n_features = check_int("--features", args.features, minimum=1)
+    for ratio in args.ratio:
+        check_interval("--ratio", ratio, 0.0, 1.0, low_open=True)
+    for prob in args.feature_prob:
+        check_interval("--feature-prob", prob, 0.0, 1.0, low_open=True)
+    check_int("--max-steps", args.max_steps, minimum=1)
+    check_interval("--tol", args.tol, 0.0, 1.0, high_open=True)
+    check_int("--window", args.window, minimum=1)
+    check_int("--patience", args.patience, minimum=1)
+    check_int("--lr-decays", args.lr_decays, minimum=0)
+    check_int("--restarts", args.restarts, minimum=1)
+    check_int("--batch", args.batch, minimum=1)
+    if args.lr is not None:
+        check_interval("--lr", args.lr, 0.0, math.inf, low_open=True)
+    check_int("--warmup", args.warmup, minimum=0)
+    check_interval("--weight-decay", args.weight_decay, 0.0, math.inf)
+    check_int("--threads", args.threads, minimum=1)
+    check_int("--eval-samples", args.eval_samples, minimum=2)
+    check_int("--log-every", args.log_every, minimum=1)
+    seeds = list(args.seeds) if args.seeds is not None else [args.seed]
+    for seed in seeds:
+        check_int("--seeds" if args.seeds is not None else "--seed", seed, minimum=0)
+    if len(set(seeds)) != len(seeds):
+        raise InvalidParameter("--seeds", args.seeds, "distinct seeds")
+    return n_features, seeds
 
-    if threads < 1:
-        raise InvalidParameter("--threads", threads, "an integer >= 1")
-    if threads > 1:
-        # numba's OpenMP spin-wait fights OpenBLAS's threads on small machines (finding 3).
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-
-def _theory_loss(ratio: float, feature_prob: float) -> float | None:
-    try:
-        from toyforge.theory import predict
-    except ImportError:
-        return None
-    return float(predict(ratio, feature_prob).loss)
-
-
-def _config(args: argparse.Namespace) -> Any:
-    from toyforge.verify.train.autoencoder import TrainConfig
+def _config(args: argparse.Namespace, n_features: int, seed: int) -> Any:
+    from toyforge.verify.train.config import TrainConfig
+    from toyforge.verify.train.convergence import ConvergenceRule, default_learning_rate
     from toyforge.verify.train.optim import AdamConfig, Schedule
 
-    optimizer = AdamConfig(
-        lr=args.lr, weight_decay=args.weight_decay, decoupled=args.weight_decay > 0
-    )
-    schedule = Schedule(
-        kind=args.schedule, warmup_steps=args.warmup, total_steps=max(args.steps, 1)
-    )
+    lr = args.lr if args.lr is not None else default_learning_rate(n_features)
+    optimizer = AdamConfig(lr=lr, weight_decay=args.weight_decay, decoupled=args.weight_decay > 0)
+    schedule = Schedule(kind=args.schedule, warmup_steps=args.warmup, total_steps=args.max_steps)
+    rule = None
+    if not args.no_converge:
+        rule = ConvergenceRule(
+            window=args.window, tol=args.tol, patience=args.patience, max_decays=args.lr_decays
+        )
     return TrainConfig(
-        steps=args.steps,
+        steps=args.max_steps,
         batch_size=args.batch,
         optimizer=optimizer,
         schedule=schedule,
         dtype=args.dtype,
-        seed=args.seed,
+        seed=seed,
         log_every=args.log_every,
-        eval_samples=args.eval_samples,
+        eval_samples=min(args.eval_samples, 20_000),
         threads=args.threads,
+        convergence=rule,
     )
 
 
-def run(args: argparse.Namespace) -> int:
-    """Train, evaluate on fresh data, save weights + history, print the summary."""
-    _set_threads(args.threads)
-    target = output_path(args.out)
-    from toyforge.core.validate import check_int, check_interval
-    from toyforge.verify.train.autoencoder import (
-        SparseFeatureData,
-        eval_seed,
-        held_out_loss,
-        init_relu_autoencoder,
-        train,
-    )
+def _targets(out: Path, points: list[tuple[float, float, int]]) -> list[Path]:
+    if len(points) == 1:
+        return [out]
+    return [
+        out.with_name(f"{out.stem}.r{ratio:g}-p{prob:g}-s{seed}{out.suffix}")
+        for ratio, prob, seed in points
+    ]
 
-    n_features = check_int("--features", args.features, minimum=1)
-    check_interval("--ratio", args.ratio, 0.0, 1.0, low_open=True)
-    n_hidden = max(int(n_features * args.ratio), 1)
-    data = SparseFeatureData(n_features=n_features, feature_prob=args.feature_prob)
-    config = _config(args)
-    model = init_relu_autoencoder(n_features, n_hidden, seed=args.seed)
-    bar = progress(
-        range(config.steps), total=config.steps, desc="train relu-ae", enabled=not args.no_progress
+
+def _summary(run: Any, result: Any, args: argparse.Namespace) -> dict[str, Any]:
+    from toyforge.theory import predict
+    from toyforge.verify.train.heldout import eval_seed, held_out_loss
+
+    held_out = held_out_loss(
+        result.model, run.data(), run.train, eval_seed(run.train.seed), args.eval_samples
     )
-    result = train(model, data, config, progress=lambda step, loss: next(bar, None))
-    for _ in bar:  # finish (and close) the bar
-        pass
-    held_out = held_out_loss(result.model, data, config, eval_seed(args.seed))
-    ratio_eff = n_hidden / n_features
-    summary = {
-        "n_features": n_features,
-        "n_hidden": n_hidden,
+    ratio_eff = run.n_hidden / run.n_features
+    return {
+        "n_features": run.n_features,
+        "n_hidden": run.n_hidden,
         "ratio": ratio_eff,
-        "feature_prob": args.feature_prob,
-        "steps": config.steps,
-        "batch": config.batch_size,
-        "lr": args.lr,
-        "schedule": args.schedule,
-        "dtype": args.dtype,
-        "seed": args.seed,
-        "threads": args.threads,
+        "feature_prob": run.feature_prob,
+        "seed": run.train.seed,
+        "steps": result.steps,
+        "max_steps": run.train.steps,
+        "converged": result.converged,
+        "lr_decays": result.lr_decays,
+        "restart": result.restart,
+        "batch": run.train.batch_size,
+        "lr": run.train.optimizer.lr,
+        "dtype": run.train.dtype,
         "final_train_loss": float(result.history.train_loss[-1]),
         "held_out_loss": held_out.value,
         "held_out_stderr": held_out.stderr,
         "held_out_samples": held_out.n_samples,
-        "theory_loss": _theory_loss(ratio_eff, args.feature_prob),
+        "theory_loss": float(predict(ratio_eff, run.feature_prob).loss),
         "steps_per_second": result.steps_per_second,
         "sparse_steps": result.sparse_steps,
     }
-    written = result.save(target, metadata={"held_out": summary})
-    summary["out"] = str(written[0])
-    summary["history"] = str(written[1])
-    if args.json:
-        print_json(summary)
-    else:
-        print_table([(key, value) for key, value in summary.items()], header=("quantity", "value"))
+
+
+def _train(runs: list[Any], args: argparse.Namespace) -> list[Any] | None:
+    """Train with a progress bar; on Ctrl-C say how far it got, write nothing, return None."""
+    from toyforge.verify.train.runs import train_runs
+
+    total = sum(run.train.steps * run.restarts for run in runs)
+    bar = progress(range(total), total=total, desc="train relu-ae", enabled=not args.no_progress)
+    reached = [0] * len(runs)
+
+    def step_done(index: int, step: int, _loss: float) -> None:
+        reached[index] = max(reached[index], step)
+        next(bar, None)
+
+    close = getattr(bar, "close", lambda: None)
+    try:
+        results = train_runs(runs, step_done)
+    except KeyboardInterrupt:
+        close()
+        where = ", ".join(
+            f"{step}/{run.train.steps}" for step, run in zip(reached, runs, strict=True)
+        )
+        print(
+            f"toyforge train: interrupted at step {where} of {len(runs)} model(s); nothing written",
+            file=sys.stderr,
+        )
+        return None
+    close()
+    return results
+
+
+def run(args: argparse.Namespace) -> int:
+    """Validate, train every (ratio, feature_prob, seed), save each model, print the summary."""
+    from toyforge.verify.train.runs import AutoencoderRun, run_bytes
+
+    n_features, seeds = _check_args(args)
+    out = weights_path(args.out)
+    points = list(itertools.product(args.ratio, args.feature_prob, seeds))
+    runs = [
+        AutoencoderRun(
+            n_features=n_features,
+            ratio=ratio,
+            feature_prob=prob,
+            train=_config(args, n_features, seed),
+            init_seed=seed,
+            restarts=args.restarts,
+        )
+        for ratio, prob, seed in points
+    ]
+    check_memory("--features", n_features, sum(run_bytes(r) for r in runs), what="the models")
+    if args.threads > 1:
+        # numba's OpenMP spin-wait fights OpenBLAS's threads on small machines.
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    results = _train(runs, args)
+    if results is None:
+        return 130
+    summaries = []
+    for run_, result, target in zip(runs, results, _targets(out, points), strict=True):
+        summary = _summary(run_, result, args)
+        written = result.save(target, metadata={"held_out": summary})
+        summary["out"], summary["history"] = str(written[0]), str(written[1])
+        summaries.append(summary)
+    _print(summaries, args.json)
     return 0
+
+
+def _print(summaries: list[dict[str, Any]], as_json: bool) -> None:
+    if as_json:
+        print_json(summaries[0] if len(summaries) == 1 else summaries)
+    elif len(summaries) == 1:
+        print_table(list(summaries[0].items()), header=("quantity", "value"))
+    else:
+        rows = [
+            (s["ratio"], s["feature_prob"], s["seed"], s["steps"],
+             "yes" if s["converged"] else "NO (budget)",
+             f"{s['held_out_loss']:.5g} ± {s['held_out_stderr']:.2g}", s["theory_loss"], s["out"])
+            for s in summaries
+        ]  # fmt: skip
+        print_table(
+            rows,
+            header=("ratio", "p", "seed", "steps", "converged", "held-out ± SE", "theory", "file"),
+        )

@@ -263,6 +263,8 @@ def test_cli_trains_saves_weights_and_history(tmp_path, capsys):
     assert status == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["n_hidden"] == 8 and summary["steps"] == 20
+    # the rule checks every 200 steps: a 20-step budget ends unconverged, and says so
+    assert summary["converged"] is False and summary["max_steps"] == 20
     assert summary["held_out_stderr"] > 0 and summary["steps_per_second"] > 0
     loaded = load(out)
     model = getattr(loaded, "model", loaded)
@@ -290,3 +292,35 @@ def test_cli_reports_bad_arguments_in_one_line(tmp_path, capsys):
     )
     assert status == 2
     assert "--ratio" in capsys.readouterr().err
+
+
+def test_cli_defaults_match_the_library_rule():
+    """The command repeats the rule's defaults (it defers importing the trainer)."""
+    from toyforge.commands import _train_relu_ae as command
+    from toyforge.verify.train import convergence
+
+    assert command.DEFAULT_TOL == convergence.DEFAULT_TOL
+    assert command.DEFAULT_WINDOW == convergence.DEFAULT_WINDOW
+    assert command.DEFAULT_PATIENCE == convergence.DEFAULT_PATIENCE
+
+
+def test_cli_trains_several_grid_points_and_seeds_one_file_each(tmp_path, capsys):
+    out = tmp_path / "ae.npz"
+    argv = ["train", "relu-ae", "--features", "16", "--ratio", "0.25,0.5", "--feature-prob",
+            "0.2", "--seeds", "3,4", "--max-steps", "2000", "--window", "50", "--lr", "2e-2",
+            "--batch", "64", "--eval-samples", "500", "--out", str(out), "--json",
+            "--no-progress"]  # fmt: skip
+    assert main(argv) == 0
+    summaries = json.loads(capsys.readouterr().out)
+    assert [(s["ratio"], s["seed"]) for s in summaries] == [
+        (0.25, 3),
+        (0.25, 4),
+        (0.5, 3),
+        (0.5, 4),
+    ]
+    for summary in summaries:
+        assert summary["converged"] is True and summary["steps"] < 2000
+        model = load(summary["out"])
+        model = getattr(model, "model", model)
+        assert model.W_in.shape == (int(16 * summary["ratio"]), 16)
+    assert len(list(tmp_path.iterdir())) == 8  # weights + history per model
