@@ -11,13 +11,17 @@ line on stderr and exit with status 2 — never a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
-from toyforge.core.errors import ToyforgeError
+from toyforge.commands._budgets import check_budget
+from toyforge.core.budget import memory_limit_set_to, parse_size
+from toyforge.core.errors import InvalidParameter, ToyforgeError
 
 # Subcommands in the order they appear in --help; any other public module under
 # toyforge.commands is appended alphabetically (so adding a command never edits this file).
@@ -84,7 +88,84 @@ def build_parser() -> argparse.ArgumentParser:
     )
     for name in command_modules():
         importlib.import_module(f"toyforge.commands.{name}").register(subparsers)
+    _add_max_memory(parser, top_level=True)
     return parser
+
+
+MAX_MEMORY_HELP = (
+    "refuse work whose arrays would need more than SIZE (e.g. 512M, 8G; default: the "
+    "available memory)"
+)
+
+
+def _add_max_memory(parser: argparse.ArgumentParser, *, top_level: bool) -> None:
+    """``--max-memory`` on the top-level parser and on every (nested) subcommand."""
+    parser.add_argument(
+        "--max-memory",
+        type=parse_size,
+        metavar="SIZE",
+        help=MAX_MEMORY_HELP,
+        **({"default": None} if top_level else {"default": argparse.SUPPRESS}),
+    )
+    for action in parser._actions:  # argparse keeps subcommand parsers only here
+        if isinstance(action, argparse._SubParsersAction):
+            for subparser in dict.fromkeys(action.choices.values()):
+                _add_max_memory(subparser, top_level=False)
+
+
+# Library parameter names that a command's option carries under another name (its dest).
+_LIBRARY_NAMES = {
+    "n_features": "features",
+    "n_hidden": "hidden",
+    "n_test": "test_points",
+    "warmup_steps": "warmup",
+    "eval_every": "log_every",
+    "n_samples": "samples",
+    "batch_size": "batch",
+    "modulus": "modulus",
+}
+
+
+def _invoked_parser(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Any:
+    """The (sub-)subparser that parsed ``args``."""
+    for name in (args.command, getattr(args, f"{args.command}_kind", None)):
+        actions = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if name is None or not actions or name not in actions[0].choices:
+            break
+        parser = actions[0].choices[name]
+    return parser
+
+
+def _as_flag(parser: argparse.ArgumentParser, args: argparse.Namespace, name: str) -> str:
+    """The option string of the invoked command whose destination is ``name`` (or its library
+    alias), else ``name`` unchanged."""
+    dest = _LIBRARY_NAMES.get(name, name)
+    for action in _invoked_parser(parser, args)._actions:
+        if action.dest == dest and action.option_strings:
+            return max(action.option_strings, key=len)
+    return name
+
+
+def _user_facing(
+    error: ToyforgeError, parser: argparse.ArgumentParser, args: argparse.Namespace
+) -> ToyforgeError:
+    """An InvalidParameter named as the user typed it (``--test-points``, not ``n_test``)."""
+    if isinstance(error, InvalidParameter) and not error.name.startswith("-"):
+        flag = _as_flag(parser, args, error.name)
+        if flag != error.name:
+            return InvalidParameter(flag, error.value, error.allowed)
+    return error
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
+
+
+def _silence_stdout() -> None:
+    """After a broken pipe (``toyforge ... | head``), send further output nowhere."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -97,12 +178,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     level = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     try:
-        return int(args.func(args) or 0)
+        with memory_limit_set_to(args.max_memory):
+            check_budget(args)
+            return int(args.func(args) or 0)
+    except BrokenPipeError:  # the reader of our output went away: not an error of ours
+        _silence_stdout()
+        return 0
     except ToyforgeError as error:
-        print(f"toyforge {args.command}: error: {error}", file=sys.stderr)
+        error = _user_facing(error, parser, args)
+        print(f"toyforge {args.command}: error: {_one_line(error)}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as error:  # unwritable or missing paths
-        print(f"toyforge {args.command}: error: {error}", file=sys.stderr)
+        print(f"toyforge {args.command}: error: {_one_line(error)}", file=sys.stderr)
+        return EXIT_USAGE
+    except MemoryError:  # a last resort: the budgets should refuse such work up front
+        print(
+            f"toyforge {args.command}: error: out of memory; use smaller sizes or a lower "
+            "--max-memory so that the command refuses up front",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     except KeyboardInterrupt:
         print(f"toyforge {args.command}: interrupted", file=sys.stderr)

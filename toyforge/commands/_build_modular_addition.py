@@ -15,9 +15,9 @@ from toyforge.commands._common import (
     float_arg,
     float_list_arg,
     int_list_arg,
-    output_path,
     print_json,
     print_table,
+    weights_path,
 )
 
 
@@ -107,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
     from toyforge.constructions.modular_addition import fold_frequency
     from toyforge.verify.evaluate import evaluate_modular_addition
 
-    out = output_path(args.out)
+    out = weights_path(args.out)
     model, frequencies = _build(args)
     report = evaluate_modular_addition(model)
     info = {

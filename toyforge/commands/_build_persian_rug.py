@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from toyforge.commands._common import float_arg, output_path, print_json, print_table
+from toyforge.commands._common import float_arg, print_json, print_table, weights_path
 
 
 def register(members: Any) -> None:
@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     from toyforge.constructions.io import save
     from toyforge.constructions.persian_rug import persian_rug
 
-    target = output_path(args.out)
+    target = weights_path(args.out)
     model = persian_rug(
         args.features, args.ratio, args.feature_prob, args.seed, selection=args.selection
     )

@@ -83,9 +83,16 @@ def grid_values(spec: tuple[float, float, int], log: bool, name: str) -> np.ndar
     return np.linspace(start, stop, count)
 
 
-def output_path(path: str, name: str = "--out") -> Path:
-    """Check that ``path`` can be written (its folder exists and is writable)."""
+WEIGHT_SUFFIXES = (".npz", ".safetensors")
+FIGURE_SUFFIXES = (".png", ".pdf", ".svg")
+
+
+def output_path(path: str, name: str = "--out", suffixes: Sequence[str] | None = None) -> Path:
+    """Check that ``path`` can be written (its folder exists and is writable) and, when
+    ``suffixes`` are given, that it ends in one of them."""
     target = Path(path)
+    if suffixes is not None and target.suffix.lower() not in suffixes:
+        raise InvalidParameter(name, path, "a file name ending in " + ", ".join(suffixes))
     folder = target.parent if str(target.parent) else Path(".")
     if not folder.is_dir():
         raise InvalidParameter(name, path, "a path in an existing folder")
@@ -94,6 +101,16 @@ def output_path(path: str, name: str = "--out") -> Path:
     if target.is_dir():
         raise InvalidParameter(name, path, "a file path, not a folder")
     return target
+
+
+def weights_path(path: str, name: str = "--out") -> Path:
+    """:func:`output_path` for a weight file (``.npz`` or ``.safetensors``)."""
+    return output_path(path, name, WEIGHT_SUFFIXES)
+
+
+def figure_path(path: str, name: str = "--out") -> Path:
+    """:func:`output_path` for an image (``.png``, ``.pdf`` or ``.svg``)."""
+    return output_path(path, name, FIGURE_SUFFIXES)
 
 
 def output_folder(path: str, name: str = "--out") -> Path:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from toyforge.commands._common import float_arg, float_list_arg, int_list_arg, output_path, progress
+from toyforge.commands._common import figure_path, float_arg, float_list_arg, int_list_arg, progress
 
 
 def register(members: Any) -> None:
@@ -65,7 +65,7 @@ def run_curves(args: argparse.Namespace) -> int:
     from toyforge.figures.rug import loss_curves_figure
     from toyforge.verify.compare.persian_rug import loss_curves
 
-    out = output_path(args.out)
+    out = figure_path(args.out)
     axis = args.axis.replace("-", "_")
     data = loss_curves(
         axis,
@@ -101,7 +101,7 @@ def run_convergence(args: argparse.Namespace) -> int:
     from toyforge.figures.rug import convergence_figure
     from toyforge.verify.compare.persian_rug import convergence_study
 
-    out = output_path(args.out)
+    out = figure_path(args.out)
     study = convergence_study(
         args.ratio,
         args.feature_prob,

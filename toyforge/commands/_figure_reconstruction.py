@@ -14,6 +14,7 @@ import argparse
 from typing import Any
 
 from toyforge.commands._common import (
+    figure_path,
     float_arg,
     float_list_arg,
     output_path,
@@ -107,8 +108,8 @@ def run(args: argparse.Namespace) -> int:
         save_reconstruction_grids,
     )
 
-    out = output_path(args.out)
-    data_path = None if args.data is None else output_path(args.data, "--data")
+    out = figure_path(args.out)
+    data_path = None if args.data is None else output_path(args.data, "--data", (".json",))
     if args.from_data is not None:
         panels = load_reconstruction_grids(args.from_data)
     else:

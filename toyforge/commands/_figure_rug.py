@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from toyforge.commands._common import float_arg, output_path
+from toyforge.commands._common import figure_path, float_arg
 
 
 def register(members: Any) -> None:
@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     from toyforge.figures._style import save_figure
     from toyforge.figures.rug import model_rug_figure
 
-    out = output_path(args.out)
+    out = figure_path(args.out)
     size = check_power_of_two("--size", args.size)
     model = persian_rug(
         args.features, args.ratio, args.feature_prob, args.seed, selection=args.selection

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from toyforge.commands._common import float_arg, output_path, print_json, print_table, progress
+from toyforge.commands._common import float_arg, print_json, print_table, progress, weights_path
 
 
 def add_common_arguments(parser: argparse.ArgumentParser, *, hidden: bool = True) -> None:
@@ -79,7 +79,7 @@ def run_setting(args: argparse.Namespace, config: Any, label: str) -> int:
     """Train ``config``, save weights + history, print the summary."""
     from toyforge.verify.experiments.reconstruction import train_setting
 
-    target = output_path(args.out)
+    target = weights_path(args.out)
     bar = progress(
         range(config.steps), total=config.steps, desc=f"train {label}", enabled=not args.no_progress
     )

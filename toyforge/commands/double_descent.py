@@ -7,7 +7,13 @@ import os
 import sys
 from typing import Any
 
-from toyforge.commands._common import float_arg, output_path, positive_int_list_arg, print_table
+from toyforge.commands._common import (
+    figure_path,
+    float_arg,
+    output_path,
+    positive_int_list_arg,
+    print_table,
+)
 
 
 def register(subparsers: Any) -> None:
@@ -62,8 +68,8 @@ def run(args: argparse.Namespace) -> int:
         run_double_descent,
     )
 
-    out = output_path(args.out)
-    plot = None if args.plot is None else output_path(args.plot, "--plot")
+    out = output_path(args.out, "--out", (".json",))
+    plot = None if args.plot is None else figure_path(args.plot, "--plot")
     config = DoubleDescentConfig(
         n_features=args.features,
         n_hidden=args.hidden,

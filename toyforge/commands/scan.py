@@ -7,7 +7,7 @@ import csv
 import io
 from typing import Any
 
-from toyforge.commands._common import grid_arg, grid_values, output_path
+from toyforge.commands._common import figure_path, grid_arg, grid_values, output_path
 
 
 def register(subparsers: Any) -> None:
@@ -48,8 +48,8 @@ def run(args: argparse.Namespace) -> int:
     from toyforge.core.fileio import atomic_write_text
     from toyforge.theory import predict_grid
 
-    out = output_path(args.out, "--out")
-    plot = output_path(args.plot, "--plot") if args.plot else None
+    out = output_path(args.out, "--out", (".csv",))
+    plot = figure_path(args.plot, "--plot") if args.plot else None
     ratios = grid_values(args.ratios, args.log, "--ratios")
     feature_probs = grid_values(args.feature_probs, args.log, "--feature-probs")
     grid = predict_grid(ratios, feature_probs, bounds=not args.no_bounds)
