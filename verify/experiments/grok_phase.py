@@ -37,6 +37,7 @@ from toyforge.verify.data.sampling import modular_addition_pairs
 from toyforge.verify.experiments.grokking import (
     GROK_ACCURACY,
     ModularTrainingConfig,
+    _single_thread_blas,
     init_parameters,
 )
 from toyforge.verify.kernels.modular_batched import evaluate_kernel, train_steps_kernel
@@ -191,6 +192,16 @@ def train_batched(
     if base.architecture != "factored":
         raise InvalidParameter("architecture", base.architecture, "'factored' (batched)")
     check_memory("runs", len(runs), batch_memory_bytes(base, len(runs)), what="the batched models")
+    with _single_thread_blas():  # the products are tiny: BLAS threads only cost CPU
+        return _train_batched(base, runs, stop_when, progress)
+
+
+def _train_batched(
+    base: ModularTrainingConfig,
+    runs: tuple[GrokRun, ...],
+    stop_when: Callable[[np.ndarray, np.ndarray], np.ndarray] | None,
+    progress: Callable[[int], None] | None,
+) -> BatchedRuns:
     state = _prepare(base, runs)
     n_models = len(runs)
     lr = np.array([run.lr for run in runs])
