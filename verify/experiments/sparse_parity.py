@@ -6,9 +6,12 @@ with wd 0.1), full batch, AdamW lr 3e-3, β = (0.99, 0.98), weight decay 0.1; 50
 examples. The network is :class:`~toyforge.constructions.models.MLP` with one ReLU hidden layer
 and one output logit; loss = logistic (binary cross-entropy) on that logit.
 
-``decay="l2"`` is AdamW's decoupled decay θ ← θ − lr·wd·θ; ``decay="l1"`` is its L1 analogue
-θ ← θ − lr·wd·sign(θ) (the PAIR article's figure uses L1). Biases are not decayed. The
-gradients are analytic numpy (a step at 1200 × 30 × 64 costs about 1 ms of CPU).
+``decay="l2"`` is AdamW's decoupled decay θ ← θ − lr·wd·θ (optax ``adamw``, PAIR's sweep);
+``decay="l1"`` is PAIR's ``l1_regularizer`` chained before Adam: the gradient becomes
+g + wd·sign(θ) and Adam normalises the sum (the article's figure uses L1). Biases are not
+decayed. Both go through the one Adam of :mod:`toyforge.verify.train.optim`. The gradients are
+analytic numpy (a step at 1200 × 30 × 64 costs about 1 ms of CPU). See
+docs/grokking.md#sparse-parity-l1-versus-l2.
 """
 
 from __future__ import annotations
@@ -23,8 +26,15 @@ from toyforge.constructions.models import MLP
 from toyforge.constructions.sparse_parity import sparse_parity_data
 from toyforge.core.validate import check_choice, check_int, check_interval, check_seed
 from toyforge.verify.experiments.grokking import _single_thread_blas, truncated_normal
+from toyforge.verify.train.optim import Adam, AdamConfig
 
-__all__ = ["ParityTrainingConfig", "ParityTrainingResult", "train_sparse_parity"]
+__all__ = [
+    "ParityHistory",
+    "ParityTrainingConfig",
+    "ParityTrainingResult",
+    "active_neurons",
+    "train_sparse_parity",
+]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -64,6 +74,17 @@ class ParityTrainingConfig:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class ParityHistory:
+    """The logged curves (trainer protocol: ``steps`` and ``train_loss``)."""
+
+    steps: np.ndarray
+    train_loss: np.ndarray
+    test_loss: np.ndarray
+    train_accuracy: np.ndarray
+    test_accuracy: np.ndarray
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class ParityTrainingResult:
     """A finished run. History arrays have shape (n_logged,).
 
@@ -84,6 +105,37 @@ class ParityTrainingResult:
     generalize_step: int | None
     relevant_weight_share: float
     wall_seconds: float
+
+    @property
+    def history(self) -> ParityHistory:
+        """The curves in the trainer protocol's shape."""
+        return ParityHistory(
+            steps=self.step,
+            train_loss=self.train_loss_history,
+            test_loss=self.test_loss_history,
+            train_accuracy=self.train_accuracy_history,
+            test_accuracy=self.test_accuracy_history,
+        )
+
+    @property
+    def steps(self) -> int:
+        """Optimiser steps taken (always the budget: there is no early stop)."""
+        return self.config.steps
+
+    @property
+    def converged(self) -> bool:
+        """True when test accuracy reached 99 %."""
+        return self.generalize_step is not None
+
+
+def active_neurons(model: MLP, k: int, fraction: float = 0.1) -> int:
+    """Hidden neurons whose weight on the k relevant bits exceeds ``fraction`` of the largest.
+
+    L1 decay leaves a few such neurons, L2 many redundant small ones (PAIR's article).
+    """
+    check_interval("fraction", fraction, 0.0, 1.0, low_open=True, high_open=True)
+    strength = np.linalg.norm(np.asarray(model.W1)[:, :k], axis=1) * np.abs(model.W2[0])
+    return int(np.sum(strength > fraction * strength.max())) if strength.max() > 0 else 0
 
 
 def _forward(params: dict[str, np.ndarray], x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -128,8 +180,15 @@ def _train(config: ParityTrainingConfig) -> ParityTrainingResult:
         "W2": truncated_normal(rng, (1, config.n_hidden), 1 / math.sqrt(config.n_hidden)),
         "b2": np.zeros(1),
     }
-    first = {name: np.zeros_like(v) for name, v in params.items()}
-    second = {name: np.zeros_like(v) for name, v in params.items()}
+    optimiser = Adam(
+        config=AdamConfig(
+            lr=config.lr,
+            beta1=config.beta1,
+            beta2=config.beta2,
+            eps=config.eps,
+            weight_decay=config.weight_decay if config.decay == "l2" else 0.0,
+        )
+    )
     log: dict[str, list[float]] = {
         "step": [],
         "train_acc": [],
@@ -148,7 +207,11 @@ def _train(config: ParityTrainingConfig) -> ParityTrainingResult:
                 log[name].append(value)
         if step == config.steps:
             break
-        _adam_step(config, params, _grads(params, x_train, y_train), first, second, step + 1)
+        grads = _grads(params, x_train, y_train)
+        if config.decay == "l1" and config.weight_decay:
+            for name in ("W1", "W2"):  # PAIR's l1_regularizer, chained before Adam
+                grads[name] = grads[name] + config.weight_decay * np.sign(params[name])
+        optimiser.step(params, grads, skip_decay=frozenset({"b1", "b2"}))
     wall = time.perf_counter() - start
     test_history = np.asarray(log["test_acc"])
     reached = np.flatnonzero(test_history >= 0.99)
@@ -168,26 +231,3 @@ def _train(config: ParityTrainingConfig) -> ParityTrainingResult:
         relevant_weight_share=float(mass[:, : config.k].sum() / mass.sum()),
         wall_seconds=wall,
     )
-
-
-def _adam_step(
-    config: ParityTrainingConfig,
-    params: dict[str, np.ndarray],
-    grads: dict[str, np.ndarray],
-    first: dict[str, np.ndarray],
-    second: dict[str, np.ndarray],
-    count: int,
-) -> None:
-    """AdamW (optax form) with decoupled L2 or L1 decay on the weight matrices only."""
-    correction1 = 1.0 - config.beta1**count
-    correction2 = 1.0 - config.beta2**count
-    for name, param in params.items():
-        m, v, grad = first[name], second[name], grads[name]
-        m *= config.beta1
-        m += (1 - config.beta1) * grad
-        v *= config.beta2
-        v += (1 - config.beta2) * grad * grad
-        update = (m / correction1) / (np.sqrt(v / correction2) + config.eps)
-        if name in ("W1", "W2") and config.weight_decay:
-            update += config.weight_decay * (param if config.decay == "l2" else np.sign(param))
-        param -= config.lr * update

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -13,7 +15,12 @@ from toyforge.constructions.sparse_parity import (
     verify_parity_construction,
 )
 from toyforge.core.errors import InvalidParameter
-from toyforge.verify.experiments.sparse_parity import ParityTrainingConfig, train_sparse_parity
+from toyforge.verify.experiments.grokking import truncated_normal
+from toyforge.verify.experiments.sparse_parity import (
+    ParityTrainingConfig,
+    active_neurons,
+    train_sparse_parity,
+)
 
 
 def test_data_labels_are_parity_of_first_bits():
@@ -57,14 +64,84 @@ def test_invalid_sizes_refused():
         parity_construction(3, 5)
 
 
-def test_training_reproducible_and_fits():
+def _reference_run(config: ParityTrainingConfig) -> dict[str, np.ndarray]:
+    """The trainer written out per example and per weight (loops, explicit Adam/optax)."""
+    rng = np.random.default_rng(config.seed)
+    x, y = sparse_parity_data(config.n_train, config.n_bits, config.k, rng)
+    sparse_parity_data(config.n_test, config.n_bits, config.k, rng)  # the test set's draws
+    hidden, bits = config.n_hidden, config.n_bits
+    params = {
+        "W1": truncated_normal(rng, (hidden, bits), 1 / math.sqrt(bits)),
+        "b1": np.zeros(hidden),
+        "W2": truncated_normal(rng, (1, hidden), 1 / math.sqrt(hidden)),
+        "b2": np.zeros(1),
+    }
+    moments = {name: [np.zeros_like(v), np.zeros_like(v)] for name, v in params.items()}
+    for t in range(1, config.steps + 1):
+        grads = {name: np.zeros_like(v) for name, v in params.items()}
+        for row, label in zip(x, y, strict=True):
+            pre = [sum(params["W1"][j, i] * row[i] for i in range(bits)) + params["b1"][j]
+                   for j in range(hidden)]  # fmt: skip
+            act = [max(value, 0.0) for value in pre]
+            logit = sum(params["W2"][0, j] * act[j] for j in range(hidden)) + params["b2"][0]
+            d_logit = (1 / (1 + math.exp(-logit)) - label) / len(y)
+            grads["b2"][0] += d_logit
+            for j in range(hidden):
+                grads["W2"][0, j] += d_logit * act[j]
+                if pre[j] > 0:
+                    grads["b1"][j] += d_logit * params["W2"][0, j]
+                    for i in range(bits):
+                        grads["W1"][j, i] += d_logit * params["W2"][0, j] * row[i]
+        for name, value in params.items():
+            decayed = name in ("W1", "W2")
+            g = grads[name]
+            if decayed and config.decay == "l1":
+                g = g + config.weight_decay * np.sign(value)
+            m, v = moments[name]
+            m[...] = config.beta1 * m + (1 - config.beta1) * g
+            v[...] = config.beta2 * v + (1 - config.beta2) * g * g
+            update = (m / (1 - config.beta1**t)) / (np.sqrt(v / (1 - config.beta2**t)) + config.eps)
+            if decayed and config.decay == "l2":
+                update = update + config.weight_decay * value
+            value -= config.lr * update
+    return params
+
+
+@pytest.mark.parametrize("decay", ["l2", "l1"])
+def test_training_matches_per_example_reference(decay):
     config = ParityTrainingConfig(
-        n_train=200, n_test=200, n_hidden=16, steps=300, eval_every=100, seed=2
-    )
+        n_bits=6, k=2, n_train=24, n_test=10, n_hidden=5, steps=6, eval_every=3, seed=2,
+        lr=2e-2, weight_decay=0.3, decay=decay,
+    )  # fmt: skip
+    result = train_sparse_parity(config)
+    reference = _reference_run(config)
+    np.testing.assert_allclose(result.model.W1, reference["W1"], rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(result.model.W2, reference["W2"], rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(result.model.b1, reference["b1"], rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(result.model.b2, reference["b2"], rtol=1e-10, atol=1e-12)
+
+
+def test_result_follows_trainer_protocol_and_is_reproducible():
+    from toyforge.verify.train.protocol import protocol_violations
+
+    config = ParityTrainingConfig(n_train=50, n_test=50, n_hidden=4, steps=20, eval_every=10)
     first, second = train_sparse_parity(config), train_sparse_parity(config)
-    np.testing.assert_array_equal(first.test_loss_history, second.test_loss_history)
+    assert protocol_violations(first) == []
     np.testing.assert_array_equal(first.model.W1, second.model.W1)
-    assert first.train_loss_history[-1] < first.train_loss_history[0]
+
+
+def test_active_neurons_counts_relevant_strength():
+    model = parity_construction(30, 3)  # 3 neurons, all on the relevant bits
+    assert active_neurons(model, 3) == 3
+    from toyforge.constructions.models import MLP
+
+    padded = MLP(
+        W1=np.vstack([model.W1, np.zeros((4, 30))]),
+        b1=np.concatenate([model.b1, np.zeros(4)]),
+        W2=np.hstack([model.W2, np.ones((1, 4))]),
+        b2=model.b2,
+    )
+    assert active_neurons(padded, 3) == 3
 
 
 @pytest.mark.slow
