@@ -32,6 +32,8 @@ __all__ = [
 ACTIVATIONS = ("relu", "quadratic")
 MAX_ENUMERATED_MODULUS = 2048
 _CHUNK_ELEMENTS = 4_000_000
+MAX_AMPLITUDE = 1e100
+"""Largest readout amplitude (and 1/MAX_AMPLITUDE the smallest): logits stay finite."""
 
 
 def is_prime(number: int) -> bool:
@@ -93,6 +95,13 @@ def _check_amplitudes(amplitudes: Sequence[float] | float | None, n_frequencies:
             "amplitudes",
             amplitudes,
             f"one positive amplitude or {n_frequencies} (one per frequency)",
+        )
+    if np.any(values < 1 / MAX_AMPLITUDE) or np.any(values > MAX_AMPLITUDE):
+        raise InvalidParameter(
+            "amplitudes",
+            amplitudes,
+            f"amplitudes between {1 / MAX_AMPLITUDE:g} and {MAX_AMPLITUDE:g} (the logits scale "
+            "with them; beyond, margins and cross-entropies over- or underflow in float64)",
         )
     return values
 

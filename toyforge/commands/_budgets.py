@@ -29,10 +29,14 @@ IMAGE_BYTES_PER_PIXEL = 64
 
 def _count(value: object) -> int:
     """A size argument as a non-negative int (invalid values are the command's to refuse)."""
+    if isinstance(value, (list, tuple)):  # several values: the largest
+        return max((_count(item) for item in value), default=0)
     return max(int(value), 0) if isinstance(value, int) else 0
 
 
 def _hidden(n_features: int, ratio: object) -> int:
+    if isinstance(ratio, (list, tuple)):  # several ratios: the largest model
+        ratio = max((r for r in ratio if isinstance(r, float) and 0 < r <= 1), default=None)
     if not isinstance(ratio, float) or not 0 < ratio <= 1:
         return 1
     return max(int(n_features * ratio), 1)

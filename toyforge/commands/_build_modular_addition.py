@@ -69,7 +69,10 @@ def register(members: Any) -> None:
 
 def _build(args: argparse.Namespace) -> tuple[Any, tuple[int, ...]]:
     from toyforge.constructions import modular_addition as builders
+    from toyforge.core.validate import check_int
 
+    if args.neurons_per_frequency is not None:  # 0 must not mean "the default"
+        check_int("--neurons-per-frequency", args.neurons_per_frequency, minimum=1)
     if args.untied:
         if args.activation != "quadratic":
             from toyforge.core.errors import InvalidParameter

@@ -113,6 +113,20 @@ def figure_path(path: str, name: str = "--out") -> Path:
     return output_path(path, name, FIGURE_SUFFIXES)
 
 
+def planned_folder(path: str, name: str = "--out") -> Path:
+    """Check that folder ``path`` exists and is writable, or can be created; create nothing
+    (the command creates it once every other option is checked)."""
+    folder = Path(path)
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise InvalidParameter(name, path, f"a folder ({existing} is a file)")
+    if not os.access(existing, os.W_OK):
+        raise InvalidParameter(name, path, "a writable folder")
+    return folder
+
+
 def output_folder(path: str, name: str = "--out") -> Path:
     """Create folder ``path`` if needed and check it is writable."""
     folder = Path(path)

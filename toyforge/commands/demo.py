@@ -6,7 +6,7 @@ import argparse
 import dataclasses
 from typing import Any
 
-from toyforge.commands._common import float_arg, output_folder, print_table, progress
+from toyforge.commands._common import float_arg, planned_folder, print_table, progress
 
 
 def register(subparsers: Any) -> None:
@@ -39,7 +39,7 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from toyforge.demo import QUICK_DEMO, DemoConfig, run_demo
 
-    folder = output_folder(args.out)
+    folder = planned_folder(args.out)  # run_demo creates it after every check
     base = QUICK_DEMO if args.quick else DemoConfig()
     changes: dict[str, Any] = {
         "ratio": args.ratio,

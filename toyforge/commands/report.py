@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from toyforge.commands._common import output_folder
+from toyforge.commands._common import planned_folder
 
 
 def register(subparsers: Any) -> None:
@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     from toyforge.core.errors import InvalidParameter
     from toyforge.report import FULL_REPORT, QUICK_REPORT, run_report
 
-    folder = output_folder(args.out)
+    folder = planned_folder(args.out)  # run_report creates it after checking --only
     if args.workers is not None and args.workers < 1:
         raise InvalidParameter("--workers", args.workers, "an integer >= 1")
     config = QUICK_REPORT if args.quick else FULL_REPORT

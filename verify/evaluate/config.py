@@ -8,6 +8,7 @@ model's architecture.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,6 +35,8 @@ PATHS = ("auto", "hidden", "product", "dense")
 """Autoencoder evaluation paths (:func:`toyforge.verify.evaluate.autoencoder.choose_path`)."""
 DEFAULT_SAMPLES = 100_000
 DEFAULT_BATCH = 1024
+MAX_LOG_WEIGHT = 600.0
+"""Largest |log| of an importance weight (float64 overflows near exp(709))."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -65,6 +68,14 @@ class SparseDataSpec:
         """Weights ``c_i`` of the squared errors, float64 (n_features,); empty when unweighted."""
         if self.importance is None or self.importance == 0:
             return np.empty(0, dtype=np.float64)
+        # (i+1)^-importance over- or underflows past exp(+-MAX_LOG_WEIGHT): refuse, not inf/0
+        if abs(float(self.importance)) * math.log(max(n_features, 2)) > MAX_LOG_WEIGHT:
+            raise InvalidParameter(
+                "importance",
+                self.importance,
+                f"|importance| * ln(n_features) <= {MAX_LOG_WEIGHT:g} (n_features = "
+                f"{n_features}), so that the weights (i+1)^-importance are finite and non-zero",
+            )
         return np.arange(1, n_features + 1, dtype=np.float64) ** (-float(self.importance))
 
 
