@@ -1,0 +1,205 @@
+"""Large-N allocation among feature classes, against brute force and exact special cases."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from toyforge.core.errors import InvalidParameter
+from toyforge.theory import feature_classes as fc
+from toyforge.theory.families import EQUIVALENT, FAMILIES, dropped_loss, family_optimum
+from toyforge.theory.feature_classes import (
+    FeatureClass,
+    allocate_classes,
+    binned_allocation,
+    class_hulls,
+)
+from toyforge.theory.largen import symmetric_optimum
+from toyforge.theory.structured_rug import pair_rug_optimum
+from toyforge.theory.two_features import two_feature_losses
+
+PROBS = np.array([0.01, 0.05, 0.2])
+
+
+@pytest.fixture(scope="module")
+def hulls():
+    return dict(zip(PROBS.tolist(), class_hulls(PROBS), strict=True))
+
+
+def _candidate_points(p: float) -> tuple[np.ndarray, np.ndarray]:
+    """Every solution point at p, gathered independently of the hull code."""
+    xs, ys = [0.0, 1.0], [float(dropped_loss(p)), 0.0]
+    for name in FAMILIES:
+        if name not in EQUIVALENT:
+            opt = family_optimum(name, p)
+            xs.append(opt.dims_per_feature)
+            ys.append(float(opt.loss[0]))
+    xs += fc.RUG_GRID.tolist() + fc.PAIR_GRID.tolist()
+    ys += symmetric_optimum(fc.RUG_GRID, p).loss.tolist()
+    ys += pair_rug_optimum(fc.PAIR_GRID, p).loss.tolist()
+    return np.array(xs), np.array(ys)
+
+
+@pytest.mark.parametrize("p", PROBS.tolist())
+def test_one_class_is_the_best_two_point_mixture(p, hulls):
+    x, y = _candidate_points(p)
+    for ratio in (0.03, 0.1, 0.25, 0.45, 0.7):
+        brute = np.inf
+        for a, b in itertools.product(range(x.size), repeat=2):
+            if x[a] <= ratio <= x[b] and x[b] > x[a]:
+                share = (x[b] - ratio) / (x[b] - x[a])
+                brute = min(brute, share * y[a] + (1 - share) * y[b])
+        got = allocate_classes(
+            [FeatureClass(fraction=1.0, feature_prob=p)], ratio, hulls=[hulls[p]]
+        )
+        assert got.loss == pytest.approx(brute, rel=1e-12, abs=1e-18)
+        assert got.loss <= float(symmetric_optimum(ratio, p).loss) * (1 + 1e-12)
+        assert got.classes[0].dims_per_feature == pytest.approx(ratio, rel=1e-12)
+
+
+def test_two_classes_against_a_brute_force_split(hulls):
+    classes = [
+        FeatureClass(fraction=0.3, feature_prob=0.01, importance=4.0),
+        FeatureClass(fraction=0.7, feature_prob=0.2, importance=1.0),
+    ]
+    one = {p: (lambda r, h=hulls[p]: np.interp(r, h.dims, h.loss)) for p in (0.01, 0.2)}
+    for ratio in (0.05, 0.2, 0.5, 0.9):
+        got = allocate_classes(classes, ratio, hulls=[hulls[0.01], hulls[0.2]])
+        rho1 = np.linspace(max(0, (ratio - 0.7) / 0.3), min(1, ratio / 0.3), 20001)
+        rho2 = np.clip((ratio - 0.3 * rho1) / 0.7, 0, 1)
+        total = 0.3 * 4.0 * one[0.01](rho1) + 0.7 * one[0.2](rho2)
+        assert got.loss <= total.min() * (1 + 1e-12)
+        assert got.loss >= total.min() * (1 - 1e-6)
+        used = sum(c.feature_class.fraction * c.dims_per_feature for c in got.classes)
+        assert used == pytest.approx(min(ratio, 1.0), rel=1e-12)
+
+
+def test_identical_classes_equal_one_class_and_importance_scales(hulls):
+    h = hulls[0.05]
+    single = allocate_classes([FeatureClass(fraction=1.0, feature_prob=0.05)], 0.2, hulls=[h])
+    split = allocate_classes(
+        [
+            FeatureClass(fraction=0.4, feature_prob=0.05),
+            FeatureClass(fraction=0.6, feature_prob=0.05),
+        ],
+        0.2,
+        hulls=[h, h],
+    )
+    assert split.loss == pytest.approx(single.loss, rel=1e-12)
+    heavy = allocate_classes(
+        [FeatureClass(fraction=1.0, feature_prob=0.05, importance=3.0)], 0.2, hulls=[h]
+    )
+    assert heavy.loss == pytest.approx(3 * single.loss, rel=1e-12)
+
+
+def test_important_class_gets_the_neurons_and_limits(hulls):
+    h = hulls[0.05]
+    classes = [
+        FeatureClass(fraction=0.5, feature_prob=0.05, importance=10.0),
+        FeatureClass(fraction=0.5, feature_prob=0.05, importance=1.0),
+    ]
+    got = allocate_classes(classes, 0.3, hulls=[h, h])
+    assert got.classes[0].dims_per_feature > got.classes[1].dims_per_feature
+    full = allocate_classes(classes, 1.0, hulls=[h, h])
+    assert full.loss == 0.0 and full.marginal_value == 0.0
+    assert all(c.parts[0].family == "dedicated" for c in full.classes)
+    tiny = allocate_classes(classes, 1e-9, hulls=[h, h])
+    assert tiny.loss == pytest.approx(5.5 * float(dropped_loss(0.05)), rel=1e-6)
+
+
+def test_marginal_value_is_the_slope(hulls):
+    classes = [
+        FeatureClass(fraction=0.5, feature_prob=0.01),
+        FeatureClass(fraction=0.5, feature_prob=0.2),
+    ]
+    pair = [hulls[0.01], hulls[0.2]]
+    ratio, step = 0.3, 1e-7
+    got = allocate_classes(classes, ratio, hulls=pair)
+    ahead = allocate_classes(classes, ratio + step, hulls=pair)
+    assert (got.loss - ahead.loss) / step == pytest.approx(got.marginal_value, rel=1e-4)
+
+
+@pytest.mark.parametrize(("s", "r"), [(0.6, 0.3), (0.5, 0.1), (0.05, 0.8), (0.3, 0.3)])
+def test_wattenberg_two_features_as_two_classes(s, r):
+    """Two equally large classes at one neuron per two features: never worse than the best
+    exact two-feature layout (per feature: half the two-feature sum), and equal to dropping the
+    less important class where that layout wins."""
+    classes = [
+        FeatureClass(fraction=0.5, feature_prob=s),
+        FeatureClass(fraction=0.5, feature_prob=s, importance=r),
+    ]
+    got = allocate_classes(classes, 0.5)
+    exact = two_feature_losses(s, r) / 2
+    assert got.loss <= exact.min() * (1 + 1e-12)
+    if np.argmin(exact) == 0:
+        assert got.loss == pytest.approx(exact[0], abs=1e-9)
+
+
+@pytest.mark.parametrize("p", PROBS.tolist() + [0.5])
+def test_candidates_grow_with_p_premise_of_the_binning_bound(p):
+    """Every solution's loss at fixed neurons per feature increases with p (p <= 2/3)."""
+    x0, y0 = _candidate_points(p)
+    x1, y1 = _candidate_points(min(p * 1.05, 2 / 3))
+    np.testing.assert_array_equal(x0, x1)
+    assert np.all(y1[1:] >= y0[1:] - 1e-15) and y1[0] > y0[0]
+
+
+def test_rug_grid_effect_is_small():
+    """Halving the rug grid's spacing moves the two-class loss by less than 0.5 %."""
+    classes = [
+        FeatureClass(fraction=0.5, feature_prob=0.01),
+        FeatureClass(fraction=0.5, feature_prob=0.1),
+    ]
+    base = allocate_classes(classes, 0.1).loss
+    fine = np.geomspace(1e-3, 1.0, 191)[:-1]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(fc, "RUG_GRID", fine)
+        refined = allocate_classes(classes, 0.1).loss
+    assert refined <= base * (1 + 1e-12)
+    assert refined >= base * (1 - 5e-3)
+
+
+@pytest.mark.slow
+def test_binned_zipf_bracket_is_valid_and_narrows():
+    law = lambda t: 0.4 * (1 + t * ((0.4 / 5e-4) ** (1 / 1.2) - 1)) ** (-1.2)  # noqa: E731
+    one = np.ones_like
+    coarse = binned_allocation(law, one, [0.1], n_bins=16)[0]
+    fine = binned_allocation(law, one, [0.1], n_bins=64)[0]
+    assert coarse.lower <= fine.lower <= fine.upper <= coarse.upper
+    assert fine.error < 0.35 * coarse.error
+    assert fine.error / fine.loss < 0.15
+
+
+def test_binning_of_a_constant_law_is_exact(hulls):
+    got = binned_allocation(lambda t: np.full_like(t, 0.05), np.ones_like, [0.2], n_bins=4)[0]
+    single = allocate_classes(
+        [FeatureClass(fraction=1.0, feature_prob=0.05)], 0.2, hulls=[hulls[0.05]]
+    )
+    assert got.error == 0.0
+    assert got.loss == pytest.approx(single.loss, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"fraction": 0.0, "feature_prob": 0.1}, "fraction"),
+        ({"fraction": 1.0, "feature_prob": 1.5}, "feature_prob"),
+        ({"fraction": 1.0, "feature_prob": 0.1, "importance": -1.0}, "importance"),
+    ],
+)
+def test_bad_classes(kwargs, match):
+    with pytest.raises(InvalidParameter, match=match):
+        FeatureClass(**kwargs)
+
+
+def test_bad_allocations():
+    with pytest.raises(InvalidParameter, match="fraction"):
+        allocate_classes([FeatureClass(fraction=0.5, feature_prob=0.1)], 0.2)
+    with pytest.raises(InvalidParameter, match="ratio"):
+        allocate_classes([FeatureClass(fraction=1.0, feature_prob=0.1)], 0.0)
+    with pytest.raises(InvalidParameter, match="feature_prob"):
+        binned_allocation(lambda t: 0.9 - 0.1 * t, np.ones_like, [0.1], n_bins=4)
+    with pytest.raises(InvalidParameter, match="non-monotone"):
+        binned_allocation(lambda t: 0.1 + 0.05 * np.sin(9 * t), np.ones_like, [0.1], n_bins=4)
