@@ -46,10 +46,26 @@ CASES += [
     (PHASE + ["--axes", "beta-wd"], "--axes"),
 ]
 
+PARITY = ["train", "sparse-parity", "--steps", "5"]
+BUILD = ["build", "sparse-parity"]
+
+CASES += [
+    (PARITY + ["--k", "31"], "--k"),
+    (PARITY + ["--bits", "0"], "--bits"),
+    (PARITY + ["--hidden", "0"], "--hidden"),
+    (PARITY + ["--hidden", "100000000000"], "--hidden"),
+    (PARITY + ["--l1-decay", "-1"], "--l1-decay"),
+    (PARITY + ["--lr", "0"], "--lr"),
+    (PARITY + ["--decay", "l3"], "--decay"),
+    (BUILD + ["--k", "0"], "--k"),
+    (BUILD + ["--k", "25", "--bits", "30"], "--k"),
+    (BUILD + ["--scale", "-2"], "--scale"),
+]
+
 
 @pytest.mark.parametrize(("argv", "flag"), CASES)
 def test_refused_in_one_line_before_any_work(argv, flag, tmp_path, capsys):
-    out = tmp_path / ("model.npz" if argv[0] == "train" else "phase.json")
+    out = tmp_path / ("phase.json" if argv[0] == "grok-phase" else "model.npz")
     status, lines = _run([*argv, "--out", str(out)], capsys)
     assert status == 2
     assert len(lines) == 1, lines
