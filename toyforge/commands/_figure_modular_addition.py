@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from toyforge.commands._common import output_path
+from toyforge.commands._common import figure_path
 
 
 def register(members: Any) -> None:
@@ -59,21 +59,12 @@ def _load_model(path: str) -> Any:
 
 
 def run_grokking(args: argparse.Namespace) -> int:
-    import zipfile
-
-    import numpy as np
-
-    from toyforge.core.errors import CorruptFile
     from toyforge.figures._style import save_figure
     from toyforge.figures.modular import grokking_figure
-    from toyforge.verify.experiments.grokking import TrainingHistory
+    from toyforge.verify.experiments.modular_views import load_history
 
-    out = output_path(args.out)
-    try:
-        with np.load(args.history, allow_pickle=False) as data:
-            history = TrainingHistory.from_arrays({name: data[name] for name in data.files})
-    except (ValueError, zipfile.BadZipFile, EOFError) as error:
-        raise CorruptFile(f"{args.history}: not a training history ({error})") from error
+    out = figure_path(args.out)
+    history = load_history(args.history)
     save_figure(
         grokking_figure(history, title=args.title),
         out,
@@ -88,7 +79,7 @@ def run_spectrum(args: argparse.Namespace) -> int:
     from toyforge.figures.modular import fourier_spectrum_figure
     from toyforge.verify.experiments.fourier_analysis import fourier_spectrum, key_frequencies
 
-    out = output_path(args.out)
+    out = figure_path(args.out)
     model = _load_model(args.model)
     save_figure(
         fourier_spectrum_figure(fourier_spectrum(model.input_matrix()), key_frequencies(model)),
@@ -100,23 +91,15 @@ def run_spectrum(args: argparse.Namespace) -> int:
 
 
 def run_neurons(args: argparse.Namespace) -> int:
-    import numpy as np
-
     from toyforge.figures._style import save_figure
     from toyforge.figures.modular import neuron_activation_figure
-    from toyforge.verify.experiments.fourier_analysis import neuron_frequencies
+    from toyforge.verify.experiments.modular_views import strongest_neurons
 
-    out = output_path(args.out)
+    out = figure_path(args.out)
     model = _load_model(args.model)
-    p = model.modulus
-    a, b = np.meshgrid(np.arange(p), np.arange(p), indexing="ij")
-    activations = model.hidden(a.ravel(), b.ravel()).reshape(p, p, model.n_hidden)
-    strength = np.linalg.norm(model.input_matrix(), axis=0) * np.linalg.norm(model.W_out, axis=1)
-    neurons = list(np.argsort(strength)[::-1][: max(1, args.neurons)])
-    dominant = neuron_frequencies(model)
-    labels = [f"neuron {n} (k = {dominant[n]})" for n in neurons]
+    shown = strongest_neurons(model, max(1, args.neurons))
     save_figure(
-        neuron_activation_figure(activations, neurons, labels),
+        neuron_activation_figure(shown.activations, list(shown.neurons), list(shown.labels)),
         out,
         {"figure": "neuron-activations", "model": args.model},
     )
@@ -125,30 +108,18 @@ def run_neurons(args: argparse.Namespace) -> int:
 
 
 def run_weights(args: argparse.Namespace) -> int:
-    import numpy as np
-
     from toyforge.figures._style import save_figure
     from toyforge.figures.modular import construction_vs_trained_figure
-    from toyforge.verify.experiments.fourier_analysis import (
-        compare_with_construction,
-        neuron_frequencies,
-    )
+    from toyforge.verify.experiments.modular_views import weights_beside_construction
 
-    out = output_path(args.out)
+    out = figure_path(args.out)
     model = _load_model(args.model)
-    comparison = compare_with_construction(model)
-    trained = np.asarray(model.input_matrix(), dtype=np.float64)
-    dominant = neuron_frequencies(model)
-    angles = 2 * np.pi * np.outer(np.arange(model.modulus), dominant) / model.modulus
-    phase = np.angle(np.sum(np.exp(1j * angles) * trained, axis=0))  # per-neuron phase
-    order = np.lexsort((phase, dominant))
-    frequencies = ", ".join(str(k) for k in comparison.key_frequencies)
+    view = weights_beside_construction(model)
     figure = construction_vs_trained_figure(
-        comparison.construction_model.input_matrix(),
-        trained[:, order],
-        constructed_label=f"construction (k = {frequencies}, "
-        f"{comparison.construction_n_hidden} neurons)",
-        trained_label=f"trained ({model.n_hidden} neurons, sorted by frequency)",
+        view.constructed,
+        view.trained,
+        constructed_label=view.constructed_label,
+        trained_label=view.trained_label,
     )
     save_figure(figure, out, {"figure": "modular-weights", "model": args.model})
     print(f"wrote {out}")

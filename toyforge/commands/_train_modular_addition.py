@@ -146,17 +146,10 @@ def summary(result: Any) -> dict[str, Any]:
     }
 
 
-def _save_history(path: Path, history: Any) -> None:
-    import numpy as np
-
-    from toyforge.core.fileio import atomic_write
-
-    atomic_write(path, lambda handle: np.savez(handle, **history.to_arrays()))
-
-
 def run(args: argparse.Namespace) -> int:
     from toyforge.constructions.io import save
     from toyforge.verify.experiments.grokking import train_modular_addition
+    from toyforge.verify.experiments.modular_views import save_history
 
     config = _config(args)
     out = output_path(args.out)
@@ -176,7 +169,7 @@ def run(args: argparse.Namespace) -> int:
         pass
     info = summary(result)
     save(result.model, out, metadata={"training": info, "config": config})
-    _save_history(history_path(out), result.history)
+    save_history(history_path(out), result.history)
     if args.json:
         print_json(info)
     else:

@@ -1,0 +1,111 @@
+"""Run the report: every item in order, then ``REPORT.md``."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from toyforge.core.errors import InvalidParameter
+from toyforge.core.fileio import atomic_write_text
+from toyforge.core.serde import to_jsonable
+from toyforge.report.config import FULL_REPORT, ReportConfig
+from toyforge.report.context import ReportContext
+from toyforge.report.memorization_items import item_memorization, item_reconstruction
+from toyforge.report.modular_items import item_modular
+from toyforge.report.persian_rug_items import (
+    item_compare,
+    item_convergence,
+    item_loss_curves,
+    item_phase,
+    item_rug,
+)
+from toyforge.report.results import ItemResult, ReportResult, Table, summary_markdown
+from toyforge.verify.sweep import InProcessExecutor, ProcessPoolExecutor
+
+__all__ = ["ITEMS", "run_report"]
+
+
+ITEMS: dict[str, Callable[[ReportContext], tuple[list[Path], list[Table], Any]]] = {
+    "phase": item_phase,
+    "rug": item_rug,
+    "loss_curves": item_loss_curves,
+    "convergence": item_convergence,
+    "compare": item_compare,
+    "modular": item_modular,
+    "memorization": item_memorization,
+    "reconstruction": item_reconstruction,
+}
+"""Report items by name, in report order. Figures per item: phase → phase_diagram.png,
+sweep_phase.png; rug → rug.png, rug_2e20_crop.png, rug_vs_trained.png; loss_curves →
+loss_vs_ratio.png, loss_vs_feature_prob.png; convergence → convergence.png; compare → (table
+only); modular → modular_grokking/spectrum/neurons/weights.png; memorization →
+memorization_double_descent/geometry/dimensionality.png; reconstruction →
+memorization_reconstruction.png."""
+
+ItemCallback = Callable[[str, "ItemResult"], None]
+
+
+def _executor(workers: int | None) -> Any:
+    if workers is None:
+        return None
+    return InProcessExecutor() if workers <= 1 else ProcessPoolExecutor(workers=workers)
+
+
+def run_report(
+    out: str | Path,
+    config: ReportConfig | None = None,
+    *,
+    only: Sequence[str] | None = None,
+    workers: int | None = None,
+    on_item: ItemCallback | None = None,
+) -> ReportResult:
+    """Regenerate the report's figures and write ``OUT/REPORT.md``.
+
+    Parameters
+    ----------
+    out : path
+        Output folder (created); the cache lives in ``out/.cache``.
+    config : ReportConfig, optional
+        :data:`FULL_REPORT` (default) or :data:`QUICK_REPORT`, or your own sizes.
+    only : sequence of str, optional
+        Item names (keys of :data:`ITEMS`); default all.
+    workers : int, optional
+        Sweep workers (1: in-process); default: the sweep's choice (a process pool with one
+        worker per CPU for more than a few expensive tasks).
+    on_item : callable, optional
+        ``on_item(name, item_result)`` after each item.
+    """
+    config = config or FULL_REPORT
+    names = list(ITEMS) if not only else list(only)
+    unknown = [name for name in names if name not in ITEMS]
+    if unknown:
+        raise InvalidParameter("only", unknown, f"item names among {list(ITEMS)}")
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    results = []
+    for name in names:
+        ctx = ReportContext(out=folder, config=config, executor=_executor(workers))
+        begin = time.perf_counter()
+        paths, tables, item_config = ITEMS[name](ctx)
+        item = ItemResult(
+            name=name,
+            figures=tuple(paths),
+            tables=tuple(tables),
+            config=to_jsonable(item_config),
+            seconds=time.perf_counter() - begin,
+            computed=ctx.computed,
+        )
+        results.append(item)
+        if on_item is not None:
+            on_item(name, item)
+    result = ReportResult(
+        config=config,
+        items=tuple(results),
+        summary_path=folder / "REPORT.md",
+        seconds=time.perf_counter() - started,
+    )
+    atomic_write_text(result.summary_path, summary_markdown(result))
+    return result
