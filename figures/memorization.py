@@ -4,7 +4,7 @@ reconstruction-limit heatmaps.
 Renderers take result objects of :mod:`toyforge.verify.experiments.double_descent` and
 :mod:`toyforge.verify.experiments.reconstruction` and return :class:`matplotlib.figure.Figure`
 objects; they
-compute no losses (spec memorization.md §2, §3, §7, §8).
+compute no losses (docs/memorisation.md#data-double-descent).
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ __all__ = [
     "dimensionality_figure",
     "double_descent_figure",
     "geometry_figure",
-    "reconstruction_heatmap",
     "reconstruction_limits_figure",
     "reconstruction_limits_titled",
 ]
@@ -168,56 +167,6 @@ def dimensionality_figure(result: Any, threshold: float = 0.5) -> Figure:
     return figure
 
 
-def reconstruction_heatmap(grid: Any, bounds: dict[str, Sequence[float]] | None = None) -> Figure:
-    """Relative test loss and accuracy over a reconstruction grid, with optional bound curves.
-
-    ``bounds`` maps a label to one y-value per x-value (e.g. the ℓ1 hidden size per sparsity
-    when y is n_hidden), drawn as lines over the loss heatmap.
-    """
-    with style():
-        figure, axes = new_figure(1, 2, width=9.5, height=3.8)
-        x_index = np.arange(len(grid.x_values))
-        y_index = np.arange(len(grid.y_values))
-        panels = (
-            (grid.relative_loss, "test loss / zero-output loss", "viridis", (0, 1)),
-            (grid.accuracy, "accuracy (|x'-x|^2 <= 0.1 |x|^2)", "magma", (0, 1)),
-        )
-        for axis, (values, title, cmap, limits) in zip(axes, panels, strict=True):
-            image = axis.imshow(
-                np.clip(values, *limits),
-                origin="lower",
-                aspect="auto",
-                cmap=cmap,
-                vmin=limits[0],
-                vmax=limits[1],
-            )
-            figure.colorbar(image, ax=axis, shrink=0.85)
-            axis.set_xticks(x_index, [f"{v:g}" for v in grid.x_values], fontsize=7)
-            axis.set_yticks(y_index, [f"{v:g}" for v in grid.y_values], fontsize=7)
-            axis.set_xlabel(grid.x_axis)
-            axis.set_ylabel(grid.y_axis)
-            axis.set_title(title, fontsize=9)
-            for row in y_index:
-                for column in x_index:
-                    axis.text(
-                        column,
-                        row,
-                        f"{values[row, column]:.2f}",
-                        ha="center",
-                        va="center",
-                        fontsize=6,
-                        color="w",
-                    )
-        _draw_bounds(axes[0], grid, bounds)
-        figure.suptitle(
-            f"limits of reconstruction: {grid.base.setting}, n={grid.base.n_features}", fontsize=10
-        )
-    return figure
-
-
-_BOUND_STYLES = ("--", ":", "-.")
-
-
 def _bound_positions(curve: Sequence[float], y_values: Sequence[float]) -> np.ndarray:
     """Heatmap row coordinates of ``curve`` (y-axis values), interpolated between the rows
     in log space when every y value is positive (hidden sizes), else linearly; clipped to
@@ -228,6 +177,9 @@ def _bound_positions(curve: Sequence[float], y_values: Sequence[float]) -> np.nd
     if np.all(rows > 0) and np.all(values > 0):
         values, rows = np.log(values), np.log(rows)
     return np.interp(values, rows, index, left=-0.5, right=rows.size - 0.5)
+
+
+_BOUND_STYLES = ("--", ":", "-.")
 
 
 def _draw_bounds(
@@ -263,7 +215,8 @@ def reconstruction_limits_figure(
         is labelled "loss / accuracy".
     bounds : dict, optional
         Label → one y-axis value per x value (e.g. the hidden size m = 2k or the ℓ1 threshold
-        m = 2k ln(n/m) per sparsity, spec memorization.md §8), drawn over every panel.
+        m = 2k ln(n/m) per sparsity, docs/memorisation.md#limits-of-reconstruction), drawn over
+        every panel.
     columns : int
         Panels per row.
     """

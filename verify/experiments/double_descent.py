@@ -1,7 +1,7 @@
 """Data double descent in the ReLU-output bottleneck with m = 2 (memorising → generalising).
 
 The recipe of Henighan et al. (2023), "Superposition, Memorization, and Double Descent", at
-Hobbhahn's reduced scale (spec memorization.md §2, §7):
+Hobbhahn's reduced scale (docs/memorisation.md#data-double-descent):
 
 * n = 1000 features, m = 2, sparsity S = 0.99 (about 10 active features per point), active
   values U[0,1), every point rescaled to unit norm;
@@ -12,7 +12,8 @@ Hobbhahn's reduced scale (spec memorization.md §2, §7):
 * 50,000 full-batch AdamW steps, lr 1e-3, 2,500 linear warm-up steps then cosine decay to 0,
   decoupled weight decay 1e-2 on W and b;
 * several dataset seeds per T, optionally several initialisations per dataset, keeping the
-  lowest training loss (the paper's remedy for the fragile m = 2 optimisation, spec §11).
+  lowest training loss (the paper's remedy for the fragile m = 2 optimisation,
+  docs/memorisation.md#data-double-descent).
 
 Per T and seed it records the train and test losses, ‖W‖_F, the feature dimensionalities D_i,
 the data-point dimensionalities D_X and the maximal data dimensionality D* (:mod:`.dimensionality`),
@@ -37,7 +38,7 @@ import numpy as np
 
 from toyforge.core.errors import CorruptFile, InvalidParameter
 from toyforge.core.fileio import atomic_write_text
-from toyforge.core.serde import to_json, to_jsonable
+from toyforge.core.serde import to_json
 from toyforge.core.validate import check_int, check_interval
 from toyforge.verify.evaluate.estimate import Estimate
 
@@ -79,14 +80,15 @@ DEFAULT_SIZES: tuple[int, ...] = (
     3000,
     5000,
 )
-"""The T grid of spec memorization.md §7 (the ARENA grid plus the landmarks of the bump)."""
+"""The T grid of docs/memorisation.md#data-double-descent (the ARENA grid plus the landmarks of the
+bump)."""
 
 _CHUNK_STEPS = 1000
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class DoubleDescentConfig:
-    """The double-descent recipe (defaults: spec memorization.md §7).
+    """The double-descent recipe (defaults: docs/memorisation.md#data-double-descent).
 
     Parameters
     ----------
@@ -103,7 +105,8 @@ class DoubleDescentConfig:
     restarts : int
         Initialisations per dataset; the one with the lowest final training loss is kept
         (default 3: the paper's "several seeds, keep the lowest loss" remedy for the fragile
-        m = 2 optimisation, spec memorization.md §2, §11; 1 reproduces spec §7's runs).
+        m = 2 optimisation, docs/memorisation.md#data-double-descent; 1 reproduces the runs of
+        docs/memorisation.md#data-double-descent).
     steps, warmup_steps : int
         AdamW steps and linear warm-up steps (then cosine decay to 0).
     lr, weight_decay : float
@@ -527,8 +530,3 @@ def _progress_bar(total: int, enabled: bool) -> Any:
     except ImportError:  # pragma: no cover
         return None
     return tqdm(total=total, desc="double descent", unit="run")
-
-
-def result_jsonable(result: DoubleDescentResult) -> dict[str, Any]:
-    """Plain JSON types of ``result`` (for printing a summary)."""
-    return to_jsonable({"config": result.config, "summary": result.summary()})
