@@ -1,13 +1,19 @@
 """Fourier progress measures for modular-addition MLPs: did the model find the Fourier algorithm?
 
-Definitions follow spec ``modular_addition.md`` §4, which reproduces Nanda, Chan, Lieberum, Smith
-and Steinhardt (2023, arXiv:2301.05217; code ``progress-measures-paper/transformers.py``):
+Definitions follow docs/modular_addition.md#progress-measures, which reproduces Nanda, Chan,
+Lieberum, Smith and Steinhardt (2023, arXiv:2301.05217; code
+``progress-measures-paper/transformers.py``):
 
 * Fourier basis over residues: 1/√p, then cos(2πkx/p)/√(p/2), sin(2πkx/p)/√(p/2) for
   k = 1…(p−1)/2 (an orthonormal p × p basis). Power of folded frequency k of a (p × N) matrix =
   squared norm of its cos-k and sin-k coefficients summed over the N columns.
 * key frequencies: frequencies holding more than ``threshold`` (5 %) of the non-constant power
-  of ``W_in`` (the simple rule of spec §4).
+  of ``W_in`` (the simple rule); and Nanda et al.'s neuron rule
+  (:func:`neuron_frequency_fit`, :func:`nanda_key_frequencies`): each neuron's centred
+  activations over all p² inputs, in the 2-D Fourier basis, are assigned the frequency k whose
+  {1, cos k, sin k} ⊗ {1, cos k, sin k} block holds the largest share of their variance; the
+  key frequencies are those of the neurons explained above 85 %. (Nanda's code loops k over
+  1…p//2 − 1, leaving out the last frequency; here every k = 1…(p−1)/2 is tried.)
 * Fourier Gini: Gini coefficient of the per-frequency norms √power,
   G = 2 Σ_i i·x_(i) / (n Σ x) − (n+1)/n (x sorted ascending, i = 1…n).
 * restricted loss: logits over all (a, b, c) projected onto the directions cos(w_k(a+b)),
@@ -15,7 +21,7 @@ and Steinhardt (2023, arXiv:2301.05217; code ``progress-measures-paper/transform
   pairs. Excluded loss: logits minus those components, cross-entropy on the training pairs.
 * truncation: keep only the key frequencies (and optionally their second harmonics 2k, folded)
   in ``W_in`` (plus its constant row component) and only the key frequencies in ``W_out``, then
-  re-check every pair (spec §3.3: ReLU models need the harmonics).
+  re-check every pair (docs/modular_addition.md#progress-measures: ReLU models need the harmonics).
 """
 
 from __future__ import annotations
@@ -49,6 +55,8 @@ __all__ = [
     "fourier_spectrum",
     "gini",
     "key_frequencies",
+    "nanda_key_frequencies",
+    "neuron_frequency_fit",
     "progress_measures",
     "restricted_and_excluded_logits",
     "truncate_to_frequencies",
@@ -91,7 +99,8 @@ class FourierSpectrum:
 
 
 def fourier_spectrum(matrix: np.ndarray) -> FourierSpectrum:
-    """Power per folded frequency of ``matrix`` (shape (p, N), odd p; spec §4)."""
+    """Power per folded frequency of ``matrix`` (shape (p, N), odd p;
+    docs/modular_addition.md#progress-measures)."""
     matrix = np.asarray(matrix, dtype=np.float64)
     if matrix.ndim != 2 or matrix.shape[0] % 2 == 0 or matrix.shape[0] < 3:
         raise InvalidParameter("matrix", matrix.shape, "a (p, N) matrix with odd p >= 3")
@@ -115,7 +124,8 @@ def gini(values: np.ndarray) -> float:
 
 
 def fourier_gini(model: ModularAdditionMLP) -> float:
-    """Gini of ‖W_in‖ per folded frequency (Nanda et al. 2023's sparsity measure; spec §4)."""
+    """Gini of ‖W_in‖ per folded frequency (Nanda et al. 2023's sparsity measure;
+    docs/modular_addition.md#progress-measures)."""
     return gini(np.sqrt(fourier_spectrum(model.input_matrix()).power))
 
 
@@ -127,12 +137,56 @@ def key_frequencies(model: ModularAdditionMLP, threshold: float = 0.05) -> tuple
     return tuple(int(spectrum.frequencies[i]) for i in order if spectrum.share[i] > threshold)
 
 
-def all_logits(model: ModularAdditionMLP) -> np.ndarray:
-    """Logits for every (a, b), shape (p, p, p) indexed [a, b, c], float64."""
+def _hidden_activations(model: ModularAdditionMLP) -> np.ndarray:
+    """Hidden activations for every (a, b), shape (p, p, N), float64."""
     left = np.asarray(model.input_matrix(), dtype=np.float64)
     right = np.asarray(model.right_input_matrix(), dtype=np.float64)
-    hidden = apply_activation(model.activation, left[:, None, :] + right[None, :, :])
-    return hidden @ np.asarray(model.W_out, dtype=np.float64)
+    return apply_activation(model.activation, left[:, None, :] + right[None, :, :])
+
+
+def neuron_frequency_fit(model: ModularAdditionMLP) -> tuple[np.ndarray, np.ndarray]:
+    """Nanda et al.'s per-neuron frequency: (frequency, fraction of variance explained), each (N,).
+
+    The centred activations of neuron n over all (a, b) are written in the 2-D Fourier basis;
+    the fraction explained by frequency k is the power in rows and columns {0, 2k−1, 2k}
+    (constant, cos k, sin k) over the total power.
+    """
+    acts = _hidden_activations(model)
+    acts = acts - acts.mean(axis=(0, 1), keepdims=True)
+    basis = fourier_basis(model.modulus)
+    left = np.tensordot(basis, acts, axes=(1, 0))  # (i, b, N)
+    coefficients = np.tensordot(left, basis, axes=(1, 1)).transpose(0, 2, 1)  # (i, j, N)
+    power = coefficients**2
+    total = power.sum(axis=(0, 1))
+    half = (model.modulus - 1) // 2
+    explained = np.empty((half, power.shape[2]))
+    for k in range(1, half + 1):
+        index = np.array([0, 2 * k - 1, 2 * k])
+        explained[k - 1] = power[np.ix_(index, index)].sum(axis=(0, 1))
+    fraction = np.divide(explained, total, out=np.zeros_like(explained), where=total > 0)
+    best = np.argmax(fraction, axis=0)
+    return best + 1, fraction[best, np.arange(fraction.shape[1])]
+
+
+def nanda_key_frequencies(
+    model: ModularAdditionMLP, threshold: float = 0.85, min_neurons: int = 1
+) -> tuple[int, ...]:
+    """Frequencies of the neurons explained above ``threshold`` by one frequency (Nanda et al.).
+
+    Sorted by the number of such neurons (most first); frequencies with fewer than
+    ``min_neurons`` neurons are left out.
+    """
+    check_interval("threshold", threshold, 0.0, 1.0, low_open=True)
+    frequency, fraction = neuron_frequency_fit(model)
+    kept = frequency[fraction >= threshold]
+    values, counts = np.unique(kept, return_counts=True)
+    order = np.lexsort((values, -counts))
+    return tuple(int(values[i]) for i in order if counts[i] >= min_neurons)
+
+
+def all_logits(model: ModularAdditionMLP) -> np.ndarray:
+    """Logits for every (a, b), shape (p, p, p) indexed [a, b, c], float64."""
+    return _hidden_activations(model) @ np.asarray(model.W_out, dtype=np.float64)
 
 
 def _sum_directions(modulus: int, frequencies: Sequence[int]) -> np.ndarray:
@@ -149,7 +203,8 @@ def _sum_directions(modulus: int, frequencies: Sequence[int]) -> np.ndarray:
 def restricted_and_excluded_logits(
     logits: np.ndarray, frequencies: Sequence[int]
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(restricted, excluded) logits, each (p, p, p) (Nanda et al. 2023; spec §4).
+    """(restricted, excluded) logits, each (p, p, p) (Nanda et al. 2023;
+    docs/modular_addition.md#progress-measures).
 
     restricted = per-class mean + projection on the key directions; excluded = logits −
     projection.
@@ -184,7 +239,8 @@ def _all_pairs(modulus: int) -> np.ndarray:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ProgressMeasures:
-    """Nanda et al.'s progress measures of one model (losses in nats; spec §3.3, §4)."""
+    """Nanda et al.'s progress measures of one model (losses in nats;
+    docs/modular_addition.md#progress-measures)."""
 
     key_frequencies: tuple[int, ...]
     key_power_share: float
