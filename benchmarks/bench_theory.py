@@ -1,9 +1,9 @@
 """Theory speed: one ``predict``, a 200 x 200 ``predict_grid``, against point-by-point quadrature.
 
 Reference (same run): the symmetric loss of one point by scipy — ``minimize_scalar`` (bounded,
-on the c-range of spec §2.3 note 2) over ``L*(c)`` whose expectations are 1-D ``quad``
-integrals over the interference (MATS functions G, H). It is timed on a small subset of the
-grid and extrapolated per point to the full grid (stated in the output).
+on the c-range of docs/large_n_theory.md#the-linear-branch) over ``L*(c)`` whose expectations are
+1-D ``quad`` integrals over the interference (MATS functions G, H). It is timed on a small subset of
+the grid and extrapolated per point to the full grid (stated in the output).
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def _quadrature_loss(ratio: float, p: float) -> float:
 
 
 def main(out: Path, quick: bool) -> None:
-    from toyforge.theory import predict, predict_grid, symmetric_optimum
+    from toyforge.theory import envelope, predict, predict_grid, symmetric_optimum
 
     n = 50 if quick else 200
     axis = np.linspace(0.002001, 0.8, n)
@@ -59,6 +59,7 @@ def main(out: Path, quick: bool) -> None:
     grid_sym = measure(
         lambda: symmetric_optimum(ratio_grid, prob_grid), min_block=block, blocks=3, warmup=1
     )
+    hull = measure(lambda: envelope(axis, axis), min_block=block, blocks=3, warmup=1)
     subset = [(0.25, 0.05), (0.1, 0.01), (0.5, 0.3), (0.002001, 0.8)][: 2 if quick else 4]
     start = time.process_time()
     for ratio, p in subset:
@@ -82,7 +83,7 @@ def main(out: Path, quick: bool) -> None:
             "us": per_point_quad * 1e6,
         },
         {
-            "case": f"predict_grid {n}x{n} (all fields)",
+            "case": f"predict_grid {n}x{n} (all fields, envelope included)",
             "seconds": grid.seconds_per_call,
             "speedup_vs_quadrature": quad_grid / grid.seconds_per_call,
         },
@@ -90,6 +91,10 @@ def main(out: Path, quick: bool) -> None:
             "case": f"predict_grid {n}x{n} (bounds=False: no MMSE/JumpReLU)",
             "seconds": lean.seconds_per_call,
             "speedup_vs_quadrature": quad_grid / lean.seconds_per_call,
+        },
+        {
+            "case": f"envelope hull {n}x{n} (families, rug curves; inside predict_grid)",
+            "seconds": hull.seconds_per_call,
         },
         {
             "case": f"symmetric_optimum {n}x{n}",

@@ -1,22 +1,28 @@
 """Large-N theory of permutation-symmetric ReLU autoencoders (the Persian-rug analysis).
 
-Spec: ``persian_rug.md`` §1–3 and §8. Public API:
+See docs/large_n_theory.md#model-data-and-loss. Public API:
 
 * :func:`predict`, :func:`predict_grid` -> :class:`Prediction`, :class:`PredictionGrid`:
   the loss (lower envelope of the symmetric optimum and time sharing), its regime, the
   symmetric optimum (scale ``a*``, ``c*``, bias ``a* c*``, sigma) and every baseline.
 * Lower-level pieces (vectorised numpy; sympy is never imported at call time):
 
-  - :func:`relu_moments` — Gaussian ReLU moments ``M0..M3`` (spec §2.3);
+  - :func:`relu_moments` — Gaussian ReLU moments ``M0..M3``
+    (docs/large_n_theory.md#gaussian-relu-moments);
   - :func:`reduced_expectations` — ``(E[xR], E[R^2])``; :func:`optimal_scale` — ``a*(c)``;
     :func:`profile_loss` — ``L*(c)``; :func:`reduced_loss` — ``L(a, c; sigma, p)`` of the
     reduced scalar model; :func:`symmetric_optimum` — ``(a*, c*, loss)`` for (ratio, p);
     :func:`interference_sigma` — ``sigma(r, p)``;
-  - :func:`time_sharing` (spec §8 item 3);
+  - :func:`time_sharing` (docs/large_n_theory.md#time-sharing);
   - baselines :func:`zero_loss`, :func:`constant_loss`, :func:`linear_loss`,
-    :func:`mmse_loss`, :func:`jumprelu_loss` (spec §3.2);
+    :func:`mmse_loss`, :func:`jumprelu_loss`
+    (docs/large_n_theory.md#elementwise-bounds-mmse-and-jumprelu);
   - asymptotics :func:`leading_asymptotic_loss`, :func:`refined_asymptotic_loss`,
-    :func:`threshold_u` (spec §3.1).
+    :func:`threshold_u` (docs/large_n_theory.md#high-sparsity-laws);
+  - solution families (docs/solution_families.md): :func:`family_optimum`,
+    :func:`family_loss` (exact polytope blocks), :func:`pair_rug_optimum`,
+    :func:`structured_rug_optimum` (blocks on a Hadamard frame), :func:`envelope` (the lower
+    convex hull; ``predict`` reports it as ``envelope_loss`` and ``structure``).
 """
 
 from toyforge.theory._gauss import relu_moments
@@ -32,6 +38,15 @@ from toyforge.theory.baselines import (
     mmse_loss,
     zero_loss,
 )
+from toyforge.theory.envelope import Envelope, envelope
+from toyforge.theory.families import (
+    FAMILIES,
+    BlockFamily,
+    FamilyOptimum,
+    dropped_loss,
+    family_loss,
+    family_optimum,
+)
 from toyforge.theory.finite_n import FinitePrediction, predict_finite
 from toyforge.theory.largen import (
     SymmetricOptimum,
@@ -42,11 +57,43 @@ from toyforge.theory.largen import (
     reduced_loss,
     symmetric_optimum,
 )
-from toyforge.theory.predict import REGIMES, Prediction, PredictionGrid, predict, predict_grid
+from toyforge.theory.predict import (
+    MIN_RATIO,
+    REGIMES,
+    Prediction,
+    PredictionGrid,
+    StructureComponent,
+    predict,
+    predict_grid,
+)
+from toyforge.theory.structured_rug import (
+    RugOptimum,
+    pair_rug_loss,
+    pair_rug_optimum,
+    rug_sigma,
+    structured_rug_loss,
+    structured_rug_optimum,
+)
 from toyforge.theory.timesharing import TimeSharing, time_sharing
 
 __all__ = [
+    "FAMILIES",
+    "MIN_RATIO",
     "REGIMES",
+    "BlockFamily",
+    "Envelope",
+    "FamilyOptimum",
+    "RugOptimum",
+    "StructureComponent",
+    "dropped_loss",
+    "envelope",
+    "family_loss",
+    "family_optimum",
+    "pair_rug_loss",
+    "pair_rug_optimum",
+    "rug_sigma",
+    "structured_rug_loss",
+    "structured_rug_optimum",
     "FinitePrediction",
     "Prediction",
     "PredictionGrid",

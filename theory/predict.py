@@ -1,6 +1,6 @@
 """``predict`` and ``predict_grid``: the large-N loss, its regime and every baseline.
 
-Regimes (spec persian_rug.md §2.3 and §8 item 3), decided in this order:
+Regimes (docs/large_n_theory.md#regimes), decided in this order:
 
 * ``"time-sharing"``: dropping a fraction of the features and giving the rest more neurons
   (:mod:`toyforge.theory.timesharing`) beats the symmetric optimum by more than a relative
@@ -36,14 +36,28 @@ from toyforge.theory.baselines import (
     mmse_loss,
     zero_loss,
 )
+from toyforge.theory.envelope import Envelope, envelope
 from toyforge.theory.largen import symmetric_optimum
+from toyforge.theory.structured_rug import pair_rug_optimum
 from toyforge.theory.timesharing import TimeSharing, best_on_grid, time_sharing
 
-__all__ = ["REGIMES", "Prediction", "PredictionGrid", "predict", "predict_grid"]
+__all__ = [
+    "MIN_RATIO",
+    "REGIMES",
+    "Prediction",
+    "PredictionGrid",
+    "StructureComponent",
+    "predict",
+    "predict_grid",
+]
 
 REGIMES = ("symmetric", "time-sharing", "linear")
 TIME_SHARING_TOLERANCE = 1e-9
 LINEAR_BRANCH_CLIP_PROBABILITY = 0.01
+MIN_RATIO = 1e-12
+"""Smallest ratio accepted: below it every solution's loss differs from dropping all features
+(``p/3 - p^2/4``) by less than 1e-12 relative, and the symmetric optimiser loses precision."""
+_RATIO_RANGE = f"{MIN_RATIO:g} <= ratio <= 1 (as ratio -> 0 the loss tends to p/3 - p^2/4)"
 
 _ARRAY_FIELDS = (
     "loss",
@@ -61,7 +75,70 @@ _ARRAY_FIELDS = (
     "jumprelu_loss",
     "asymptotic_loss",
     "refined_asymptotic_loss",
+    "envelope_loss",
 )
+_STRUCTURE_FIELDS = ("family", "feature_share", "dims", "scale", "bias")
+_COMPONENT_KEYS = ("feature_share", "neuron_share", "dims_per_feature", "scale", "bias")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class StructureComponent:
+    """One family of the envelope's mixture (docs/solution_families.md#the-envelope).
+
+    Attributes
+    ----------
+    family : str
+        ``dropped``, ``dedicated``, a polytope of :data:`toyforge.theory.families.FAMILIES`,
+        ``persian-rug`` or ``pair-rug``.
+    feature_share, neuron_share : float
+        Fraction of all features and of all hidden neurons it gets.
+    dims_per_feature : float
+        Hidden neurons per feature inside the component (the rug's own ratio for rugs).
+    scale, bias : float
+        Output scale ``s`` (``W_out = s W_in^T``) and bias ``b``; a dropped feature has
+        scale 0 and bias ``p/2`` (the best constant).
+    """
+
+    family: str
+    feature_share: float
+    neuron_share: float
+    dims_per_feature: float
+    scale: float
+    bias: float
+
+    def __post_init__(self) -> None:
+        for name in ("feature_share", "neuron_share"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and -1e-12 <= value <= 1 + 1e-12):
+                raise InvalidParameter(name, value, "a share in [0, 1]")
+        for name in ("dims_per_feature", "scale", "bias"):
+            if not math.isfinite(getattr(self, name)):
+                raise InvalidParameter(name, getattr(self, name), "a finite number")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dict."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+
+def _components(ratio: float, values: dict[str, np.ndarray]) -> tuple[StructureComponent, ...]:
+    """Structure components from per-slot values (slots with zero share are left out)."""
+    out = []
+    for slot in range(2):
+        share = float(values["feature_share"][slot])
+        if not values["family"][slot] or share <= 1e-12:
+            continue
+        dims = float(values["dims"][slot])
+        out.append(
+            StructureComponent(
+                family=str(values["family"][slot]),
+                feature_share=min(share, 1.0),
+                neuron_share=min(share * dims / ratio, 1.0),
+                dims_per_feature=dims,
+                scale=float(values["scale"][slot]),
+                bias=float(values["bias"][slot]),
+            )
+        )
+    return tuple(out)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -77,21 +154,30 @@ class Prediction:
     regime : str
         ``"symmetric"``, ``"time-sharing"`` or ``"linear"`` (module docstring).
     scale, c, bias : float
-        Symmetric optimum ``a*``, ``c*`` and effective bias ``a* c*`` (spec §2.3).
+        Symmetric optimum ``a*``, ``c*`` and effective bias ``a* c*``
+        (docs/large_n_theory.md#the-closed-form-loss).
     sigma : float
         ``sqrt((1/r - 1)(p/3 - p^2/4))``.
     symmetric_loss, time_sharing_loss : float
-        ``L_sym`` (spec §2.3) and the best two-group time-sharing loss (spec §8.3).
+        ``L_sym`` (docs/large_n_theory.md#the-closed-form-loss) and the best two-group time-sharing
+        loss (docs/large_n_theory.md#time-sharing).
     time_sharing_fraction : float
         Fraction of features served by the best time-sharing solution (1: none dropped).
     linear_loss, zero_loss, constant_loss : float
         ``(1 - r) v``, ``p/3``, ``v``.
     mmse_loss, jumprelu_loss : float
-        Elementwise bounds on the same Gaussian interference (spec §3.2).
+        Elementwise bounds on the same Gaussian interference
+        (docs/large_n_theory.md#elementwise-bounds-mmse-and-jumprelu).
     asymptotic_loss, refined_asymptotic_loss : float
-        Leading high-sparsity law and its refined u-equation form (spec §3.1).
+        Leading high-sparsity law and its refined u-equation form
+        (docs/large_n_theory.md#high-sparsity-laws).
+    envelope_loss : float
+        Loss of the best mixture of solution families (lower convex hull;
+        docs/solution_families.md#the-envelope); never above ``loss``.
     linear_branch : bool
         The symmetric optimum clips inactive features with probability below 1%.
+    structure : tuple of StructureComponent
+        The families of the envelope's mixture (one or two).
     """
 
     ratio: float
@@ -112,7 +198,9 @@ class Prediction:
     jumprelu_loss: float
     asymptotic_loss: float
     refined_asymptotic_loss: float
+    envelope_loss: float
     linear_branch: bool
+    structure: tuple[StructureComponent, ...] = ()
 
     def __post_init__(self) -> None:
         if self.regime not in REGIMES:
@@ -122,8 +210,14 @@ class Prediction:
                 raise InvalidParameter(name, getattr(self, name), "a finite number")
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready dict of every field."""
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        """Plain JSON-ready dict of every field (``structure`` as a list of dicts)."""
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        out["structure"] = [component.to_dict() for component in self.structure]
+        return out
+
+    def structure_label(self) -> str:
+        """``"pentagon 60% + digon 40%"``: families and feature shares."""
+        return " + ".join(f"{c.family} {100 * c.feature_share:.0f}%" for c in self.structure)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -131,7 +225,10 @@ class PredictionGrid:
     """Predictions on a grid: every array has shape (len(ratios), len(feature_probs)).
 
     Fields are those of :class:`Prediction` as 2-D arrays (``regime`` an array of str,
-    ``linear_branch`` of bool) plus the axes ``ratios`` and ``feature_probs`` (1-D).
+    ``linear_branch`` of bool) plus the axes ``ratios`` and ``feature_probs`` (1-D). The
+    envelope's structure is stored per slot (last axis of length 2): ``structure_family``
+    (str, ``""`` when unused), ``structure_feature_share``, ``structure_dims``,
+    ``structure_scale``, ``structure_bias``.
     """
 
     ratios: np.ndarray
@@ -152,13 +249,23 @@ class PredictionGrid:
     jumprelu_loss: np.ndarray
     asymptotic_loss: np.ndarray
     refined_asymptotic_loss: np.ndarray
+    envelope_loss: np.ndarray
     linear_branch: np.ndarray
+    structure_family: np.ndarray
+    structure_feature_share: np.ndarray
+    structure_dims: np.ndarray
+    structure_scale: np.ndarray
+    structure_bias: np.ndarray
 
     def __post_init__(self) -> None:
         shape = (self.ratios.size, self.feature_probs.size)
         for name in (*_ARRAY_FIELDS, "regime", "linear_branch"):
             if getattr(self, name).shape != shape:
                 raise InvalidParameter(name, getattr(self, name).shape, f"shape {shape}")
+        for name in _STRUCTURE_FIELDS:
+            value = getattr(self, "structure_" + name)
+            if value.shape != (*shape, 2):
+                raise InvalidParameter("structure_" + name, value.shape, f"shape {(*shape, 2)}")
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -168,17 +275,38 @@ class PredictionGrid:
     def at(self, i: int, j: int) -> Prediction:
         """The :class:`Prediction` at ``ratios[i]``, ``feature_probs[j]``."""
         values = {name: float(getattr(self, name)[i, j]) for name in _ARRAY_FIELDS}
+        slots = {name: getattr(self, "structure_" + name)[i, j] for name in _STRUCTURE_FIELDS}
         return Prediction(
             ratio=float(self.ratios[i]),
             feature_prob=float(self.feature_probs[j]),
             regime=str(self.regime[i, j]),
             linear_branch=bool(self.linear_branch[i, j]),
+            structure=_components(float(self.ratios[i]), slots),
             **values,
         )
 
     def to_rows(self) -> list[dict[str, Any]]:
-        """Tidy table: one dict per grid point (ratio-major), keys as in Prediction.to_dict."""
-        return [self.at(i, j).to_dict() for i in range(self.shape[0]) for j in range(self.shape[1])]
+        """Tidy table: one flat dict per grid point (ratio-major).
+
+        Keys as in Prediction.to_dict, with ``structure`` replaced by ``structure`` (a label
+        such as ``"pentagon 60% + digon 40%"``) and, per component ``k`` in 1, 2,
+        ``structure_k_family``, ``_feature_share``, ``_neuron_share``, ``_dims_per_feature``,
+        ``_scale``, ``_bias`` (empty when unused).
+        """
+        rows = []
+        for i in range(self.shape[0]):
+            for j in range(self.shape[1]):
+                prediction = self.at(i, j)
+                row = prediction.to_dict()
+                row["structure"] = prediction.structure_label()
+                for k in range(2):
+                    part = (
+                        prediction.structure[k].to_dict() if k < len(prediction.structure) else {}
+                    )
+                    for key in ("family", *_COMPONENT_KEYS):
+                        row[f"structure_{k + 1}_{key}"] = part.get(key, "")
+                rows.append(row)
+        return rows
 
 
 def _check_array(name: str, values: Any, allowed: str) -> np.ndarray:
@@ -192,6 +320,88 @@ def _check_array(name: str, values: Any, allowed: str) -> np.ndarray:
     if np.any(bad):
         raise InvalidParameter(name, float(array[np.argmax(bad)]), allowed)
     return array
+
+
+def _put(slots: dict, mask: np.ndarray, slot: int, **values: Any) -> None:
+    for key, value in values.items():
+        target = slots[key][..., slot]
+        target[mask] = np.broadcast_to(np.asarray(value, dtype=target.dtype), target.shape)[mask]
+
+
+def _with_envelope(r_axis: np.ndarray, p_axis: np.ndarray, fields: dict[str, Any]) -> None:
+    """Add ``envelope_loss`` and the ``structure_*`` slots to ``fields`` (grid arrays).
+
+    The hull of :func:`toyforge.theory.envelope.envelope`, then, where lower, the exact
+    pair rug at ``r`` (where the hull interpolates between two pair-rug grid points) and
+    the existing ``loss``
+    (symmetric or time sharing), so the envelope is never above ``loss``.
+    """
+    hull: Envelope = envelope(r_axis, p_axis)
+    ratio, p = np.meshgrid(r_axis, p_axis, indexing="ij")
+    loss = hull.loss.copy()
+    slots = {
+        key: getattr(hull, key).astype(object if key == "family" else float)
+        for key in _STRUCTURE_FIELDS
+    }
+    pair = (hull.family == "pair-rug").all(axis=-1) & (ratio <= 0.5)
+    if np.any(pair):
+        exact = np.full(loss.shape, np.inf)
+        opt = pair_rug_optimum(ratio[pair], p[pair])
+        exact[pair] = opt.loss
+        better = exact < loss
+        scale, bias = np.zeros(loss.shape), np.zeros(loss.shape)
+        scale[pair], bias[pair] = opt.scale, opt.bias
+        loss = np.where(better, exact, loss)
+        _put(
+            slots,
+            better,
+            0,
+            family="pair-rug",
+            feature_share=1.0,
+            dims=ratio,
+            scale=scale,
+            bias=bias,
+        )
+        _put(slots, better, 1, family="", feature_share=0.0, dims=0.0, scale=0.0, bias=0.0)
+    better = fields["loss"] < loss
+    if np.any(better):
+        loss = np.where(better, fields["loss"], loss)
+        served = fields["time_sharing_fraction"]
+        sharing = better & (served < 1.0)
+        scale, bias = fields["scale"].copy(), fields["bias"].copy()
+        if np.any(sharing):
+            opt = symmetric_optimum(ratio[sharing] / served[sharing], p[sharing])
+            scale[sharing], bias[sharing] = opt.scale, opt.bias
+        _put(
+            slots,
+            better,
+            0,
+            family="persian-rug",
+            feature_share=served,
+            dims=ratio / served,
+            scale=scale,
+            bias=bias,
+        )
+        _put(
+            slots,
+            better,
+            1,
+            family="dropped",
+            feature_share=1.0 - served,
+            dims=0.0,
+            scale=0.0,
+            bias=p / 2,
+        )
+        _put(slots, better & ~sharing, 1, family="")
+    fields["envelope_loss"] = loss
+    for key in _STRUCTURE_FIELDS:
+        fields["structure_" + key] = slots[key].astype(str) if key == "family" else slots[key]
+
+
+def _check_ratio(name: str, values: np.ndarray) -> None:
+    small = values < MIN_RATIO
+    if np.any(small):
+        raise InvalidParameter(name, float(values[np.argmax(small)]), _RATIO_RANGE)
 
 
 def _assemble(
@@ -250,7 +460,8 @@ def predict(ratio: float, feature_prob: float) -> Prediction:
     Parameters
     ----------
     ratio : float
-        ``n_hidden / n_features``, ``0 < ratio <= 1`` (1 is exact: loss 0).
+        ``n_hidden / n_features``, ``1e-12 <= ratio <= 1`` (1 is exact: loss 0; below
+        :data:`MIN_RATIO` refused: the loss there is ``p/3 - p^2/4`` to 12 digits).
     feature_prob : float
         Probability that a feature is on, ``0 < feature_prob <= 1``.
 
@@ -265,13 +476,17 @@ def predict(ratio: float, feature_prob: float) -> Prediction:
     """
     r = check_interval("ratio", ratio, 0.0, 1.0, low_open=True)
     p = check_interval("feature_prob", feature_prob, 0.0, 1.0, low_open=True)
-    fields = _assemble(np.array([r]), np.array([p]), None)
-    values = {name: float(fields[name][0]) for name in _ARRAY_FIELDS}
+    _check_ratio("ratio", np.array([r]))
+    fields = _assemble(np.array([[r]]), np.array([[p]]), None)
+    _with_envelope(np.array([r]), np.array([p]), fields)
+    values = {name: float(fields[name][0, 0]) for name in _ARRAY_FIELDS}
+    slots = {name: fields["structure_" + name][0, 0] for name in _STRUCTURE_FIELDS}
     return Prediction(
         ratio=r,
         feature_prob=p,
-        regime=str(fields["regime"][0]),
-        linear_branch=bool(fields["linear_branch"][0]),
+        regime=str(fields["regime"][0, 0]),
+        linear_branch=bool(fields["linear_branch"][0, 0]),
+        structure=_components(r, slots),
         **values,
     )
 
@@ -286,7 +501,8 @@ def predict_grid(ratios: Any, feature_probs: Any, *, bounds: bool = True) -> Pre
     feature_probs : sequence of float
         1-D, each in (0, 1].
     bounds : bool
-        Compute the elementwise lower bounds (``mmse_loss``, ``jumprelu_loss``; spec §3.2).
+        Compute the elementwise lower bounds (``mmse_loss``, ``jumprelu_loss``;
+        docs/large_n_theory.md#elementwise-bounds-mmse-and-jumprelu).
         They take about two thirds of the time; without them those two fields are NaN and
         every other field is unchanged.
 
@@ -300,10 +516,12 @@ def predict_grid(ratios: Any, feature_probs: Any, *, bounds: bool = True) -> Pre
     """
     r_axis = _check_array("ratios", ratios, "values with 0 < ratio <= 1")
     p_axis = _check_array("feature_probs", feature_probs, "values with 0 < feature_prob <= 1")
+    _check_ratio("ratios", r_axis)
     ratio, p = np.meshgrid(r_axis, p_axis, indexing="ij")
     optimum = symmetric_optimum(ratio, p)
     sharing = _grid_time_sharing(r_axis, p_axis, optimum.loss)
     fields = _assemble(ratio, p, sharing, optimum, bounds=bounds)
+    _with_envelope(r_axis, p_axis, fields)
     return PredictionGrid(ratios=r_axis, feature_probs=p_axis, **fields)
 
 

@@ -35,7 +35,7 @@ import numpy as np
 
 from toyforge.core.errors import InvalidParameter
 from toyforge.theory._gauss import GaussianReluMoments
-from toyforge.theory.families import family, interference_densities
+from toyforge.theory.families import family, interference_densities, refine_minimum
 from toyforge.theory.largen import reduced_expectations, reduced_loss
 
 __all__ = [
@@ -48,8 +48,7 @@ __all__ = [
     "structured_rug_optimum",
 ]
 
-_C_GRID = np.linspace(-1.2, 1.2, 49)
-_GOLDEN_STEPS = 40
+_C_GRID = np.linspace(-1.2, 1.2, 33)
 _GL_NODES = 16
 
 
@@ -136,28 +135,11 @@ class RugOptimum:
     sigma: np.ndarray
 
 
-def _golden(profile, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
-    golden = (math.sqrt(5.0) - 1.0) / 2.0
-    x1 = upper - golden * (upper - lower)
-    x2 = lower + golden * (upper - lower)
-    f1, f2 = profile(x1)[0], profile(x2)[0]
-    for _ in range(_GOLDEN_STEPS):
-        left = f1 < f2
-        upper = np.where(left, x2, upper)
-        lower = np.where(left, lower, x1)
-        new_x1 = np.where(left, upper - golden * (upper - lower), x2)
-        new_x2 = np.where(left, x1, lower + golden * (upper - lower))
-        value = profile(np.where(left, new_x1, new_x2))[0]
-        f1, f2 = np.where(left, value, f2), np.where(left, f1, value)
-        x1, x2 = new_x1, new_x2
-    return 0.5 * (lower + upper)
-
-
 def pair_rug_optimum(ratio: np.ndarray | float, feature_prob: np.ndarray | float) -> RugOptimum:
     """Pair rug with scale and bias optimised at every (ratio, feature_prob), vectorised.
 
     ``ratio`` in (0, 1/2] (at 1/2 the frame is complete and the pair rug is the digon).
-    Grid of 49 offsets ``c`` in [-1.2, 1.2], then golden section in the best bracket.
+    Grid of 33 offsets ``c`` in [-1.2, 1.2], then :func:`~toyforge.theory.families.refine_minimum`.
     """
     ratio, p = np.broadcast_arrays(np.asarray(ratio, float), np.asarray(feature_prob, float))
     shape = ratio.shape
@@ -167,9 +149,7 @@ def pair_rug_optimum(ratio: np.ndarray | float, feature_prob: np.ndarray | float
     sigma = rug_sigma("digon", ratio, p)
     grid = np.broadcast_to(_C_GRID, (ratio.size, _C_GRID.size))
     values = _pair_profile(grid, sigma[:, None], p[:, None])[0]
-    best = np.argmin(values, axis=1)
-    step = _C_GRID[1] - _C_GRID[0]
-    c = _golden(lambda x: _pair_profile(x, sigma, p), _C_GRID[best] - step, _C_GRID[best] + step)
+    c = refine_minimum(lambda x: _pair_profile(x, sigma[:, None], p[:, None]), _C_GRID, values)
     loss, scale = _pair_profile(c, sigma, p)
     return RugOptimum(
         loss=loss.reshape(shape),
@@ -245,8 +225,6 @@ def structured_rug_optimum(name: str, ratio: float, feature_prob: float) -> RugO
     _check_block_ratio(name, ratio)
     profile, _, sigma = _rug_profile(name, ratio, float(feature_prob))
     values = profile(_C_GRID)[0]
-    best = int(np.argmin(values))
-    step = _C_GRID[1] - _C_GRID[0]
-    c = _golden(profile, np.array([_C_GRID[best] - step]), np.array([_C_GRID[best] + step]))
+    c = refine_minimum(profile, _C_GRID, values[None, :])
     loss, scale = profile(c)
     return RugOptimum(loss=loss, scale=scale, bias=scale * c, sigma=np.array([sigma]))
