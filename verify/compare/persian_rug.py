@@ -1,13 +1,15 @@
-"""Theory ↔ construction ↔ trained comparisons for the Persian rug (spec persian_rug.md §6, §7).
+"""Theory ↔ construction ↔ trained comparisons for the Persian rug
+(docs/persian_rug.md#comparing-theory-construction-and-training).
 
 * :func:`compare_persian_rug` — one table at (n_features, ratio, feature_prob): the large-N
-  theory (symmetric optimum, spec §2.3), the time-sharing envelope and the linear baseline
-  (§8.3, §3.2), the finite-N theory at the construction's own (scale, bias)
+  theory (symmetric optimum, docs/large_n_theory.md#the-closed-form-loss), the time-sharing envelope
+  and the linear baseline (§8.3, §3.2), the finite-N theory at the construction's own (scale, bias)
   (:mod:`toyforge.theory.finite_n`), the construction's Monte Carlo loss ± SE (matrix-free,
   :mod:`toyforge.verify.evaluate.rug_monte_carlo`) and, optionally, a model trained by
   :mod:`toyforge.verify.train.autoencoder` at the same size, evaluated on fresh held-out data.
 * :func:`loss_curves` — the data of the loss-vs-ratio and loss-vs-feature-prob figures.
-* :func:`convergence_study` — the relative gap rug-vs-theory against p·n (spec §7).
+* :func:`convergence_study` — the relative gap rug-vs-theory against p·n
+  (docs/finite_n.md#convergence-with-the-number-of-active-features).
 
 Every Monte Carlo number carries its standard error; relative differences are
 ``value / theory − 1``.
@@ -17,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,12 +47,15 @@ __all__ = [
     "large_n_losses",
     "loss_curves",
     "train_autoencoder",
+    "trained_label",
 ]
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_TRAIN_STEPS = 3000
-DEFAULT_TRAIN_LR = 3e-3
+DEFAULT_TRAIN_STEPS = 20_000  # a budget: the convergence rule usually stops far earlier
+DEFAULT_TRAIN_LR = None  # 0.1/sqrt(n_features), toyforge.verify.train.convergence
+DEFAULT_TOL = 1e-3
+DEFAULT_WINDOW = 200
 
 
 # --------------------------------------------------------------------------- theory access
@@ -60,7 +64,8 @@ DEFAULT_TRAIN_LR = 3e-3
 def large_n_losses(ratio: Any, feature_prob: Any) -> dict[str, np.ndarray]:
     """Large-N losses: ``symmetric`` (the rug's optimum), ``time_sharing``, ``linear``.
 
-    Vectorised over broadcastable ``ratio`` and ``feature_prob`` (spec §2.3, §8.3, §3.2).
+    Vectorised over broadcastable ``ratio`` and ``feature_prob``
+    (docs/large_n_theory.md#the-closed-form-loss).
     """
     from toyforge.theory import linear_loss, symmetric_optimum, time_sharing
 
@@ -81,7 +86,12 @@ def large_n_losses(ratio: Any, feature_prob: Any) -> dict[str, np.ndarray]:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class TrainedPoint:
-    """A ReLU autoencoder trained at one size, with its held-out loss ± SE."""
+    """A ReLU autoencoder trained at one size, with its held-out loss ± SE.
+
+    ``steps`` is the number of steps taken; ``converged`` whether the convergence rule stopped
+    the run (False: it used its whole budget, ``max_steps``, and the loss may still fall; see
+    ``docs/training.md#the-convergence-rule``).
+    """
 
     loss: float
     stderr: float
@@ -89,6 +99,8 @@ class TrainedPoint:
     steps: int
     learning_rate: float
     seconds: float
+    converged: bool = False
+    max_steps: int | None = None
     model: Any = field(default=None, repr=False, compare=False)
 
 
@@ -98,43 +110,47 @@ def train_autoencoder(
     feature_prob: float,
     *,
     steps: int = DEFAULT_TRAIN_STEPS,
-    learning_rate: float = DEFAULT_TRAIN_LR,
+    learning_rate: float | None = None,
     batch_size: int = 1024,
     seed: int = 0,
     eval_samples: int = 20_000,
     threads: int | None = None,
+    converge: bool = True,
+    tol: float = DEFAULT_TOL,
+    window: int = DEFAULT_WINDOW,
 ) -> TrainedPoint:
-    """Train ``y = ReLU(W_out W_in x + b)`` on fresh sparse batches and evaluate it.
+    """Train ``y = ReLU(W_out W_in x + b)`` on fresh sparse batches until it converges.
 
-    Adam with a warm-up + cosine schedule (torch-default init, spec §5 architecture); the
-    held-out loss is a fresh-data Monte Carlo estimate (seed independent of training), not
-    the last minibatch (spec §8.7).
+    Adam at ``learning_rate`` (default ``0.1/√n_features``) with the convergence rule of
+    :mod:`toyforge.verify.train.convergence` (``tol``, ``window``; plateau decays of the rate)
+    within a budget of ``steps``; ``converge=False`` runs the whole budget. PyTorch-default
+    init. The held-out loss is a fresh-data Monte Carlo estimate (seed independent of
+    training), not the last minibatch. See ``docs/training.md#the-convergence-rule``.
     """
     from toyforge.verify.evaluate.evaluators import SparseDataSpec, evaluate
-    from toyforge.verify.train.autoencoder import (
-        SparseFeatureData,
-        TrainConfig,
-        init_relu_autoencoder,
-        train,
-    )
-    from toyforge.verify.train.optim import AdamConfig, warmup_cosine_schedule
+    from toyforge.verify.train.config import TrainConfig
+    from toyforge.verify.train.convergence import ConvergenceRule, default_learning_rate
+    from toyforge.verify.train.optim import AdamConfig
+    from toyforge.verify.train.runs import AutoencoderRun, train_run
 
+    lr = default_learning_rate(n_features) if learning_rate is None else learning_rate
     config = TrainConfig(
         steps=steps,
         batch_size=batch_size,
-        optimizer=AdamConfig(lr=learning_rate),
-        schedule=warmup_cosine_schedule(steps, max(1, steps // 20), 0.05),
+        optimizer=AdamConfig(lr=lr),
         seed=seed,
-        log_every=max(1, steps // 100),
+        log_every=max(1, min(steps // 100, 100)),
         threads=threads,
+        eval_samples=2,  # the estimate below is the reported one
+        convergence=ConvergenceRule(tol=tol, window=window) if converge else None,
     )
-    begin = time.perf_counter()
-    result = train(
-        init_relu_autoencoder(n_features, n_hidden, seed),
-        SparseFeatureData(n_features=n_features, feature_prob=feature_prob),
-        config,
-    )
-    seconds = time.perf_counter() - begin
+    # floor(n · ratio) = n_hidden exactly, whatever the rounding of ratio
+    ratio = min(1.0, (n_hidden + 0.5) / n_features)
+    run = AutoencoderRun(
+        n_features=n_features, ratio=ratio, feature_prob=feature_prob, train=config,
+        init_seed=seed,
+    )  # fmt: skip
+    result = train_run(run)
     estimate = evaluate(
         result.model,
         SparseDataSpec(feature_prob=feature_prob),
@@ -145,9 +161,11 @@ def train_autoencoder(
         loss=estimate.value,
         stderr=estimate.stderr,
         n_samples=estimate.n_samples,
-        steps=steps,
-        learning_rate=learning_rate,
-        seconds=seconds,
+        steps=result.steps,
+        learning_rate=lr,
+        seconds=result.train_seconds,
+        converged=result.converged,
+        max_steps=steps,
         model=result.model,
     )
 
@@ -175,7 +193,14 @@ class RugCompareConfig:
     train : bool
         Also train a ReLU autoencoder at the same size.
     train_steps : int
-    train_lr : float
+        Step budget of the trained model.
+    train_lr : float or None
+        Adam learning rate (None: ``0.1/√n_features``).
+    train_converge : bool
+        Stop training by the convergence rule (``train_tol``, ``train_window``); False runs
+        the whole budget. The result says whether the model converged.
+    train_tol : float
+    train_window : int
     eval_samples : int
         Held-out samples for the trained model.
     parallel : bool
@@ -191,7 +216,10 @@ class RugCompareConfig:
     selection: str = "random"
     train: bool = False
     train_steps: int = DEFAULT_TRAIN_STEPS
-    train_lr: float = DEFAULT_TRAIN_LR
+    train_lr: float | None = DEFAULT_TRAIN_LR
+    train_converge: bool = True
+    train_tol: float = DEFAULT_TOL
+    train_window: int = DEFAULT_WINDOW
     eval_samples: int = 20_000
     parallel: bool = False
 
@@ -206,7 +234,10 @@ class RugCompareConfig:
         check_seed("mc_seed", self.mc_seed)
         check_choice("selection", self.selection, SELECTIONS)
         check_int("train_steps", self.train_steps, minimum=1)
-        check_interval("train_lr", self.train_lr, 0.0, math.inf, low_open=True)
+        if self.train_lr is not None:
+            check_interval("train_lr", self.train_lr, 0.0, math.inf, low_open=True)
+        check_interval("train_tol", self.train_tol, 0.0, 1.0, high_open=True)
+        check_int("train_window", self.train_window, minimum=1)
         check_int("eval_samples", self.eval_samples, minimum=2)
 
 
@@ -219,7 +250,9 @@ class ComparisonResult:
     branch, time sharing or linear);
     ``finite_theory_loss`` the exact finite-N loss at the construction's (scale, bias);
     ``construction_loss ± construction_stderr`` its Monte Carlo estimate; ``trained_loss ±
-    trained_stderr`` the trained model's held-out loss (None without training).
+    trained_stderr`` the trained model's held-out loss (None without training), after
+    ``trained_steps`` steps; ``trained_converged`` says whether the convergence rule stopped
+    it (False: the budget did, and the number is marked as unconverged in :meth:`rows`).
     """
 
     config: RugCompareConfig
@@ -240,6 +273,8 @@ class ComparisonResult:
     trained_loss: float | None = None
     trained_stderr: float | None = None
     train_seconds: float | None = None
+    trained_steps: int | None = None
+    trained_converged: bool | None = None
 
     @property
     def construction_vs_finite_z(self) -> float:
@@ -291,13 +326,22 @@ class ComparisonResult:
         if self.trained_loss is not None:
             table.append(
                 (
-                    "trained model (held out)",
+                    trained_label(self.trained_converged, self.trained_steps),
                     self.trained_loss,
                     self.trained_stderr,
                     self.relative(self.trained_loss),
                 )
             )
         return table
+
+
+def trained_label(converged: bool | None, steps: int | None) -> str:
+    """Row label of a trained model: says when its run did not converge (never silently)."""
+    if converged:
+        return f"trained model (held out; converged, {steps} steps)"
+    if steps is None:
+        return "trained model (held out)"
+    return f"trained model (held out; NOT converged after {steps} steps)"
 
 
 def compare_persian_rug(
@@ -365,6 +409,9 @@ def compare_persian_rug(
             learning_rate=config.train_lr,
             seed=config.seed,
             eval_samples=config.eval_samples,
+            converge=config.train_converge,
+            tol=config.train_tol,
+            window=config.train_window,
         )
     return ComparisonResult(
         config=config,
@@ -385,6 +432,8 @@ def compare_persian_rug(
         trained_loss=None if trained is None else trained.loss,
         trained_stderr=None if trained is None else trained.stderr,
         train_seconds=None if trained is None else trained.seconds,
+        trained_steps=None if trained is None else trained.steps,
+        trained_converged=None if trained is None else bool(trained.converged),
     )
 
 
@@ -416,6 +465,8 @@ def comparison_summary(result: ComparisonResult) -> dict[str, Any]:
         "construction_stderr": result.construction_stderr,
         "trained_loss": result.trained_loss,
         "trained_stderr": result.trained_stderr,
+        "trained_steps": result.trained_steps,
+        "trained_converged": result.trained_converged,
         "theory_regime": result.theory_regime,
         "time_sharing_loss": result.time_sharing_loss,
         "linear_loss": result.linear_loss,
@@ -481,7 +532,7 @@ def loss_curves(
     seed: int = 0,
     grid_size: int = 120,
     train_steps: int = 0,
-    train_lr: float = DEFAULT_TRAIN_LR,
+    train_lr: float | None = DEFAULT_TRAIN_LR,
     parallel: bool = False,
     progress: Callable[..., Any] | None = None,
 ) -> LossCurves:
@@ -602,7 +653,8 @@ def convergence_study(
     parallel: bool = False,
     progress: Callable[..., Any] | None = None,
 ) -> ConvergenceStudy:
-    """Build rugs of each size and measure their gap to the large-N theory (spec §7).
+    """Build rugs of each size and measure their gap to the large-N theory
+    (docs/finite_n.md#convergence-with-the-number-of-active-features).
 
     The theory is evaluated at each rug's r_eff. ``n_samples`` per size (the standard error
     shrinks with n too: each sample averages n features).

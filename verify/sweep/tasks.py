@@ -7,14 +7,17 @@ Each task is ``task(params: dict, seed: int) -> dict`` and is registered in
 and ``<name>_stderr`` columns. Library imports happen inside the tasks, so importing this module
 is cheap and a task whose library part is missing fails (and is recorded) on its own.
 
-* [``predict``] :func:`toyforge.theory.predict` — the large-N loss (spec persian_rug.md §2.3).
+* [``predict``] :func:`toyforge.theory.predict` — the large-N loss
+  (docs/large_n_theory.md#the-closed-form-loss).
   With an ``n_features`` parameter the effective ratio ``n_d/n_s`` with
-  ``n_d = max(floor(n_s r), 1)`` is used, as the paper's grid does (spec §5).
+  ``n_d = max(floor(n_s r), 1)`` is used, as the paper's grid does
+  (docs/large_n_theory.md#paper-grid-and-training-recipe).
 * [``construct+evaluate``] the Persian-rug construction
   (:func:`toyforge.constructions.persian_rug.persian_rug`) and its Monte Carlo loss
   (:func:`toyforge.verify.evaluate.evaluators.evaluate`).
 * [``train+evaluate``] a ReLU autoencoder trained by :func:`toyforge.verify.train.autoencoder.train`
-  (Adam, fresh sparse batches, spec persian_rug.md §5), evaluated like the construction.
+  (Adam, fresh sparse batches, docs/large_n_theory.md#paper-grid-and-training-recipe), evaluated
+  like the construction.
 * [``compare``] :func:`toyforge.verify.compare.persian_rug.compare_persian_rug`: large-N and
 finite-N
   theory, the rug's Monte Carlo loss and (with ``train = true``) a trained model.
@@ -119,7 +122,7 @@ def _flatten_estimates(fields: dict[str, Any]) -> dict[str, Any]:
 
 def effective_ratio(n_features: int, ratio: float) -> tuple[int, float]:
     """``(n_hidden, n_hidden / n_features)`` with ``n_hidden = max(floor(n_features·ratio), 1)``
-    (the paper's grid, spec persian_rug.md §5)."""
+    (the paper's grid, docs/large_n_theory.md#paper-grid-and-training-recipe)."""
     n_hidden = max(math.floor(n_features * ratio), 1)
     return n_hidden, n_hidden / n_features
 
@@ -219,6 +222,9 @@ _TRAIN_PARAMS = (
     "backend",
     "seed",
     "n_samples",
+    "converge",
+    "tol",
+    "window",
 )
 
 
@@ -230,13 +236,14 @@ def train_evaluate_task(params: dict[str, Any], seed: int) -> dict[str, Any]:
     Parameters: ``n_features``, ``ratio`` (``n_hidden = max(floor(n r), 1)``),
     ``feature_prob``, ``steps``; optional ``batch_size`` (1024), ``lr`` (the paper's
     3e-3/sqrt(n_features)), ``eps`` (the paper's 1e-7), ``dtype`` ("float32"), ``backend``
-    ("auto": the numba kernel), ``n_samples`` (evaluation, 100 000) — spec persian_rug.md §5,
-    with a fixed step count instead of the paper's convergence rule. Serial kernels (one
-    thread per task: the sweep parallelises over tasks).
+    ("auto": the numba kernel), ``n_samples`` (evaluation, 100 000); ``steps`` is a budget:
+    the convergence rule (``converge``, default true; ``tol``, ``window``,
+    ``docs/training.md#the-convergence-rule``) stops earlier. Serial kernels (one thread per
+    task: the sweep parallelises over tasks).
 
-    Outputs: ``loss``/``loss_stderr`` (held-out), ``final_train_loss``, ``n_hidden``,
-    ``train_seconds``, ``steps_per_second``; the model. Initialisation, training data and
-    evaluation use three seeds spawned from ``seed``.
+    Outputs: ``loss``/``loss_stderr`` (held-out), ``converged``, ``steps_run``,
+    ``final_train_loss``, ``n_hidden``, ``train_seconds``, ``steps_per_second``; the model.
+    Initialisation, training data and evaluation use three seeds spawned from ``seed``.
     """
     from toyforge.verify.train.autoencoder import (
         SparseFeatureData,
@@ -244,6 +251,7 @@ def train_evaluate_task(params: dict[str, Any], seed: int) -> dict[str, Any]:
         init_relu_autoencoder,
         train,
     )
+    from toyforge.verify.train.convergence import ConvergenceRule
     from toyforge.verify.train.optim import AdamConfig
 
     _check_known("train+evaluate", params, _TRAIN_PARAMS)
@@ -260,12 +268,19 @@ def train_evaluate_task(params: dict[str, Any], seed: int) -> dict[str, Any]:
         dtype=params.get("dtype", "float32"),
         backend=params.get("backend", "auto"),
         seed=train_seed,
+        convergence=ConvergenceRule(
+            tol=float(params.get("tol", 1e-3)), window=int(params.get("window", 200))
+        )
+        if params.get("converge", True)
+        else None,
     )
     data = SparseFeatureData(n_features=n_features, feature_prob=params["feature_prob"])
     result = train(init_relu_autoencoder(n_features, n_hidden, seed=init_seed), data, config)
     estimate = _evaluate(result.model, params, evaluate_seed)
     return {
         "loss": estimate,
+        "converged": bool(result.converged),
+        "steps_run": int(result.steps),
         "final_train_loss": float(result.history.train_loss[-1]),
         "n_hidden": n_hidden,
         "train_seconds": float(result.train_seconds),
