@@ -1,9 +1,10 @@
 """Shared timing harness for the benchmarks.
 
-Rules (spec performance.md §0): time **single-thread process CPU time** (robust on this shared
-machine), warm up first, calibrate the repeat count so a block lasts at least ``min_block``
-seconds, report the median of ``blocks`` blocks, and always compare against a reference run in
-the same process. Record which BLAS kernel numpy uses (OpenBLAS misdetects Zen 5 as Haswell).
+Rules (docs/performance.md#how-speed-is-measured): time **single-thread process CPU time** (robust
+on this shared machine), warm up first, calibrate the repeat count so a block lasts at least
+``min_block`` seconds, report the median of ``blocks`` blocks, and always compare against a
+reference run in the same process. Record which BLAS kernel numpy uses (OpenBLAS misdetects Zen 5 as
+Haswell).
 """
 
 from __future__ import annotations

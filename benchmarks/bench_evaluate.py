@@ -1,9 +1,9 @@
 """Evaluation speed of the ReLU autoencoder: toyforge kernels vs numpy dense vs PyTorch CPU.
 
-Shapes A–D of spec performance.md (batch 1024, float32, fresh data every batch), one thread,
-rates in samples per second of process CPU time (benchmarks/_harness.py). Weights: the
-Persian-rug construction (toyforge.constructions.persian_rug, Walsh–Hadamard rows with the
-theory's scale and bias), materialised as a dense float32 ReluAutoencoder; the fraction of
+Shapes A–D of docs/performance.md#how-speed-is-measured (batch 1024, float32, fresh data every
+batch), one thread, rates in samples per second of process CPU time (benchmarks/_harness.py).
+Weights: the Persian-rug construction (toyforge.constructions.persian_rug, Walsh–Hadamard rows with
+the theory's scale and bias), materialised as a dense float32 ReluAutoencoder; the fraction of
 positive outputs is reported (spec: 1–8 % for trained models). Falls back to random ±1/√m rows
 with a bias calibrated to 2 % positive outputs if the construction is unavailable.
 

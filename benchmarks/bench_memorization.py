@@ -5,8 +5,8 @@ S = 0.99, unit-norm points, for several T, by single-thread process CPU time: th
 (:func:`toyforge.verify.kernels.bottleneck2d.train_steps_kernel`, 20 steps per call) and the
 numpy reference (scipy.sparse X, dense T x n temporaries,
 :class:`toyforge.verify.train.optim.Adam`).
-Projects the time of the full 21-point T grid of spec memorization.md §7 for one seed
-(50,000 steps per T) from a per-(T·n) cost fitted on the measured kernel rates.
+Projects the time of the full 21-point T grid of docs/memorisation.md#data-double-descent for one
+seed (50,000 steps per T) from a per-(T·n) cost fitted on the measured kernel rates.
 """
 
 from __future__ import annotations

@@ -10,8 +10,8 @@
   on the same models, and the 10 x 10 grokking phase diagram with 2 seeds per cell
   (train fraction x weight decay, the ``toyforge grok-phase`` default; target <= 15 min CPU;
   ``quick`` runs a 3 x 3 x 2 diagram for 1 000 steps and reports it as such);
-* the PAIR grokking run (spec modular_addition.md §3.1, seed 0, float32) to test accuracy
-  ≥ 99 %: grok step, wall and CPU seconds (target: under 60 s single-thread). Skipped with
+* the PAIR grokking run (docs/modular_addition.md#training-recipes, seed 0, float32) to test
+  accuracy ≥ 99 %: grok step, wall and CPU seconds (target: under 60 s single-thread). Skipped with
   ``quick``.
 
 BLAS is limited to one thread (threadpoolctl): multithreaded BLAS costs 2x CPU on these tiny

@@ -1,8 +1,8 @@
 """Training-step speed of the ReLU autoencoder: sparse-aware numba vs numpy dense vs torch CPU.
 
-Spec performance.md §0/§8: shapes A–D, batch 1024, fresh data each step, Adam (lr 1e-3),
-float32, one thread, rates per second of process CPU time. The numba stepper is timed at init
-("early": about half the outputs positive, dense dL/du path) and at steady state (after
+See docs/performance.md#how-speed-is-measured: shapes A–D, batch 1024, fresh data each step, Adam
+(lr 1e-3), float32, one thread, rates per second of process CPU time. The numba stepper is timed at
+init ("early": about half the outputs positive, dense dL/du path) and at steady state (after
 ``warm_steps`` training steps, sparse dL/du path where the density allows). numpy dense and
 torch do the same work whatever the weights, so they are timed once. torch (optional, imported
 lazily) runs with ``set_num_threads(1)``, both with its standard fresh-data generator

@@ -1,7 +1,8 @@
 """Dictionary ("lookup-table") weights: networks that store a table and recall it exactly.
 
-Constructions of spec memorization.md §6, each with its exactness condition, which is checked;
-inputs outside the condition are refused with :class:`~toyforge.core.errors.InvalidParameter` naming
+Constructions of docs/memorisation.md#lookup-table, each with its exactness condition, which is
+checked; inputs outside the condition are refused with
+:class:`~toyforge.core.errors.InvalidParameter` naming
 the offending points:
 
 * :func:`lookup_table` (§6.1): one hidden ReLU neuron per stored key, unit-norm key as its
@@ -65,7 +66,8 @@ __all__ = [
 
 
 def lookup_table(keys: Any, values: Any, margin: float = 0.5) -> MLP:
-    """One ReLU neuron per key: ``y(x) = Σ_k ReLU(x̂_k·x − θ_k) v_k`` (spec §6.1).
+    """One ReLU neuron per key: ``y(x) = Σ_k ReLU(x̂_k·x − θ_k) v_k``
+    (docs/memorisation.md#lookup-table).
 
     Neuron k has weights x̂_k = x_k/‖x_k‖ and threshold
     ``θ_k = μ_k + margin·(‖x_k‖ − μ_k)``, where μ_k = max_{j≠k} x̂_k·x_j is the largest overlap
@@ -127,7 +129,8 @@ def _polygon_threshold(n_points: int) -> float:
 
 
 def polygon_weight_norm(n_points: int) -> float:
-    """‖W‖_F of :func:`polygon_memorizer` on T unit-norm points: √(T / (1 − τ)) (spec §6.2).
+    """‖W‖_F of :func:`polygon_memorizer` on T unit-norm points: √(T / (1 − τ))
+    (docs/memorisation.md#t-gon-memoriser).
 
     τ = max(cos 2π/T, 0); the norm is √T for T <= 4 and ≈ T^{3/2}/(√2 π) for large T.
     """
@@ -140,8 +143,8 @@ def polygon_memorizer(n_features: int, points: Any) -> ReluAutoencoder:
 
     With u_k = (cos 2πk/T, sin 2πk/T), τ = max(cos 2π/T, 0) and A = (1 − τ)^{−1/2}, feature i
     active in point k gets ``W_i = A x_{k,i} u_k`` and ``b_i = −τ A ‖W_i‖``; unused features get
-    W_i = 0, b_i = 0 (spec memorization.md §6.2). Then ``h_k = A u_k``, the own features of
-    point k come out exactly and the features of other points have pre-activation
+    W_i = 0, b_i = 0 (docs/memorisation.md#t-gon-memoriser). Then ``h_k = A u_k``, the own features
+    of point k come out exactly and the features of other points have pre-activation
     ``‖W_i‖ A (cos θ_jk − τ) <= 0``.
 
     Exactness condition: unit-norm points with non-negative entries and disjoint supports (no
@@ -213,7 +216,8 @@ def _group_solution(
 
 
 def slab_memorizer(points: Any, labels: Any, group_size: int | None = None) -> MLP:
-    """One hidden layer of 4⌈N/g⌉ ReLU neurons fitting N real scalar labels (spec §6.3).
+    """One hidden layer of 4⌈N/g⌉ ReLU neurons fitting N real scalar labels
+    (docs/memorisation.md#slab-memoriser).
 
     Points are split in order into groups G of g <= d points. For each group solve
     ``w·x_k = 1`` and ``u·x_k = y_k`` (k ∈ G) exactly; with s(x) = w·x − 1, a(x) = u·x, margin
@@ -223,7 +227,7 @@ def slab_memorizer(points: Any, labels: Any, group_size: int | None = None) -> M
 
     Exactness condition: every group's points are linearly independent (rank g) and no point
     outside a group lies on its hyperplane w·x = 1 (γ > 0). In float64 the error grows like
-    machine precision / ε (spec §6.3: 1e-7…1e-6 at N = 5000, d = 1000).
+    machine precision / ε (docs/memorisation.md#slab-memoriser: 1e-7…1e-6 at N = 5000, d = 1000).
 
     Parameters
     ----------
@@ -368,7 +372,8 @@ def sqrt_memorizer(
     labels: Any,
     seed: int | np.random.Generator | None = 0,
 ) -> TwoHiddenLayerMLP:
-    """Two hidden ReLU layers of width ~2√N fitting N real scalar labels (spec §6.4).
+    """Two hidden ReLU layers of width ~2√N fitting N real scalar labels
+    (docs/memorisation.md#square-root-memoriser).
 
     Project t = r·x (r ~ N(0, I)), sort, and split the points into K groups of L = ⌈√N⌉
     consecutive points. Layer 1 (2K − 1 units) holds the ramp t − t_min + 1 and two ramps per
@@ -381,7 +386,7 @@ def sqrt_memorizer(
 
     Exactness condition: the projections t are distinct (the points are distinct; r is drawn
     until they are). Floating-point error grows with N (slopes ~ 1/(gap between projected
-    points); spec §6.4: 4e-6 at N = 2000, 1e-3 at N = 5000).
+    points); docs/memorisation.md#square-root-memoriser: 4e-6 at N = 2000, 1e-3 at N = 5000).
 
     Parameters
     ----------
@@ -466,7 +471,8 @@ def _refuse_duplicates(X: np.ndarray) -> None:
 
 
 def circle_unembedding(n_classes: int, scale: float) -> MLP:
-    """The hidden-size-2 cross-entropy "final layer" dictionary of spec §6.5.
+    """The hidden-size-2 cross-entropy "final layer" dictionary of
+    docs/memorisation.md#circle-unembedding.
 
     Token c (one-hot input) is embedded at h_c = √s·u_c and unembedded with class vectors
     w_c = √s·u_c, u_c = (cos 2πc/C, sin 2πc/C); the logit gap to class c' is
@@ -499,7 +505,8 @@ def circle_unembedding(n_classes: int, scale: float) -> MLP:
 
 
 def circle_unembedding_loss(n_classes: int, scale: float) -> float:
-    """Cross-entropy of :func:`circle_unembedding` on every class (spec §6.5)::
+    """Cross-entropy of :func:`circle_unembedding` on every class
+    (docs/memorisation.md#circle-unembedding)::
 
         CE = log(1 + Σ_{c'≠c} exp(−s(1 − cos 2π(c'−c)/C)))
 

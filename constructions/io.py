@@ -1,6 +1,6 @@
 """Weight files: ``save(model, path)`` and ``load(path)`` for every registered architecture.
 
-Two formats, chosen by the file suffix (spec aesthetics_ecosystem.md §4.4):
+Two formats, chosen by the file suffix (docs/evaluation.md#weight-files):
 
 * ``.npz`` (default, no extra dependency): one array per model array, stored under the model's
   field name (``to_arrays()``), plus an entry ``config``: a 0-d unicode array holding one JSON

@@ -368,9 +368,9 @@ class ModularAdditionMLP(_ArraysMixin):
     """The PAIR modular-addition MLP ``logits(a, b) = act(W_in[a] + W_in[b]) W_out``.
 
     From the PAIR explorable "Do machine learning models memorize or generalize?" (grokking);
-    see spec ``modular_addition.md``. The input matrix is given either directly (``W_in``,
-    p x N) or factored as ``embedding @ projection`` (p x d times d x N), as in the trained
-    architecture. ``W_in_right`` (p x N), if given, is used for the second operand ``b``
+    see docs/modular_addition.md#the-architecture. The input matrix is given either directly
+    (``W_in``, p x N) or factored as ``embedding @ projection`` (p x d times d x N), as in the
+    trained architecture. ``W_in_right`` (p x N), if given, is used for the second operand ``b``
     (untied inputs, Gromov 2023); otherwise both operands share ``W_in``.
 
     Parameters

@@ -2,8 +2,8 @@
 
 Every builder returns a :class:`~toyforge.constructions.models.ModularAdditionMLP`; every claim
 of exactness is checked by :func:`exactness` over all p² pairs (accuracy and min margin). The
-formulas and the measured neuron counts are those of spec ``modular_addition.md`` §2 (PAIR
-explorable appendix A; Gromov 2023, arXiv:2301.02679, Eq. 6, 7, 12; Nanda et al. 2023,
+formulas and the measured neuron counts are those of docs/modular_addition.md#margins-and-exactness
+(PAIR explorable appendix A; Gromov 2023, arXiv:2301.02679, Eq. 6, 7, 12; Nanda et al. 2023,
 arXiv:2301.05217, App. B). Notation: θ_k(x) = 2πkx/p; frequencies are folded (k ≡ p − k).
 
 * tied **quadratic** (§2.1): ``W_in[a, j] = cos(θ_k(a) − φ_j)``, ``W_out[j, c] =
@@ -95,7 +95,8 @@ def _block_factors(
     """(embedding p×2, projection 2×N, readout N×2) of one frequency block.
 
     cos(θ − φ) = cos θ cos φ + sin θ sin φ, and the readout sits at the doubled angle 2φ_j
-    (PAIR: "the out-projection at twice the in-projection angle"; spec §2.2).
+    (PAIR: "the out-projection at twice the in-projection angle";
+    docs/modular_addition.md#tied-relu-construction).
     The amplitude scales the readout (logits are linear in it for both activations).
     """
     theta = 2 * np.pi * frequency * np.arange(modulus) / modulus
@@ -149,17 +150,20 @@ def _structural_reason(activation: str, n_neurons: int) -> str | None:
     if activation == "quadratic" and n_neurons == 4:
         return (
             "3 or >= 5 quadratic neurons per frequency (with 4, 4φ_j ≡ 0 so "
-            "Σ_j e^{4iφ_j} ≠ 0 and the harmonic 4φ aliases onto the readout; spec §2.1)"
+            "Σ_j e^{4iφ_j} ≠ 0 and the harmonic 4φ aliases onto the readout; "
+            "docs/modular_addition.md#tied-quadratic-construction)"
         )
     if activation == "relu" and n_neurons == 3:
         return (
             "an odd N >= 5 ReLU neurons per frequency (with 3, the first harmonic "
-            "aliases onto the doubled-angle readout with 2.4x the signal; spec §2.2)"
+            "aliases onto the doubled-angle readout with 2.4x the signal; "
+            "docs/modular_addition.md#tied-relu-construction)"
         )
     if activation == "relu" and n_neurons % 2 == 0:
         return (
             "an odd N >= 5 ReLU neurons per frequency (an even N aliases the harmonic "
-            "N−2 of ReLU(cos) onto the signal and fails for most p; spec §2.2)"
+            "N−2 of ReLU(cos) onto the signal and fails for most p; "
+            "docs/modular_addition.md#tied-relu-construction)"
         )
     return None
 
@@ -176,8 +180,10 @@ def min_neurons_per_frequency(
 ) -> int:
     """Fewest neurons per frequency for which the tied construction is exact on all p² pairs.
 
-    Quadratic: 3 (proved, spec §2.1). ReLU: the smallest odd N >= 5 whose frequency-1 block is
-    exact by enumeration (5 for p <= 113, 7 up to 257 at ρ = 0; spec §2.2).
+    Quadratic: 3 (proved, docs/modular_addition.md#tied-quadratic-construction). ReLU: the smallest
+    odd N >= 5 whose frequency-1 block is
+    exact by enumeration (5 for p <= 113, 7 up to 257 at ρ = 0;
+    docs/modular_addition.md#tied-relu-construction).
     """
     modulus = _check_modulus(modulus)
     check_choice("activation", activation, ACTIVATIONS)
@@ -205,7 +211,8 @@ def modular_addition(
     factored: bool = False,
     strict: bool = True,
 ) -> ModularAdditionMLP:
-    """The tied Fourier construction ``logits = act(W_in[a] + W_in[b]) W_out`` (spec §2.1–2.2).
+    """The tied Fourier construction ``logits = act(W_in[a] + W_in[b]) W_out``
+    (docs/modular_addition.md#tied-quadratic-construction).
 
     Parameters
     ----------
@@ -341,7 +348,8 @@ _UNWANTED_PHASE_COMBINATIONS = ((1, 1), (1, -1), (3, 1), (1, 3), (2, 2), (0, 2),
 
 
 def _cyclic_design(n_neurons: int) -> int | None:
-    """Smallest t with a + t·b ≢ 0 (mod M) for every unwanted (a, b) (spec §2.3)."""
+    """Smallest t with a + t·b ≢ 0 (mod M) for every unwanted (a, b)
+    (docs/modular_addition.md#untied-quadratic-construction-gromov)."""
     for t in range(1, n_neurons):
         if all((a + t * b) % n_neurons for a, b in _UNWANTED_PHASE_COMBINATIONS):
             return t
@@ -357,7 +365,8 @@ def untied_quadratic(
     seed: int | None = None,
     factored: bool = False,
 ) -> ModularAdditionMLP:
-    """Gromov's untied x² construction, with exact designed phases or random ones (spec §2.3).
+    """Gromov's untied x² construction, with exact designed phases or random ones
+    (docs/modular_addition.md#untied-quadratic-construction-gromov).
 
     ``W_in[n, j] = cos(θ_k(n) + φ1_j)``, ``W_in_right[m, j] = cos(θ_k(m) + φ2_j)``,
     ``W_out[j, q] = cos(θ_k(q) + φ1_j + φ2_j)``. ``phases="designed"``: (φ1, φ2)_j =

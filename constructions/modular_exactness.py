@@ -143,7 +143,8 @@ def all_pair_logits(model: ModularAdditionMLP, first_operands: np.ndarray) -> np
 
 
 def exactness(model: ModularAdditionMLP) -> ExactnessReport:
-    """Accuracy and min margin of ``model`` over all p² pairs, in float64 (spec §6b)."""
+    """Accuracy and min margin of ``model`` over all p² pairs, in float64
+    (docs/modular_addition.md#margins-and-exactness)."""
     modulus = model.modulus
     rows_per_chunk = max(1, _CHUNK_ELEMENTS // (modulus * max(modulus, model.n_hidden)))
     n_wrong, margin, max_abs = 0, math.inf, 0.0

@@ -40,7 +40,8 @@ def lp_readout(
     W_in_right: np.ndarray | None = None,
     tol: float = 1e-9,
 ) -> LPReadoutResult:
-    """The readout maximising the worst-case margin for a fixed input matrix (spec §2.2).
+    """The readout maximising the worst-case margin for a fixed input matrix
+    (docs/modular_addition.md#lp-readout).
 
     Solves  max t  s.t.  h(a,b) · (w_{a+b} − w_c) >= t  for all pairs and all c ≠ a+b,
     −1 <= W_out <= 1, with h(a, b) = act(W_in[a] + W_in_right[b]) (tied: only a <= b is

@@ -1,7 +1,7 @@
 """The Persian-rug autoencoder, built directly from Walsh–Hadamard rows (no training).
 
 Cowsik, Dolev, Infanger (2024, arXiv:2410.12101) and their code KfirD/PersianRug
-(``hadamard_model.py``); spec persian_rug.md §4:
+(``hadamard_model.py``); docs/persian_rug.md#the-construction:
 
 * ``W_in = H[S, :]``: a set S of ``n_hidden`` distinct rows of the Sylvester–Hadamard matrix H
   of order ``n_features`` (entries ±1, ``H_kj = (−1)^{popcount(k AND j)}``);
@@ -9,19 +9,23 @@ Cowsik, Dolev, Infanger (2024, arXiv:2410.12101) and their code KfirD/PersianRug
   ``W_ij = f_S(i ⊕ j)``, ``diag(W) ≡ 1``, ``Σ_{j≠i} W_ij² = 1/r − 1`` (the variance bound of §2.2
   saturated), off-diagonal row sum ``(1/r)·1[0 ∈ S] − 1``, W symmetric;
 * forward pass ``y = ReLU(scale · W x + bias)`` with two scalars set **exactly** from the
-  large-N theory (:func:`toyforge.theory.predict` at r_eff = n_hidden/n_features, spec §5 and
+  large-N theory (:func:`toyforge.theory.predict` at r_eff = n_hidden/n_features,
+  docs/large_n_theory.md#paper-grid-and-training-recipe and
   §8.9): ``scale = a*`` and ``bias = a*·(c* − μ0)`` where ``μ0 = (p/2)((1/r)·1[0∈S] − 1)`` is
-  the mean interference of this row set (spec §2.3 "Recovering the model's own parameters").
+  the mean interference of this row set (docs/persian_rug.md#scale-and-bias-from-the-theory).
 
 The model is stored matrix-free (the row set and two scalars), so n_features = 2^20 needs
 no n × n matrix; :meth:`PersianRugAutoencoder.materialize` returns the dense
 :class:`~toyforge.constructions.models.ReluAutoencoder` when it fits in memory.
 
-Row selection (spec §8.5): ``"random"`` (uniform, the paper's choice), ``"min-skewness"``
-(the lowest interference skewness ``Σ_{t≠0} f_S(t)³`` among ``n_candidates`` uniform draws;
-spec §2.4: the loss rises with that skewness) and ``"first"`` (rows 0 … n_hidden−1, a
-repetition code kept as the documented failure case: +108 % at (1024, 0.25, 0.05), spec §4.2).
-Sylvester matrices exist only for n = 2^k: other sizes are refused with the nearest valid ones.
+Row selection (docs/persian_rug.md#row-selection): ``"random"`` (uniform, the paper's choice),
+``"min-skewness"`` (the lowest interference skewness ``Σ_{t≠0} f_S(t)³`` among ``n_candidates``
+uniform draws;
+docs/finite_n.md#dependence-on-the-row-set: the loss rises with that skewness) and ``"first"`` (rows
+0 … n_hidden−1, a
+repetition code kept as the documented failure case: +108 % at (1024, 0.25, 0.05),
+docs/persian_rug.md#row-selection). Sylvester matrices exist only for n = 2^k: other sizes are
+refused with the nearest valid ones.
 """
 
 from __future__ import annotations
@@ -85,13 +89,15 @@ def check_power_of_two(name: str, value: object) -> int:
 
 
 def hidden_size(n_features: int, ratio: float) -> int:
-    """``n_hidden = max(floor(ratio · n_features), 1)`` (spec §5, §8.9)."""
+    """``n_hidden = max(floor(ratio · n_features), 1)``
+    (docs/large_n_theory.md#paper-grid-and-training-recipe)."""
     ratio = check_interval("ratio", ratio, 0.0, 1.0, low_open=True)
     return max(int(math.floor(ratio * n_features + 1e-9)), 1)
 
 
 def _row_skewness(rows: np.ndarray, n_features: int) -> float:
-    """``Σ_{t≠0} f_S(t)³`` (spec §2.4: the skewness of ν is proportional to it)."""
+    """``Σ_{t≠0} f_S(t)³`` (docs/finite_n.md#dependence-on-the-row-set: the skewness of ν is
+    proportional to it)."""
     kernel = interference_kernel(rows, n_features)
     return float(np.sum(kernel[1:] ** 3))
 
@@ -115,7 +121,8 @@ def _select_rows(
 
 
 def rug_parameters(rows: np.ndarray, n_features: int, feature_prob: float) -> tuple[float, float]:
-    """(scale, bias) of the rug with rows S from the large-N theory, exactly (spec §2.3).
+    """(scale, bias) of the rug with rows S from the large-N theory, exactly
+    (docs/persian_rug.md#scale-and-bias-from-the-theory).
 
     ``scale = a*``, ``bias = a*·(c* − μ0)``, ``μ0 = (p/2)((1/r)·1[0 ∈ S] − 1)``, with
     (a*, c*) the symmetric optimum of :func:`toyforge.theory.predict` at r_eff.
@@ -137,7 +144,7 @@ def persian_rug(
     selection: str = "random",
     n_candidates: int = 16,
 ) -> PersianRugAutoencoder:
-    """Build the Persian-rug autoencoder directly (spec persian_rug.md §4).
+    """Build the Persian-rug autoencoder directly (docs/persian_rug.md#the-construction).
 
     Parameters
     ----------
@@ -265,7 +272,8 @@ class PersianRugAutoencoder:
 
     @property
     def contains_row_zero(self) -> bool:
-        """Whether the all-ones row 0 is in S (it shifts the mean interference, spec §4.1)."""
+        """Whether the all-ones row 0 is in S (it shifts the mean interference,
+        docs/persian_rug.md#exact-properties)."""
         return bool(self.rows[0] == 0)
 
     def to_arrays(self) -> dict[str, np.ndarray]:
@@ -295,7 +303,8 @@ class PersianRugAutoencoder:
     # ------------------------------------------------------------------ structure of W
 
     def interference_kernel(self) -> np.ndarray:
-        """``f_S(t)``, t = 0 … n−1, shape (n_features,): ``W_ij = f_S(i ⊕ j)`` (spec §4.2)."""
+        """``f_S(t)``, t = 0 … n−1, shape (n_features,): ``W_ij = f_S(i ⊕ j)``
+        (docs/persian_rug.md#why-it-looks-like-a-rug)."""
         return interference_kernel(self.rows, self.n_features)
 
     def offdiagonal_weights(self) -> np.ndarray:
@@ -303,7 +312,8 @@ class PersianRugAutoencoder:
         return self.interference_kernel()[1:]
 
     def mean_interference(self, feature_prob: float) -> float:
-        """μ0 = (p/2)·((1/r)·1[0 ∈ S] − 1), exact at every n (spec §4.1)."""
+        """μ0 = (p/2)·((1/r)·1[0 ∈ S] − 1), exact at every n
+        (docs/persian_rug.md#exact-properties)."""
         p = check_probability("feature_prob", feature_prob)
         return p / 2 * ((1.0 / self.ratio) * float(self.contains_row_zero) - 1.0)
 

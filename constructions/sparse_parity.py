@@ -1,7 +1,7 @@
 """The PAIR "1s and 0s" task (sparse parity) and an exact ReLU construction for it.
 
 Task (PAIR explorable "Do machine learning models memorize or generalize?", sweep
-``source/grokking/sweep-sparse-parity/``; spec modular_addition.md §3.1): inputs are random
+``source/grokking/sweep-sparse-parity/``; docs/modular_addition.md#sparse-parity): inputs are random
 strings of ``n_bits`` = 30 bits in {0, 1}; the label is the parity of the first ``k`` = 3 bits.
 The model is a one-hidden-layer ReLU MLP with one output logit (label 1 iff logit > 0), i.e.
 :class:`~toyforge.constructions.models.MLP` with ``n_outputs = 1``.

@@ -41,7 +41,8 @@ modular_problems = primes(max_value=97).flatmap(
 @settings(max_examples=20, deadline=None)
 @given(modular_problems)
 def test_quadratic_fourier_construction_is_exact(problem):
-    """3 x² neurons per frequency add mod p exactly (spec modular_addition.md §2.1)."""
+    """3 x² neurons per frequency add mod p exactly
+    (docs/modular_addition.md#tied-quadratic-construction)."""
     modulus, frequencies = problem
     model = modular_addition(modulus, frequencies, neurons_per_frequency=3, activation="quadratic")
     assert_exact_on_all_inputs(model)  # all p² pairs, float64: accuracy 1 and margin > 0
@@ -50,7 +51,7 @@ def test_quadratic_fourier_construction_is_exact(problem):
 @settings(max_examples=30, deadline=None)
 @given(key_value_tables(n_keys=st.integers(1, 12), key_dim=st.integers(2, 6), value_dim=3))
 def test_lookup_table_recalls_every_key(table):
-    """One ReLU neuron per key stores any values exactly (spec memorization.md §6.1)."""
+    """One ReLU neuron per key stores any values exactly (docs/memorisation.md#lookup-table)."""
     model = lookup_table(table.keys, table.values)
     assert_exact_on_all_inputs(model, table)  # max |f(key) − value| within rounding
 
@@ -60,7 +61,8 @@ def test_lookup_table_recalls_every_key(table):
     configurations(min_ratio=0.05, max_ratio=1.0, min_feature_prob=0.005), st.integers(0, 2**32 - 1)
 )
 def test_large_n_loss_matches_monte_carlo_of_the_reduced_model(config, seed):
-    """The closed form equals E[(a ReLU(x + c + σz) − x)²] (spec persian_rug.md §2.3)."""
+    """The closed form equals E[(a ReLU(x + c + σz) − x)²]
+    (docs/large_n_theory.md#the-closed-form-loss)."""
     optimum = symmetric_optimum(config.ratio, config.feature_prob)
     rng = np.random.default_rng(seed)
     n_samples = 20_000
@@ -85,7 +87,8 @@ def test_large_n_loss_matches_monte_carlo_of_the_reduced_model(config, seed):
     st.integers(0, 1000),
 )
 def test_persian_rug_beats_the_best_linear_autoencoder(config, seed):
-    """Superposition pays: the rug's loss <= (1 − r)·v, the optimal linear loss (spec §3.2).
+    """Superposition pays: the rug's loss <= (1 − r)·v, the optimal linear loss
+    (docs/large_n_theory.md#elementwise-bounds-mmse-and-jumprelu).
 
     Holds in this sparse region at these sizes (measured: at least 13 SE below); at small
     p·n the finite-size rug can lose to it (n = 64, r = 0.05, p = 0.01).

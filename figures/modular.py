@@ -3,7 +3,7 @@
 Renderers take arrays and result objects (a :class:`~toyforge.verify.experiments.grokking.
 TrainingHistory`, a :class:`~toyforge.verify.experiments.fourier_analysis.FourierSpectrum`, models)
 and return a
-:class:`matplotlib.figure.Figure`; they compute no losses (spec DESIGN.md "figures").
+:class:`matplotlib.figure.Figure`; they compute no losses (docs/index.md#layers-and-conventions).
 """
 
 from __future__ import annotations

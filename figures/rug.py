@@ -1,16 +1,18 @@
 """Figures of the Persian rug: the weight image, loss curves, convergence to the theory.
 
 Renderers take arrays and result objects (:mod:`toyforge.verify.compare.persian_rug`) and return
-:class:`matplotlib.figure.Figure` objects; they compute no losses (DESIGN.md).
+:class:`matplotlib.figure.Figure` objects; they compute no losses
+(docs/index.md#layers-and-conventions).
 
 * :func:`rug_figure` — ``W = W_out W_in`` as an image (diverging colormap centred at zero,
-  nearest interpolation; spec persian_rug.md §4.2), optionally beside a trained W of the same
-  size, and histograms of the off-diagonal weights.
+  nearest interpolation; docs/persian_rug.md#why-it-looks-like-a-rug), optionally beside a trained W
+  of the same size, and histograms of the off-diagonal weights.
 * :func:`loss_curves_figure` — loss against ratio or feature probability: large-N theory
   (symmetric branch and time-sharing envelope), linear baseline, rug Monte Carlo points with
   error bars, finite-N theory at the rugs, trained points.
 * :func:`convergence_figure` — |relative gap| of the rug to the large-N theory against p·n,
-  log-log (spec §7), with the finite-N theory's gap.
+  log-log (docs/finite_n.md#convergence-with-the-number-of-active-features), with the finite-N
+  theory's gap.
 """
 
 from __future__ import annotations

@@ -10,8 +10,9 @@ Panels (each optional, drawn when its columns are present):
 
 Rows are dicts as returned by :func:`toyforge.verify.sweep.read_table`; grid points without a
 row (or with a missing value) are drawn as NaN (blank) cells. The grid of the Persian-rug paper
-(Cowsik, Dolev, Infanger 2024, §5 of spec persian_rug.md) is :data:`PAPER_GRID`. The relative
-gaps are ratios of table columns; no loss is computed here (DESIGN.md).
+(Cowsik, Dolev, Infanger 2024, docs/large_n_theory.md#paper-grid-and-training-recipe) is
+:data:`PAPER_GRID`. The relative
+gaps are ratios of table columns; no loss is computed here (docs/index.md#layers-and-conventions).
 """
 
 from __future__ import annotations

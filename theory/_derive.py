@@ -1,7 +1,7 @@
 """Symbolic derivation (sympy) of the closed forms used by :mod:`toyforge.theory`.
 
 Imported only by the tests (never by ``toyforge.theory`` itself, so sympy is not needed at
-call time). It derives, from their definitions (spec persian_rug.md §2.3):
+call time). It derives, from their definitions (docs/large_n_theory.md#gaussian-relu-moments):
 
 * ``M_k(m) = E[(m + sigma z)_+^k] = int_{-m/sigma}^inf (m + sigma z)^k phi(z) dz``, k = 0..3;
 * ``E[R^2] / p`` over the active part, ``int_0^1 M2(u + c) du``, and
@@ -43,13 +43,15 @@ def committed_moment(k: int) -> sp.Expr:
 
 
 def committed_active_square() -> sp.Expr:
-    """``int_0^1 M2(u + c) du = [M3(1 + c) - M3(c)] / 3`` (spec §2.3)."""
+    """``int_0^1 M2(u + c) du = [M3(1 + c) - M3(c)] / 3``
+    (docs/large_n_theory.md#gaussian-relu-moments)."""
     m3 = committed_moment(3)
     return (m3.subs(m, 1 + c) - m3.subs(m, c)) / 3
 
 
 def committed_active_cross() -> sp.Expr:
-    """``int_0^1 u M1(u + c) du = M2(1 + c)/2 - [M3(1 + c) - M3(c)]/6`` (spec §2.3)."""
+    """``int_0^1 u M1(u + c) du = M2(1 + c)/2 - [M3(1 + c) - M3(c)]/6``
+    (docs/large_n_theory.md#gaussian-relu-moments)."""
     m2, m3 = committed_moment(2), committed_moment(3)
     return m2.subs(m, 1 + c) / 2 - (m3.subs(m, 1 + c) - m3.subs(m, c)) / 6
 

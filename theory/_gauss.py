@@ -1,6 +1,6 @@
 """Gaussian ReLU moments ``M_k(m) = E[(m + sigma z)_+^k]``, z ~ N(0, 1), for k = 0..3.
 
-Closed forms (spec persian_rug.md §2.3; derived and checked with sympy in
+Closed forms (docs/large_n_theory.md#gaussian-relu-moments; derived and checked with sympy in
 :mod:`toyforge.theory._derive`), with ``t = m / sigma``::
 
     M0(m) = Phi(t)

@@ -1,4 +1,5 @@
-"""High-sparsity asymptotics of the large-N loss at fixed ratio (spec persian_rug.md §3.1).
+"""High-sparsity asymptotics of the large-N loss at fixed ratio
+(docs/large_n_theory.md#high-sparsity-laws).
 
 Leading law::
 
@@ -10,7 +11,8 @@ Refined (small-sigma expansion of §2.3)::
     u solves phi(u) - u Phi(-u) = p u / 4,
 
 with ``sigma^2 = (1/r - 1)(p/3 - p^2/4)``. The refined law is accurate to 25% at p = 1e-2 and
-to 0.05% at 1e-8 (spec §3.1); the leading law converges slowly (log-log corrections).
+to 0.05% at 1e-8 (docs/large_n_theory.md#high-sparsity-laws); the leading law converges slowly
+(log-log corrections).
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 def leading_asymptotic_loss(
     ratio: np.ndarray | float, feature_prob: np.ndarray | float
 ) -> np.ndarray:
-    """``(1/r - 1) p^2 ln(1/p) / 6`` (spec §3.1). Arguments broadcast."""
+    """``(1/r - 1) p^2 ln(1/p) / 6`` (docs/large_n_theory.md#high-sparsity-laws). Arguments
+    broadcast."""
     r = np.asarray(ratio, float)
     p = np.asarray(feature_prob, float)
     return (1.0 / r - 1.0) * p * p * np.log(1.0 / p) / 6.0
@@ -44,7 +47,8 @@ def _excess_mean(u: np.ndarray) -> np.ndarray:
 
 
 def threshold_u(feature_prob: np.ndarray | float) -> np.ndarray:
-    """Root ``u > 0`` of ``phi(u) - u Phi(-u) = p u / 4`` (spec §3.1), by bisection."""
+    """Root ``u > 0`` of ``phi(u) - u Phi(-u) = p u / 4``
+    (docs/large_n_theory.md#high-sparsity-laws), by bisection."""
     p = np.asarray(feature_prob, float)
     low = np.zeros_like(p)
     high = np.full_like(p, 40.0)
@@ -59,7 +63,8 @@ def threshold_u(feature_prob: np.ndarray | float) -> np.ndarray:
 def refined_asymptotic_loss(
     ratio: np.ndarray | float, feature_prob: np.ndarray | float
 ) -> np.ndarray:
-    """``sigma^2 [p (1 + u^2/4) + F2(u)]`` with u from :func:`threshold_u` (spec §3.1)."""
+    """``sigma^2 [p (1 + u^2/4) + F2(u)]`` with u from :func:`threshold_u`
+    (docs/large_n_theory.md#high-sparsity-laws)."""
     p = np.asarray(feature_prob, float)
     sigma = interference_sigma(ratio, p)
     u = threshold_u(p)

@@ -1,9 +1,9 @@
 """Baselines and elementwise lower bounds for the large-N loss.
 
-Spec persian_rug.md §1 and §3.2. Per-feature, per-sample MSE throughout:
+See docs/large_n_theory.md#baselines. Per-feature, per-sample MSE throughout:
 
 * zero output: ``p/3``; best constant ``p/2``: ``v = p/3 - p^2/4``;
-* optimal linear (affine) map: ``(1 - r) v`` (spec §2.3 note 2);
+* optimal linear (affine) map: ``(1 - r) v`` (docs/large_n_theory.md#baselines);
 * elementwise bounds on the same Gaussian-interference pre-activation ``h = x + sigma z``
   (variance bound saturated, ``sigma^2 = (1/r - 1) v``, mean interference removed):
 
@@ -54,18 +54,19 @@ _REFINE_STEPS = 12
 
 
 def zero_loss(feature_prob: np.ndarray | float) -> np.ndarray:
-    """Loss of the all-zero output, ``E[x^2] = p/3`` (spec §1)."""
+    """Loss of the all-zero output, ``E[x^2] = p/3`` (docs/large_n_theory.md#baselines)."""
     return np.asarray(feature_prob, float) / 3.0
 
 
 def constant_loss(feature_prob: np.ndarray | float) -> np.ndarray:
-    """Loss of the best constant ``p/2``: ``v = p/3 - p^2/4`` (spec §1)."""
+    """Loss of the best constant ``p/2``: ``v = p/3 - p^2/4`` (docs/large_n_theory.md#baselines)."""
     p = np.asarray(feature_prob, float)
     return p / 3.0 - p * p / 4.0
 
 
 def linear_loss(ratio: np.ndarray | float, feature_prob: np.ndarray | float) -> np.ndarray:
-    """Loss of the optimal affine map of rank ``r n``: ``(1 - r) v`` (spec §2.3, §5)."""
+    """Loss of the optimal affine map of rank ``r n``: ``(1 - r) v``
+    (docs/large_n_theory.md#baselines)."""
     return (1.0 - np.asarray(ratio, float)) * constant_loss(feature_prob)
 
 
@@ -147,7 +148,8 @@ def _mmse_quadrature(s: np.ndarray, p: np.ndarray) -> np.ndarray:
 
 
 def mmse_loss(ratio: np.ndarray | float, feature_prob: np.ndarray | float) -> np.ndarray:
-    """Bayes-optimal elementwise loss ``E[(x - E[x | x + sigma z])^2]`` (spec §3.2).
+    """Bayes-optimal elementwise loss ``E[(x - E[x | x + sigma z])^2]``
+    (docs/large_n_theory.md#elementwise-bounds-mmse-and-jumprelu).
 
     Arguments broadcast; the result has their broadcast shape. ``ratio = 1`` gives 0.
     """
@@ -184,7 +186,8 @@ def _region_integrals(
 ) -> tuple[dict[tuple[int, int], np.ndarray], tuple[np.ndarray, ...]]:
     """``T[i, l] = int_0^1 u^i M_l(u - theta) du`` for ``i + l <= 2``, and ``M_l(-theta)``.
 
-    Antiderivatives of ``m^n M_l(m)`` follow from ``d M_k / dm = k M_{k-1}`` (spec §2.3).
+    Antiderivatives of ``m^n M_l(m)`` follow from ``d M_k / dm = k M_{k-1}``
+    (docs/large_n_theory.md#the-closed-form-loss).
     """
     at_upper = _one_side(1.0 - theta, sigma, plus=True)  # M_k(1 - theta)
     at_lower = _one_side(theta, sigma, plus=False)  # M_k(-theta)
@@ -303,7 +306,8 @@ def _refine_bracket(br: _Bracket, sigma: np.ndarray, p: np.ndarray) -> np.ndarra
 
 
 def jumprelu_loss(ratio: np.ndarray | float, feature_prob: np.ndarray | float) -> np.ndarray:
-    """Best JumpReLU ``g (h + d) 1[h > theta]`` on ``h = x + sigma z`` (spec §3.2).
+    """Best JumpReLU ``g (h + d) 1[h > theta]`` on ``h = x + sigma z``
+    (docs/large_n_theory.md#elementwise-bounds-mmse-and-jumprelu).
 
     Arguments broadcast; the result has their broadcast shape. ``ratio = 1`` gives 0. The
     family contains the affine map (``theta -> -inf``), so the result is at most

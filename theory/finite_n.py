@@ -1,7 +1,7 @@
 """Finite-N theory of the Persian-rug autoencoder: the exact loss from the interference law.
 
-For the Persian rug (spec persian_rug.md §4) every row of ``W = H_Sᵀ H_S / n_hidden`` is a
-permutation of the same vector ``f_S(t) = (1/n_hidden) Σ_{k∈S} (−1)^{popcount(k AND t)}``
+For the Persian rug (docs/persian_rug.md#the-construction) every row of ``W = H_Sᵀ H_S / n_hidden``
+is a permutation of the same vector ``f_S(t) = (1/n_hidden) Σ_{k∈S} (−1)^{popcount(k AND t)}``
 (``W_ij = f_S(i ⊕ j)``, §4.2), ``W_ii = 1``. The pre-activation of output i is
 ``scale·(x_i + ν_i) + bias`` with interference ``ν_i = Σ_{j≠i} W_ij x_j``, a sum of independent
 sparse terms whose law does not depend on i. Only Gaussianity of ν fails at finite n (spec
@@ -10,8 +10,9 @@ law:
 
 * **exact** — the characteristic function of ν is
   ``φ(t) = Π_j (1 − p + p (e^{i t w_j} − 1)/(i t w_j))`` (x_j = B_j U_j, B ~ Bernoulli(p),
-  U ~ U[0,1), spec §1). It is evaluated on the frequency grid of an N-point periodic lattice
-  and inverted by one real FFT into lattice weights ``q_k``. ``Σ_k q_k F(ν_k)`` then equals
+  U ~ U[0,1), docs/large_n_theory.md#model-data-and-loss). It is evaluated on the frequency grid of
+  an N-point periodic lattice and inverted by one real FFT into lattice weights ``q_k``.
+  ``Σ_k q_k F(ν_k)`` then equals
   ``E[I_N F(ν)]``, where ``I_N F`` is the trigonometric interpolant of F on the lattice
   (discrete Fourier duality), so the only errors are (i) the interpolation error of the loss
   integrands, which are C¹ piecewise polynomials (O(Δ²) in the lattice step Δ), and
@@ -22,10 +23,10 @@ law:
 * **edgeworth** — the cheaper Edgeworth expansion of the density of ν from its first four
   cumulants (``κ_r(ν) = κ_r(x) Σ_j w_j^r``), integrated numerically.
 * **gaussian** — the same integral with a normal ν of the exact mean and variance: the
-  large-N formula of spec §2.3 evaluated at given (scale, bias).
+  large-N formula of docs/large_n_theory.md#the-closed-form-loss evaluated at given (scale, bias).
 
 Given the law of ν, the loss at (scale A, bias b), with c = b/A and A > 0, is exactly
-quadratic in A (spec §2.3)::
+quadratic in A (docs/large_n_theory.md#the-closed-form-loss)::
 
     L(A, c) = p/3 − 2A·E[x R] + A²·E[R²],      R = ReLU(x + ν + c)
     E[x R]  = p·E_ν[G(ν + c)],                 G(m) = ∫₀¹ x (x + m)_+ dx
@@ -78,8 +79,8 @@ def walsh_hadamard_transform(values: np.ndarray) -> np.ndarray:
 
     ``out[..., k] = Σ_j values[..., j] · (−1)^{popcount(k AND j)}``, i.e. ``values @ H`` with
     H the Sylvester–Hadamard matrix (``scipy.linalg.hadamard``), computed with log2(n)
-    butterfly stages in O(n log n) (spec persian_rug.md §4.1). This is the project's one numpy
-    FWHT: the rug construction uses it, and the numba kernel
+    butterfly stages in O(n log n) (docs/persian_rug.md#the-construction). This is the project's one
+    numpy FWHT: the rug construction uses it, and the numba kernel
     ``toyforge.verify.kernels.fwht.fwht`` is tested against it.
 
     Parameters
@@ -126,8 +127,8 @@ def _check_rows(rows: Any, n_features: int) -> np.ndarray:
 def interference_kernel(rows: Any, n_features: int) -> np.ndarray:
     """``f_S(t) = (1/n_hidden) Σ_{k∈S} (−1)^{popcount(k AND t)}`` for t = 0 … n−1.
 
-    Row i of the rug's ``W`` is ``W_ij = f_S(i ⊕ j)`` (spec persian_rug.md §4.2); ``f_S(0) = 1``
-    is the diagonal. One Walsh–Hadamard transform of the indicator of S.
+    Row i of the rug's ``W`` is ``W_ij = f_S(i ⊕ j)`` (docs/persian_rug.md#why-it-looks-like-a-rug);
+    ``f_S(0) = 1`` is the diagonal. One Walsh–Hadamard transform of the indicator of S.
 
     Parameters
     ----------
@@ -155,7 +156,8 @@ def offdiagonal_weights(rows: Any, n_features: int) -> np.ndarray:
 
 
 def _data_cumulants(feature_prob: float) -> tuple[float, float, float, float]:
-    """Cumulants κ1…κ4 of x = B·U, B ~ Bernoulli(p), U ~ U[0,1) (moments p/(k+1), spec §1)."""
+    """Cumulants κ1…κ4 of x = B·U, B ~ Bernoulli(p), U ~ U[0,1) (moments p/(k+1),
+    docs/large_n_theory.md#model-data-and-loss)."""
     p = feature_prob
     m1, m2, m3, m4 = p / 2, p / 3, p / 4, p / 5
     k2 = m2 - m1**2
@@ -327,13 +329,14 @@ def _edgeworth_lattice(law: InterferenceLaw, gaussian: bool) -> _Lattice:
 
 
 def _active_cross(m: np.ndarray) -> np.ndarray:
-    """G(m) = ∫₀¹ x (x + m)_+ dx (MATS ``G``, spec §2.3)."""
+    """G(m) = ∫₀¹ x (x + m)_+ dx (MATS ``G``, docs/large_n_theory.md#the-closed-form-loss)."""
     low = np.clip(-m, 0.0, 1.0)
     return (1 - low**3) / 3 + m * (1 - low**2) / 2
 
 
 def _active_square(m: np.ndarray) -> np.ndarray:
-    """H(m) = ∫₀¹ (x + m)_+² dx = ((1 + m)_+³ − m_+³)/3 (MATS ``H``, spec §2.3)."""
+    """H(m) = ∫₀¹ (x + m)_+² dx = ((1 + m)_+³ − m_+³)/3 (MATS ``H``,
+    docs/large_n_theory.md#the-closed-form-loss)."""
     return (np.maximum(1 + m, 0.0) ** 3 - np.maximum(m, 0.0) ** 3) / 3
 
 
@@ -502,7 +505,8 @@ def large_n_optimum(ratio: float, feature_prob: float) -> tuple[float, float, fl
 
 
 def _large_n_parameters(ratio: float, feature_prob: float, mean: float) -> tuple[float, float]:
-    """(scale, bias) of the large-N optimum for this row set: bias = a*·(c* − μ0) (spec §2.3)."""
+    """(scale, bias) of the large-N optimum for this row set: bias = a*·(c* − μ0)
+    (docs/persian_rug.md#scale-and-bias-from-the-theory)."""
     scale, c, _ = large_n_optimum(ratio, feature_prob)
     return scale, scale * (c - mean)
 

@@ -1,6 +1,7 @@
 """Closed-form large-N loss of the permutation-symmetric ReLU autoencoder.
 
-Spec persian_rug.md §2.3 (the authors' MATS routine in closed form). For ``a > 0``,
+See docs/large_n_theory.md#the-closed-form-loss (the authors' MATS routine in closed form). For
+``a > 0``,
 ``ReLU(a x + beta + nu) = a ReLU(x + c + sigma z)`` with ``z ~ N(0, 1)``,
 ``sigma^2 = (1/r - 1)(p/3 - p^2/4)`` (§2.2, the variance bound saturated) and ``c = beta / a``.
 With ``R = ReLU(x + c + sigma z)`` and ``x = Bernoulli(p) U[0, 1)``::
@@ -20,8 +21,8 @@ Numerics. ``p/3 - E[xR]^2/E[R^2]`` cancels catastrophically when the loss is far
 equivalent *direct* form ``E[(a R - x)^2]`` split into clipped and unclipped parts (see
 :func:`reduced_loss`); every term there is of the size of the result. The minimisation over c
 is vectorised: a coarse grid that reaches the linear branch at large positive c
-(spec §2.3 note 2: ``c`` up to ``2 + 10 sigma + (1 - r) p / (2 r)``), then a safeguarded
-Newton iteration on ``dL*/dc`` inside the bracket around the best grid point.
+(docs/large_n_theory.md#the-linear-branch: ``c`` up to ``2 + 10 sigma + (1 - r) p / (2 r)``), then a
+safeguarded Newton iteration on ``dL*/dc`` inside the bracket around the best grid point.
 """
 
 from __future__ import annotations
@@ -50,7 +51,8 @@ _NEWTON_STEPS = 30
 def interference_sigma(ratio: np.ndarray | float, feature_prob: np.ndarray | float) -> np.ndarray:
     """Standard deviation of the Gaussian interference with the variance bound saturated.
 
-    ``sigma = sqrt((1/r - 1)(p/3 - p^2/4))`` (spec §2.2–2.3). Shape: broadcast of the inputs.
+    ``sigma = sqrt((1/r - 1)(p/3 - p^2/4))`` (docs/large_n_theory.md#the-variance-bound). Shape:
+    broadcast of the inputs.
     """
     ratio = np.asarray(ratio, float)
     feature_prob = np.asarray(feature_prob, float)
@@ -105,7 +107,8 @@ def _terms(c: np.ndarray, sigma: np.ndarray) -> _Terms:
 def reduced_expectations(
     c: np.ndarray | float, sigma: np.ndarray | float, feature_prob: np.ndarray | float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``(E[xR], E[R^2])`` for ``R = ReLU(x + c + sigma z)`` (spec §2.3).
+    """``(E[xR], E[R^2])`` for ``R = ReLU(x + c + sigma z)``
+    (docs/large_n_theory.md#the-closed-form-loss).
 
     Parameters
     ----------
@@ -126,7 +129,8 @@ def reduced_expectations(
 def optimal_scale(
     c: np.ndarray | float, sigma: np.ndarray | float, feature_prob: np.ndarray | float
 ) -> np.ndarray:
-    """``a*(c) = E[xR] / E[R^2]`` (spec §2.3); 0 where ``E[R^2]`` underflows to 0."""
+    """``a*(c) = E[xR] / E[R^2]`` (docs/large_n_theory.md#the-closed-form-loss); 0 where ``E[R^2]``
+    underflows to 0."""
     cross, square = reduced_expectations(c, sigma, feature_prob)
     return _safe_ratio(cross, square)
 
@@ -173,7 +177,8 @@ def reduced_loss(
 def profile_loss(
     c: np.ndarray | float, sigma: np.ndarray | float, feature_prob: np.ndarray | float
 ) -> np.ndarray:
-    """``L*(c) = L(a*(c), c) = p/3 - E[xR]^2 / E[R^2]`` (spec §2.3), cancellation-free."""
+    """``L*(c) = L(a*(c), c) = p/3 - E[xR]^2 / E[R^2]``
+    (docs/large_n_theory.md#the-closed-form-loss), cancellation-free."""
     c, sigma, p = np.broadcast_arrays(*(np.asarray(v, float) for v in (c, sigma, feature_prob)))
     terms = _terms(c, sigma)
     scale = _safe_ratio(p * terms.active_cross, p * terms.active_sq + (1 - p) * terms.inactive_sq)
@@ -216,7 +221,8 @@ class SymmetricOptimum:
 
     @property
     def bias(self) -> np.ndarray:
-        """Effective bias ``a* c*`` (the mean interference absorbed; spec §2.3)."""
+        """Effective bias ``a* c*`` (the mean interference absorbed;
+        docs/large_n_theory.md#the-closed-form-loss)."""
         return self.scale * self.c
 
 
@@ -224,7 +230,8 @@ def _coarse_c_grid(sigma: np.ndarray, ratio: np.ndarray, p: np.ndarray) -> np.nd
     """Candidate c values per point, sorted: shape (n_points, n_candidates).
 
     Threshold branch in units of sigma, the band [-1, 1], and a geometric grid reaching the
-    linear branch ``c_lin = (1 - r) p / (2 r)`` and beyond (spec §2.3 note 2).
+    linear branch ``c_lin = (1 - r) p / (2 r)`` and beyond
+    (docs/large_n_theory.md#the-linear-branch).
     """
     c_linear = (1.0 - ratio) * p / (2.0 * ratio)
     c_max = 2.0 + 10.0 * sigma + 2.0 * c_linear

@@ -1,8 +1,8 @@
 """Time sharing: serve a fraction of the features with the symmetric solution, drop the rest.
 
-Spec persian_rug.md §8 item 3. Dropping a fraction ``f`` of the features (each dropped feature
-outputs the best constant ``p/2``, loss ``v = p/3 - p^2/4``) leaves ``r / (1 - f)`` hidden units
-per served feature::
+See docs/large_n_theory.md#time-sharing. Dropping a fraction ``f`` of the features (each dropped
+feature outputs the best constant ``p/2``, loss ``v = p/3 - p^2/4``) leaves ``r / (1 - f)`` hidden
+units per served feature::
 
     L_ts(r, p) = min_{0 <= f <= 1 - r}  f v + (1 - f) L_sym(r / (1 - f), p).
 

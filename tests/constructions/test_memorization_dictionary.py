@@ -129,7 +129,7 @@ def test_polygon_memorizer_exact_with_formula_norm(n_points, seed):
 
 
 def test_polygon_weight_norm_spec_values():
-    # spec memorization.md §10 item 2
+    # docs/memorisation.md#t-gon-memoriser
     for n_points, expected in ((3, 1.732), (5, 2.690), (6, 3.464), (10, 7.236), (20, 20.21)):
         assert polygon_weight_norm(n_points) == pytest.approx(expected, abs=6e-3)
     assert polygon_weight_norm(200) == pytest.approx(200**1.5 / (math.sqrt(2) * math.pi), rel=1e-3)
@@ -217,7 +217,7 @@ def test_circle_unembedding_argmax_and_loss(n_classes, scale):
 
 
 def test_circle_unembedding_spec_values():
-    # spec memorization.md §6.5 table and §10 item 5
+    # docs/memorisation.md#circle-unembedding (the values quoted there)
     assert circle_unembedding_loss(100, 1000) == pytest.approx(0.24589, abs=1e-5)
     assert circle_unembedding_loss(4, 10) == pytest.approx(9.08e-5, rel=1e-3)
     assert circle_unembedding_loss(16, 10) == pytest.approx(0.716, abs=1e-3)

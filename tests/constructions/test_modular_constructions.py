@@ -1,4 +1,5 @@
-"""Exactness of the Fourier modular-addition constructions (spec modular_addition.md §2, §5).
+"""Exactness of the Fourier modular-addition constructions
+(docs/modular_addition.md#margins-and-exactness).
 
 Expected values come from the spec's closed forms and measured tables, never from the code.
 """
@@ -67,13 +68,15 @@ def test_quadratic_three_neurons_exact(problem):
 @settings(max_examples=40)
 @given(primes(max_value=257))
 def test_relu_documented_counts_exact(modulus):
-    # spec §2.2: N = 5 for every p <= 113, N = 7 for p up to 257 (rotation 0)
+    # docs/modular_addition.md#tied-relu-construction: N = 5 for every p <= 113, N = 7 for p up to
+    # 257 (rotation 0)
     n_neurons = 5 if modulus <= 113 else 7
     assert_exact_on_all_inputs(modular_addition(modulus, 1, n_neurons))
 
 
 def test_quadratic_margin_closed_form():
-    # spec §2.1 / §5.1: margin (3/4)(2 − 2cos(π/p))(1 − cos(2π/p))
+    # docs/modular_addition.md#tied-quadratic-construction: margin (3/4)(2 − 2cos(π/p))(1 −
+    # cos(2π/p))
     for p, measured in ((67, 7.244e-6), (113, 8.959e-7)):
         theory = 0.75 * (2 - 2 * math.cos(math.pi / p)) * (1 - math.cos(2 * math.pi / p))
         report = exactness(modular_addition(p, 1, 3, "quadratic"))
@@ -82,7 +85,7 @@ def test_quadratic_margin_closed_form():
 
 
 def test_spec_table_margins_and_failures():
-    # spec §5.2 / §5.4 measured values
+    # docs/modular_addition.md#margins-and-exactness measured values
     assert exactness(modular_addition(67, 1, 5)).margin == pytest.approx(4.73e-5, rel=2e-3)
     assert exactness(modular_addition(113, 1, 5)).margin == pytest.approx(1.06e-6, rel=2e-3)
     nanda = modular_addition(113, [14, 35, 41, 42, 52], 5)
@@ -113,7 +116,8 @@ def test_quadratic_four_refused_with_reason():
         modular_addition(67, 1, 4, "quadratic")
     with pytest.warns(UserWarning, match="not exact"):
         model = modular_addition(67, 1, 4, "quadratic", strict=False)
-    assert _brute_force(model)[0] < 0.03  # spec §2.1: 2.2 %
+    # docs/modular_addition.md#tied-quadratic-construction: 2.2 %
+    assert _brute_force(model)[0] < 0.03
 
 
 @pytest.mark.parametrize("n_neurons, reason", [(6, "even N"), (8, "even N"), (3, "2.4x")])
@@ -161,7 +165,8 @@ def test_untied_designed_exact_with_closed_form_margin():
         report = exactness(untied_quadratic(p, 1, 6))
         assert report.margin == pytest.approx(3 * (1 - math.cos(2 * math.pi / p)), rel=1e-9)
     every = exactness(untied_quadratic(67, range(1, 34), 6))
-    assert every.margin == pytest.approx(3 * 33 + 1.5, rel=1e-9)  # spec §2.3: 100.5
+    # docs/modular_addition.md#untied-quadratic-construction-gromov: 100.5
+    assert every.margin == pytest.approx(3 * 33 + 1.5, rel=1e-9)
     assert exactness(untied_quadratic(67, [2, 5], 7, factored=True)).exact
 
 
@@ -170,7 +175,8 @@ def test_untied_small_designs_refused_and_random_phases_need_width():
         untied_quadratic(67, 1, 5)
     frequencies = list(range(1, 34))
     wide = untied_quadratic(67, frequencies, 8, phases="random", seed=1)  # 264 neurons
-    assert exactness(wide).accuracy == 1.0  # spec §2.3: N >= 256 gives 100 %
+    # docs/modular_addition.md#untied-quadratic-construction-gromov: N >= 256 gives 100 %
+    assert exactness(wide).accuracy == 1.0
 
 
 def test_lp_readout_feasibility():

@@ -1,4 +1,5 @@
-"""Exact properties of the Persian-rug construction (spec persian_rug.md §4.1), refusals, io."""
+"""Exact properties of the Persian-rug construction (docs/persian_rug.md#exact-properties),
+refusals, io."""
 
 from __future__ import annotations
 

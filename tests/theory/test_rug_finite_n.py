@@ -59,7 +59,8 @@ def test_interference_law_has_the_exact_moments() -> None:
     variance = 0.05 / 3 - 0.05**2 / 4
     assert law.variance == pytest.approx(variance * (1 / model.ratio - 1), rel=1e-9)
     assert law.mean == pytest.approx(model.mean_interference(0.05), abs=1e-12)
-    # spec §2.4: excess kurtosis of nu is about 5.4 / (p n) for Hadamard rows
+    # docs/finite_n.md#why-the-large-n-formula-runs-low: excess kurtosis of nu is about 5.4 / (p n)
+    # for Hadamard rows
     assert law.excess_kurtosis == pytest.approx(5.4 / (0.05 * 1024), rel=0.15)
 
 

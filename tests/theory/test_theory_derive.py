@@ -1,4 +1,5 @@
-"""The committed numpy closed forms equal the sympy derivation (spec persian_rug.md §2.3)."""
+"""The committed numpy closed forms equal the sympy derivation
+(docs/large_n_theory.md#gaussian-relu-moments)."""
 
 from __future__ import annotations
 

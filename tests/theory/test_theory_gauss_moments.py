@@ -1,4 +1,5 @@
-"""Gaussian ReLU moments (spec persian_rug.md §2.3) against 50-digit mpmath closed forms.
+"""Gaussian ReLU moments (docs/large_n_theory.md#gaussian-relu-moments) against 50-digit mpmath
+closed forms.
 
 The fast path in :mod:`toyforge.theory._gauss` (upper side from the raw-moment identity,
 Horner tail series) must agree with the exact moments to near machine precision on both

@@ -1,4 +1,5 @@
-"""Closed-form large-N loss (spec persian_rug.md §2.3): quadrature, Monte Carlo, spec numbers."""
+"""Closed-form large-N loss (docs/large_n_theory.md#the-closed-form-loss): quadrature, Monte Carlo,
+reference numbers."""
 
 from __future__ import annotations
 
@@ -100,7 +101,8 @@ def test_linear_branch_is_found():
     assert float(optimum.c) > 100
 
 
-# spec §6B: n_s = 8192, r_eff = floor(8192 r) / 8192; symmetric optimum and linear loss
+# docs/large_n_theory.md#model-data-and-loss: n_s = 8192, r_eff = floor(8192 r) / 8192; symmetric
+# optimum and linear loss
 _GRID_6B = {
     0.002001: (
         [6.636e-4, 1.416e-2, 2.677e-2, 9.039e-2, 1.094e-1],

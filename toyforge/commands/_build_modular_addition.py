@@ -1,8 +1,8 @@
 """``toyforge build modular-addition``: Fourier weights that add mod p exactly (all p² checked).
 
 Without ``--frequencies``/``--neurons-per-frequency`` it builds the smallest exact construction
-with a useful margin (margin >= 1 % of the largest logit; spec modular_addition.md §6b). A
-modulus that is not prime, or a size that cannot be exact (ReLU: even N or N = 3, or an odd N
+with a useful margin (margin >= 1 % of the largest logit; docs/modular_addition.md#default-designs).
+A modulus that is not prime, or a size that cannot be exact (ReLU: even N or N = 3, or an odd N
 below the measured minimum; quadratic: N = 4), is refused with the reason (exit 2).
 """
 

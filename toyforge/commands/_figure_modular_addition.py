@@ -1,7 +1,7 @@
 """``toyforge figure grokking|fourier-spectrum|neuron-activations|modular-weights``.
 
-Figures of the modular-addition family (spec modular_addition.md §3–4): grokking curves from a
-saved history, the Fourier spectrum of a model's ``W_in`` with its key frequencies, hidden
+Figures of the modular-addition family (docs/modular_addition.md#training-recipes): grokking curves
+from a saved history, the Fourier spectrum of a model's ``W_in`` with its key frequencies, hidden
 activation heatmaps over (a, b), and a trained ``W_in`` beside the exact construction at the
 same frequencies.
 """

@@ -4,8 +4,8 @@ Trains the bottleneck (tied ReLU-output model, hidden size m) and the MLP block 
 embedding into d dimensions, then an MLP of width ``--mlp-hidden``) over sparsity x hidden size
 (m for the bottleneck, d for the MLP block), with uniform and with decaying importance, and draws
 the test loss relative to the zero output as heatmaps. The compressed-sensing bounds of spec
-memorization.md §8 (m = 2k for any decoder, the ℓ1 threshold m = 2k ln(n/m), k = n(1 − S)) are
-drawn over every panel. ``--data`` also writes the grids as JSON.
+docs/memorisation.md#limits-of-reconstruction (m = 2k for any decoder, the ℓ1 threshold m = 2k
+ln(n/m), k = n(1 − S)) are drawn over every panel. ``--data`` also writes the grids as JSON.
 """
 
 from __future__ import annotations

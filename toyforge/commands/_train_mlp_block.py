@@ -1,7 +1,7 @@
 """``toyforge train mlp-block``: fixed random embedding, then an MLP with two biases (MSE).
 
-Hobbhahn's MLP-block setting (spec memorization.md §4): x (n sparse features) is embedded by a
-fixed Gaussian E (d x n) and passed through ReLU(W1 E x + b1) → W2 h + b2. Targets:
+Hobbhahn's MLP-block setting (docs/memorisation.md#three-toy-settings): x (n sparse features) is
+embedded by a fixed Gaussian E (d x n) and passed through ReLU(W1 E x + b1) → W2 h + b2. Targets:
 ``reconstruct-x`` (x), ``reconstruct-embedded`` (X' = E x) or ``reprojector`` (EᵀE x).
 """
 

@@ -1,8 +1,9 @@
 """``toyforge train tms``: the bottleneck setting (tied ReLU-output model, Elhage et al. 2022).
 
 Also holds the argument and run helpers shared by ``train mlp-block`` and ``train unembed``
-(the three toy settings of the memorisation seed, spec memorization.md §4): each is a config of
-the existing models and the one trainer (:mod:`toyforge.verify.experiments.reconstruction`).
+(the three toy settings of the memorisation seed, docs/memorisation.md#three-toy-settings): each is
+a config of the existing models and the one trainer
+(:mod:`toyforge.verify.experiments.reconstruction`).
 """
 
 from __future__ import annotations

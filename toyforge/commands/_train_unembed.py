@@ -1,9 +1,9 @@
 """``toyforge train unembed``: the final layer, hidden size 2, cross-entropy over n classes.
 
-Hobbhahn's final-layer setting (spec memorization.md §4): unit-norm sparse x → 2-d residual
-(no activation) → logits over the n features; hard labels (argmax feature) or soft labels
+Hobbhahn's final-layer setting (docs/memorisation.md#three-toy-settings): unit-norm sparse x → 2-d
+residual (no activation) → logits over the n features; hard labels (argmax feature) or soft labels
 (x / Σx). Compare with the circle dictionary ``toyforge.constructions.dictionary``
-(spec §6.5).
+(docs/memorisation.md#circle-unembedding).
 """
 
 from __future__ import annotations

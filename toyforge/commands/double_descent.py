@@ -40,7 +40,8 @@ def register(subparsers: Any) -> None:
         type=int,
         default=3,
         help="initialisations per dataset, lowest train loss kept (default 3, "
-        "the paper's remedy for fragile m=2 runs; 1 = spec §7's runs)",
+        "the paper's remedy for fragile m=2 runs; 1 = the runs of "
+        "docs/memorisation.md#data-double-descent)",
     )
     parser.add_argument("--steps", type=int, default=50_000, help="AdamW steps (default 50000)")
     parser.add_argument("--warmup", type=int, default=2_500, help="warm-up steps (default 2500)")

@@ -5,7 +5,7 @@ the value received and what is allowed, so the CLI can print them as one line an
 
 This module is a leaf: it imports nothing from the project, so every layer (``theory``,
 ``constructions``, ``verify``, ``figures``) may raise these errors without breaking the one-way
-import rule of DESIGN.md.
+import rule of docs/index.md#layers-and-conventions.
 """
 
 from __future__ import annotations

@@ -3,12 +3,13 @@
 * :func:`sample_sparse_batch`: the permutation-symmetric sparse data of the toy model of
   superposition (Elhage et al. 2022) and of the Persian-rug paper (Cowsik et al. 2024,
   arXiv:2410.12101): ``x_i = B_i U_i`` with B_i ~ Bernoulli(p), U_i ~ U[0,1) (spec
-  persian_rug.md "Data"), as a CSR :class:`SparseBatch`, sampled in O(p · n · batch) by
-  geometric skipping (spec performance.md §0).
+  docs/large_n_theory.md#model-data-and-loss), as a CSR :class:`SparseBatch`, sampled in O(p · n ·
+  batch) by
+  geometric skipping (docs/performance.md#sparse-data-sampling).
 * :func:`fixed_dataset`: a fixed set of sparse points (optionally unit-norm rows) for the
-  memorisation experiments (spec memorization.md §6).
+  memorisation experiments (docs/memorisation.md#lookup-table).
 * :func:`modular_addition_pairs`: all ``(a, b)`` pairs mod p with a seeded train/test split
-  (spec modular_addition.md §3.1: PAIR uses unordered pairs ``a <= b``).
+  (docs/modular_addition.md#training-recipes: PAIR uses unordered pairs ``a <= b``).
 """
 
 from __future__ import annotations
@@ -143,8 +144,8 @@ def sample_sparse_batch(
 
     Each of the ``n_features`` coordinates is active independently with probability
     ``feature_prob``; active values are U[0,1) (``value_dist="uniform"``, spec
-    persian_rug.md "Data") or 1 (``"constant"``). Costs O(feature_prob · n_features ·
-    batch_size) via geometric skipping (numba kernel
+    docs/large_n_theory.md#model-data-and-loss) or 1 (``"constant"``). Costs O(feature_prob ·
+    n_features · batch_size) via geometric skipping (numba kernel
     :func:`toyforge.verify.kernels.sparse_sampling.sample_csr`).
 
     Parameters
@@ -199,9 +200,9 @@ def fixed_dataset(
     """A fixed dense dataset of ``n_points`` sparse samples (for memorisation experiments).
 
     Rows are sampled as in :func:`sample_sparse_batch` (same seed, same rows). With
-    ``unit_norm=True`` every row is divided by its Euclidean norm (spec memorization.md §6:
-    "rows normalised to unit norm"); rows that came out all-zero are redrawn first (in order,
-    from the same generator), so every row has norm 1.
+    ``unit_norm=True`` every row is divided by its Euclidean norm
+    (docs/memorisation.md#lookup-table: "rows normalised to unit norm"); rows that came out all-zero
+    are redrawn first (in order, from the same generator), so every row has norm 1.
 
     Parameters
     ----------
@@ -271,7 +272,7 @@ def modular_addition_pairs(
         Seed of the split permutation (same seed, same split).
     unordered : bool
         If True use only pairs ``a <= b`` (p(p+1)/2 of them, as the PAIR explorable does,
-        spec modular_addition.md §3.1); else all p² ordered pairs.
+        docs/modular_addition.md#training-recipes); else all p² ordered pairs.
 
     Returns
     -------

@@ -47,8 +47,8 @@ logger = logging.getLogger(__name__)
 class AutoencoderEvaluation:
     """Monte Carlo loss of a ReLU autoencoder, with its configuration.
 
-    ``loss`` is the per-feature, per-sample MSE (persian_rug.md "Loss"), ``stderr`` its
-    standard error; ``positive_fraction`` is the fraction of outputs y_i > 0 seen.
+    ``loss`` is the per-feature, per-sample MSE (docs/large_n_theory.md#model-data-and-loss),
+    ``stderr`` its standard error; ``positive_fraction`` is the fraction of outputs y_i > 0 seen.
     """
 
     loss: float
@@ -72,7 +72,7 @@ class AutoencoderEvaluation:
 
 
 # Cost model of choose_path: rates on one core of the project machine (2-vCPU Zen 5, default
-# OpenBLAS), measured with benchmarks/bench_evaluate.py and spec performance.md §5.
+# OpenBLAS), measured with benchmarks/bench_evaluate.py and docs/performance.md#evaluation-kernels.
 _GEMM_FLOPS = {4: 100e9, 8: 50e9}  # BLAS GEMM at the output shape (float32, float64)
 _GATHER_FLOPS = {4: 17e9, 8: 9e9}  # summing cache-resident rows (axpy), flop/s
 _STREAM_BYTES = 22e9  # rows of M read from DRAM, bytes/s
@@ -94,9 +94,9 @@ def choose_path(
       in cache, ``k n · itemsize`` bytes read from memory; plus, once, ``2 n² m`` GEMM flops
       to form M.
 
-    The flop saving is the factor r/p = m/k of spec performance.md §5. With the measured
-    rates (module constants) the product path is chosen, for float32 and 10⁵ samples, at all
-    four benchmark shapes A–D (it measured 1.3× to 7× faster than the hidden path there);
+    The flop saving is the factor r/p = m/k of docs/performance.md#evaluation-kernels. With the
+    measured rates (module constants) the product path is chosen, for float32 and 10⁵ samples, at
+    all four benchmark shapes A–D (it measured 1.3× to 7× faster than the hidden path there);
     the hidden path wins for denser data (roughly p > r/5 when M is cache-resident, p > r/8
     when it is not) and whenever M would exceed 512 MiB.
     """

@@ -51,7 +51,8 @@ class SparseDataSpec:
         Active values U[0,1) (the spec's data) or 1.
     importance : float or None
         If given, the squared error of feature i is weighted by ``(i+1)^(−importance)``
-        (prediction and label both scaled by ``(i+1)^(−importance/2)``, persian_rug.md "Loss").
+        (prediction and label both scaled by ``(i+1)^(−importance/2)``,
+        docs/large_n_theory.md#model-data-and-loss).
     """
 
     feature_prob: float

@@ -1,6 +1,6 @@
 """Feature and data-point dimensionalities of a trained or built model.
 
-Definitions (spec memorization.md §1–§3):
+Definitions (docs/memorisation.md#dimensionality):
 
 * feature dimensionality (Elhage et al. 2022, "Toy Models of Superposition")
   ``D_i = ‖W_i‖² / Σ_j (Ŵ_i·W_j)²`` for the columns W_i of W (shape m x n); sticky values 1,

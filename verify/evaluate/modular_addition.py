@@ -27,7 +27,8 @@ __all__ = [
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ModularAdditionReport:
-    """Exact metrics of a modular-addition model over a set of pairs (spec §2).
+    """Exact metrics of a modular-addition model over a set of pairs
+    (docs/modular_addition.md#margins-and-exactness).
 
     Parameters
     ----------
@@ -38,7 +39,8 @@ class ModularAdditionReport:
     margin : float
         Min over pairs of (correct logit − best wrong logit); > 0 iff accuracy is 1.
     normalised_margin : float
-        ``margin / (‖W_in‖_F^d ‖W_out‖_F)``, d = 1 for ReLU, 2 for x² (spec §2).
+        ``margin / (‖W_in‖_F^d ‖W_out‖_F)``, d = 1 for ReLU, 2 for x²
+        (docs/modular_addition.md#margins-and-exactness).
     worst_pair : tuple of int
         A pair ``(a, b)`` attaining the margin.
     n_pairs, n_correct, modulus : int
@@ -81,7 +83,7 @@ def evaluate_modular_addition(
 ) -> ModularAdditionReport:
     """Exact accuracy, cross-entropy and margin of a modular-addition model.
 
-    Logits ``act(W_in[a] + W_in_right[b]) W_out`` (spec modular_addition.md §3.1) are
+    Logits ``act(W_in[a] + W_in_right[b]) W_out`` (docs/modular_addition.md#the-architecture) are
     computed in float64 for every pair, ``chunk_elements`` logits at a time.
 
     Parameters

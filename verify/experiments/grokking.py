@@ -1,6 +1,6 @@
 """Full-batch AdamW training of the PAIR modular-addition MLP (grokking), torch-free.
 
-The model is PAIR's trained architecture (spec modular_addition.md §1, §3.1, colab
+The model is PAIR's trained architecture (docs/modular_addition.md#the-architecture, colab
 ``server-side/grokking/MLP_Modular_Addition.ipynb``)::
 
     W_in  = E · H            E: p x d_embed (tied embedding), H: d_embed x N
@@ -8,9 +8,10 @@ The model is PAIR's trained architecture (spec modular_addition.md §1, §3.1, c
     logits(a, b) = ReLU(W_in[a] + W_in[b]) · W_out
 
 or, with ``architecture="direct"``, free ``W_in`` (p x N) and ``W_out`` (N x p) (which, as PAIR
-states and spec §3.2 measured, memorises but does not generalise).
+states and docs/modular_addition.md#training-recipes measured, memorises but does not generalise).
 
-Loss: PAIR's ``-mean(onehot ⊙ log_softmax)`` = cross-entropy / p (spec §6: harmless under Adam
+Loss: PAIR's ``-mean(onehot ⊙ log_softmax)`` = cross-entropy / p
+(docs/modular_addition.md#training-recipes: harmless under Adam
 except through ε, but it changes the timing, so it is kept). Optimiser: AdamW as in optax
 (decoupled decay ``lr·wd·θ``, β = (0.9, 0.98), ε = 1e-8), full batch. Initialisation as in the
 colab: ``E`` VarianceScaling(2.0, fan_in = p, truncated normal with the ÷0.8796 correction),
@@ -67,7 +68,8 @@ GROK_ACCURACY = 0.99
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ModularTrainingConfig:
-    """Hyperparameters of one grokking run (defaults: the PAIR recipe, spec §3.1).
+    """Hyperparameters of one grokking run (defaults: the PAIR recipe,
+    docs/modular_addition.md#training-recipes).
 
     Parameters
     ----------
@@ -402,7 +404,8 @@ def train_modular_addition(
     *,
     callback: Callable[[int, Callable[[], ModularAdditionMLP]], None] | None = None,
 ) -> ModularTrainingResult:
-    """Train the PAIR modular-addition MLP by full-batch AdamW (spec modular_addition.md §3).
+    """Train the PAIR modular-addition MLP by full-batch AdamW
+    (docs/modular_addition.md#training-recipes).
 
     Parameters
     ----------

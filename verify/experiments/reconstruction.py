@@ -1,6 +1,7 @@
 """The three toy settings of the memorisation seed, and sweeps of the limits of reconstruction.
 
-Hobbhahn (2023), "More findings on Memorization and double descent" (spec memorization.md §4)
+Hobbhahn (2023), "More findings on Memorization and double descent"
+(docs/memorisation.md#three-toy-settings)
 studies three settings; here each is a *config* of the existing models
 (:mod:`toyforge.constructions.models`) and the one trainer
 (:func:`toyforge.verify.train.autoencoder.train`):
@@ -9,7 +10,8 @@ studies three settings; here each is a *config* of the existing models
   (Elhage et al. 2022), importance-weighted MSE summed over features.
 * ``"mlp-block"`` — a fixed random Gaussian embedding E (d x n, entries N(0, 1/d)) into a
   d-dimensional "residual", then an MLP with two biases and a ReLU (d → n_hidden → out), MSE.
-  Variants (the post's body was not reachable, spec §4 "UNVERIFIED"; these are our reading):
+  Variants (the post's body was not reachable, docs/memorisation.md#three-toy-settings; these are
+  our reading):
   ``reconstruct-x`` (target x), ``reconstruct-embedded`` (target X' = E x) and ``reprojector``
   (target EᵀE x, the embedded point re-projected to feature space).
 * ``"unembed"`` — the final layer: x → 2-d residual (identity activation) → logits over the
@@ -23,7 +25,7 @@ unit-norm.
 Reconstruction-limit sweeps (:func:`reconstruction_grid`) train the tms / mlp-block settings
 over two of hidden size, feature count, sparsity and importance decay and record test loss
 (relative to the zero-output baseline) and accuracy; :func:`sparse_recovery_bounds` gives the
-compressed-sensing style bounds of spec §8 to compare with.
+compressed-sensing style bounds of docs/memorisation.md#limits-of-reconstruction to compare with.
 """
 
 from __future__ import annotations
@@ -355,11 +357,13 @@ def train_setting(
     )
 
 
-# --------------------------------------------------------------------------- bounds (spec §8)
+# --------------------------------------------------------------------------- bounds
+# (docs/memorisation.md#limits-of-reconstruction)
 
 
 def sparse_recovery_bounds(n_features: int, sparsity: float) -> dict[str, float]:
-    """Hidden sizes m needed to recover k-sparse inputs, k = n(1 − S) (spec memorization.md §8).
+    """Hidden sizes m needed to recover k-sparse inputs, k = n(1 − S)
+    (docs/memorisation.md#limits-of-reconstruction).
 
     Returns
     -------
@@ -490,7 +494,8 @@ def reconstruction_limit_panels(
 
     Bottleneck (tied ReLU-output model, width = hidden size m) and MLP block (fixed random
     embedding into d dimensions, width = d, MLP of ``mlp_hidden`` = 2n units by default), each
-    with uniform importance and with importance ``decay**i`` (spec memorization.md §8).
+    with uniform importance and with importance ``decay**i``
+    (docs/memorisation.md#limits-of-reconstruction).
     ``progress(done, total)`` is called after every trained cell.
     """
     from threadpoolctl import threadpool_limits
@@ -544,7 +549,8 @@ def reconstruction_limit_panels(
 def reconstruction_bound_curves(
     n_features: int, sparsities: Sequence[float]
 ) -> dict[str, list[float]]:
-    """The compressed-sensing widths per sparsity (spec §8): m = 2k and the ℓ1 threshold."""
+    """The compressed-sensing widths per sparsity (docs/memorisation.md#limits-of-reconstruction):
+    m = 2k and the ℓ1 threshold."""
     bounds = [sparse_recovery_bounds(n_features, sparsity) for sparsity in sparsities]
     return {
         "m = 2k (any decoder)": [bound["uniqueness"] for bound in bounds],

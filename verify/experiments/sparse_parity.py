@@ -1,6 +1,6 @@
 """Training the PAIR "1s and 0s" (sparse parity) MLP, with L2 or L1 weight decay.
 
-Recipe (spec modular_addition.md §3.1, PAIR sweep ``sweep-sparse-parity``): n = 30 bits,
+Recipe (docs/modular_addition.md#sparse-parity, PAIR sweep ``sweep-sparse-parity``): n = 30 bits,
 label = parity of the first k = 3; a fixed training set (>= 1000 examples generalise reliably
 with wd 0.1), full batch, AdamW lr 3e-3, β = (0.99, 0.98), weight decay 0.1; 5000 fresh test
 examples. The network is :class:`~toyforge.constructions.models.MLP` with one ReLU hidden layer
@@ -39,7 +39,8 @@ __all__ = [
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ParityTrainingConfig:
-    """Hyperparameters of one sparse-parity run (defaults: PAIR sweep, spec §3.1)."""
+    """Hyperparameters of one sparse-parity run (defaults: PAIR sweep,
+    docs/modular_addition.md#sparse-parity)."""
 
     n_bits: int = 30
     k: int = 3
@@ -164,7 +165,8 @@ def _grads(params: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray) -> dict[
 
 
 def train_sparse_parity(config: ParityTrainingConfig | None = None) -> ParityTrainingResult:
-    """Train the 1s-and-0s MLP full batch with AdamW (L2) or its L1 analogue (spec §3.1)."""
+    """Train the 1s-and-0s MLP full batch with AdamW (L2) or its L1 analogue
+    (docs/modular_addition.md#sparse-parity)."""
     config = config or ParityTrainingConfig()
     with _single_thread_blas():
         return _train(config)

@@ -1,6 +1,6 @@
 """Sparse-aware forward pass and per-sample loss of the ReLU autoencoder ``ReLU(W_out W_in x + b)``.
 
-Two exact paths (spec performance.md §0 "Eval hidden path" / "Eval M path", §5):
+Two exact paths (docs/performance.md#evaluation-kernels):
 
 * **hidden path**: ``Z = W_in x`` over the active columns only (:func:`sparse_hidden`; W_in is
   passed transposed, shape (n_features, n_hidden), so each column is a contiguous row), then
@@ -12,9 +12,9 @@ Two exact paths (spec performance.md §0 "Eval hidden path" / "Eval M path", §5
 
 In both, the loss is computed as if x = 0 everywhere (``Σ_i c_i ReLU(u_i + b_i)²``) and then
 corrected at the active features: ``(y - x)² - y² = x (x - 2y)``. The per-sample value is the
-spec's per-feature MSE ``(1/n) Σ_i c_i (y_i - x_i)²`` (persian_rug.md "Loss"), with importance
-weights ``c_i`` (empty array: all 1). Squares are accumulated in float64 whatever the weight
-dtype. Each kernel also returns the number of positive outputs ``y_i > 0`` it saw.
+per-feature MSE ``(1/n) Σ_i c_i (y_i - x_i)²`` (docs/large_n_theory.md#model-data-and-loss),
+with importance weights ``c_i`` (empty array: all 1). Squares are accumulated in float64 whatever
+the weight dtype. Each kernel also returns the number of positive outputs ``y_i > 0`` it saw.
 
 Every kernel has a plain-numpy reference below (``reference_*``), compared in
 tests/verify_eval/test_eval_kernels.py with hypothesis.
@@ -36,7 +36,7 @@ __all__ = [
 ]
 
 # Reassociation lets the float reductions vectorise; no flag that assumes no NaN/inf
-# (DESIGN.md numba rules; aesthetics_ecosystem.md §3 item 4).
+# (docs/performance.md#writing-a-kernel).
 _FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
 
 

@@ -1,14 +1,14 @@
 """Full-batch AdamW training of the tied ReLU-output model with a 2-d bottleneck (m = 2).
 
 The model of the data double-descent experiment (Henighan et al. 2023, "Superposition,
-Memorization, and Double Descent"; spec memorization.md §2, §7)::
+Memorization, and Double Descent"; docs/memorisation.md#data-double-descent)::
 
     h_t = W x_t                 (W: 2 x n, x_t sparse)
     x'_t = ReLU(Wᵀ h_t + b)
     L = (1/T) Σ_t Σ_i (x'_ti − x_ti)²
 
 trained full batch over a fixed dataset of T points held in CSR form. The kernel exploits two
-facts (spec memorization.md §7 "Runtime"): with m = 2 the pre-activation of output i is three
+facts (docs/memorisation.md#data-double-descent): with m = 2 the pre-activation of output i is three
 multiply-adds, and each point has only ~k ≈ 10 active features out of n. One dense pass over
 the outputs assumes x = 0; a correction over the sparse support then fixes the active entries.
 The gradient is (with g_ti = (2/T)(x'_ti − x_ti)·[z_ti > 0], z the pre-activation)::
@@ -18,7 +18,7 @@ The gradient is (with g_ti = (2/T)(x'_ti − x_ti)·[z_ti > 0], z the pre-activa
 
 followed by the AdamW update of :mod:`toyforge.verify.train.optim` (torch convention, decoupled
 weight
-decay on both W and b, as in the replications of spec §2).
+decay on both W and b, as in the replications of docs/memorisation.md#data-double-descent).
 
 Entry kernels (numba, ``cache=True``): :func:`loss_and_gradient_kernel` and
 :func:`train_steps_kernel`. Plain-numpy references: :func:`loss_and_gradient_reference` and
@@ -216,7 +216,7 @@ def loss_and_gradient_reference(
     """Plain-numpy loss and gradient; same contract as :func:`loss_and_gradient_kernel`.
 
     X is a ``scipy.sparse`` CSR matrix; the T x n pre-activations are dense temporaries (the
-    "plain numpy step" of spec memorization.md §7).
+    "plain numpy step" of docs/memorisation.md#data-double-descent).
     """
     from scipy.sparse import csr_matrix
 

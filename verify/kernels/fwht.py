@@ -1,7 +1,7 @@
 """Fast Walsh–Hadamard transform and the matrix-free Persian-rug loss kernel (numba).
 
-The rug's ``W = H_Sᵀ H_S / n_hidden`` (spec persian_rug.md §4.1; H Sylvester–Hadamard, S the
-row set) is applied without any matrix: ``W x = H (mask_S ⊙ H x) / n_hidden``, H symmetric.
+The rug's ``W = H_Sᵀ H_S / n_hidden`` (docs/persian_rug.md#the-construction; H Sylvester–Hadamard, S
+the row set) is applied without any matrix: ``W x = H (mask_S ⊙ H x) / n_hidden``, H symmetric.
 
 Routes, per sample with k active features (chosen per sample, both exact):
 
@@ -19,7 +19,8 @@ across those levels: the whole vector passes through memory about twice. The but
 on separate array views with zero-based loop indices, which lets LLVM vectorise them (4× over
 indexing one array).
 
-The per-sample loss is ``(1/n) Σ_i (ReLU(scale·u_i + bias) − x_i)²`` (spec §1 "Loss"), summed
+The per-sample loss is ``(1/n) Σ_i (ReLU(scale·u_i + bias) − x_i)²``
+(docs/large_n_theory.md#model-data-and-loss), summed
 over all outputs as if x = 0 and corrected at the k active features.
 
 Kernels: :func:`fwht` (batch of rows, in place), :func:`rug_sample_losses` (serial) and

@@ -1,11 +1,11 @@
 """Sparse Bernoulli-times-value batches in CSR form, sampled by geometric skipping.
 
 Each feature of each sample is active independently with probability ``feature_prob``
-(``x_i = B_i U_i``, B_i ~ Bernoulli(p), U_i ~ U[0,1); spec persian_rug.md "Data"). Instead of
-drawing one Bernoulli per coordinate, the gap to the next active feature is drawn directly
-from the geometric distribution, ``gap = floor(log(U) / log(1 - p))`` with U ~ U(0,1], so a
-batch costs O(p · n_features · batch) random draws (spec performance.md §0, "Data is generated
-directly as CSR (geometric skipping)").
+(``x_i = B_i U_i``, B_i ~ Bernoulli(p), U_i ~ U[0,1); docs/large_n_theory.md#model-data-and-loss).
+Instead of drawing one Bernoulli per coordinate, the gap to the next active feature is drawn
+directly from the geometric distribution, ``gap = floor(log(U) / log(1 - p))`` with U ~ U(0,1], so a
+batch costs O(p · n_features · batch) random draws
+(docs/performance.md#sparse-data-sampling).
 
 Random numbers come from a ``numpy.random.Generator`` passed into the kernel (numba supports
 Generators in nopython mode); the same generator state gives the same batch from the kernel

@@ -246,7 +246,7 @@ def check_exact_on_all_inputs(
       (:func:`toyforge.constructions.modular_addition.exactness`). Passes iff accuracy is 1
       and the margin (min over pairs of correct logit − best wrong logit) exceeds
       ``min_margin`` (statistic: the margin; threshold: ``min_margin``; spec
-      modular_addition.md §2).
+      docs/modular_addition.md#margins-and-exactness).
     * ``labels`` (int array, shape (n_inputs,)): ``model.forward(inputs)`` gives scores of shape
       (n_inputs, n_classes); passes iff on every input the labelled score beats every other by
       more than ``min_margin`` (statistic: the smallest such margin; threshold:
@@ -255,7 +255,7 @@ def check_exact_on_all_inputs(
       :class:`KeyValueTable` (keys as inputs, values as targets): passes iff
       ``max |forward(inputs) − targets| <= atol + rtol · max |targets|`` (statistic: the
       largest error; threshold: the right-hand side). A lookup table
-      (:func:`toyforge.constructions.dictionary.lookup_table`, spec memorization.md §6.1)
+      (:func:`toyforge.constructions.dictionary.lookup_table`, docs/memorisation.md#lookup-table)
       reproduces its values up to rounding.
 
     Parameters

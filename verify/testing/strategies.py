@@ -58,7 +58,9 @@ MAX_ENUMERATED_FEATURES = 2**16
 """configurations(power_of_two=False) enumerates the sizes it may draw: at most this many."""
 MAX_POWER_OF_TWO_FEATURES = 2**30
 MAX_PRIME = 2**20
-_RATIO_SLACK = 1e-9  # floor/ceil tolerance, as persian_rug.hidden_size (spec §5, §8.9)
+# floor/ceil tolerance, as persian_rug.hidden_size
+# (docs/large_n_theory.md#paper-grid-and-training-recipe)
+_RATIO_SLACK = 1e-9
 _KEY_ATTEMPTS = 10
 _MIN_RAW_KEY_NORM = 1e-3
 
@@ -91,7 +93,8 @@ class AutoencoderConfig:
 
     The model ``y = ReLU(W_out W_in x + b)`` on sparse data where each of ``n_features``
     features is active with probability ``feature_prob`` (Cowsik, Dolev, Infanger 2024,
-    arXiv:2410.12101 §1; spec persian_rug.md §1). ``ratio = n_hidden / n_features`` is exact,
+    arXiv:2410.12101 §1; docs/large_n_theory.md#model-data-and-loss).
+    ``ratio = n_hidden / n_features`` is exact,
     so the theory is evaluated at the model's own ratio and
     ``persian_rug(n_features, ratio, feature_prob)`` has exactly ``n_hidden`` rows.
     """
@@ -115,7 +118,8 @@ class AutoencoderConfig:
 
     @classmethod
     def from_ratio(cls, n_features: int, ratio: float, feature_prob: float) -> AutoencoderConfig:
-        """``n_hidden = max(floor(ratio · n_features), 1)`` (spec persian_rug.md §5, §8.9)."""
+        """``n_hidden = max(floor(ratio · n_features), 1)``
+        (docs/large_n_theory.md#paper-grid-and-training-recipe)."""
         n_features = check_int("n_features", n_features, minimum=1)
         ratio = check_interval("ratio", ratio, 0.0, 1.0, low_open=True)
         n_hidden = max(int(math.floor(ratio * n_features + _RATIO_SLACK)), 1)
@@ -134,7 +138,7 @@ class AutoencoderConfig:
 
 @dataclass(frozen=True, kw_only=True, slots=True, eq=False)
 class KeyValueTable:
-    """A table of distinct unit-norm keys and their values (spec memorization.md §6.1).
+    """A table of distinct unit-norm keys and their values (docs/memorisation.md#lookup-table).
 
     Attributes
     ----------
@@ -308,7 +312,8 @@ def primes(min_value: int = 3, max_value: int = 257) -> SearchStrategy[int]:
     """Strategy of primes in ``[min_value, max_value]``, shrinking towards the smallest.
 
     The default (3 … 257) covers the odd primes the modular-addition constructions accept
-    cheaply (spec modular_addition.md §2); ``min_value=2`` admits 2, which they refuse.
+    cheaply (docs/modular_addition.md#margins-and-exactness); ``min_value=2`` admits 2, which they
+    refuse.
     ``max_value`` <= 2^20.
     """
     min_value = check_int("min_value", min_value, minimum=2)
@@ -328,8 +333,9 @@ def frequency_sets(
 ) -> SearchStrategy[tuple[int, ...]]:
     """Strategy of sets of distinct folded frequencies mod an odd prime, as sorted tuples.
 
-    Frequencies k and p − k act alike in the Fourier constructions (spec modular_addition.md
-    §2), so frequencies are drawn from ``1 … (p−1)/2``; ``max_size`` is capped at (p−1)/2, so
+    Frequencies k and p − k act alike in the Fourier constructions
+    (docs/modular_addition.md#the-architecture), so frequencies are drawn from ``1 … (p−1)/2``;
+    ``max_size`` is capped at (p−1)/2, so
     one call works for every drawn modulus::
 
         primes(max_value=61).flatmap(lambda p: frequency_sets(p).map(lambda ks: (p, ks)))
@@ -367,8 +373,9 @@ def key_value_tables(
     Each key is a vector of floats in [−1, 1] (norm >= 1e-3) normalised to unit length, and
     redrawn (up to 10 times, then the example is rejected) while its cosine with an earlier
     key exceeds ``max_cosine``; values are floats in ``[−value_bound, value_bound]``. Such keys
-    satisfy the exactness condition of the lookup-table construction (spec memorization.md
-    §6.1: no key overlaps another by as much as its own norm) with room to spare.
+    satisfy the exactness condition of the lookup-table construction
+    (docs/memorisation.md#lookup-table: no key overlaps another by as much as its own norm) with
+    room to spare.
 
     Parameters
     ----------

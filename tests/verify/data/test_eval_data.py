@@ -38,7 +38,8 @@ def test_batch_layout_and_dtypes():
 
 
 def test_moments_match_bernoulli_times_uniform():
-    """E[active count] = p n B, E x = p/2, E x² = p/3 (spec persian_rug.md "Data"); 5 SE."""
+    """E[active count] = p n B, E x = p/2, E x² = p/3 (docs/large_n_theory.md#model-data-and-loss);
+    5 SE."""
     n, p, size = 200, 0.05, 4000
     batch = sample_sparse_batch(n, p, size, 3)
     cells = n * size

@@ -26,7 +26,7 @@ def _polygon(n_vertices, radius=1.0):
 
 @pytest.mark.parametrize(("n_vertices", "expected"), [(2, 0.5), (3, 2 / 3), (5, 0.4)])
 def test_regular_polygons_have_sticky_dimensionality(n_vertices, expected):
-    # TMS: antipodal pair 1/2, triangle 2/3, pentagon 2/5 (spec memorization.md §1)
+    # TMS: antipodal pair 1/2, triangle 2/3, pentagon 2/5 (docs/memorisation.md#dimensionality)
     W = np.concatenate([_polygon(n_vertices, 0.9), np.zeros((2, 3))], axis=1)
     dims = feature_dimensionality(W)
     np.testing.assert_allclose(dims[:n_vertices], expected, rtol=1e-12)

@@ -85,7 +85,8 @@ def test_agrees_with_an_independent_dense_estimate_within_4_se(path):
 @pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("constant", [0.0, 0.3])
 def test_constant_output_model_has_the_closed_form_loss(path, constant):
-    """W = 0, b = c: E(c − x)² = c² − c p + p/3 (spec persian_rug.md: p/3 for predicting 0)."""
+    """W = 0, b = c: E(c − x)² = c² − c p + p/3 (docs/large_n_theory.md#model-data-and-loss: p/3 for
+    predicting 0)."""
     n_features, p = 30, 0.2
     model = ReluAutoencoder(
         W_in=np.zeros((3, n_features)),

@@ -1,7 +1,8 @@
 """Double descent: the recipe's plumbing (fast) and the two regimes of the m = 2 model (slow).
 
 The slow pentagon test uses a reduced but honest recipe, measured in this repository: T = 2000
-(each feature seen ~20 times, well inside the generalising regime of spec memorization.md §7),
+(each feature seen ~20 times, well inside the generalising regime of
+docs/memorisation.md#data-double-descent),
 5,000 full-batch AdamW steps at lr 1e-2 with 250 warm-up steps + cosine, wd 1e-2 (instead of
 50,000 at 1e-3). Seeds 0-3 all gave a regular pentagon (gaps 70.2°-73.3°); one run takes
 ~6-9 s single-core. The memorising test uses the paper's recipe at T = 5 trained for 200k
@@ -38,7 +39,8 @@ def test_config_validation():
     rates = DoubleDescentConfig(steps=100, warmup_steps=10).learning_rates()
     assert rates[9] == pytest.approx(1e-3) and rates[0] == pytest.approx(1e-4)
     assert rates[-1] < 1e-5
-    # the default keeps the best of several initialisations (spec memorization.md §2, §11)
+    # the default keeps the best of several initialisations
+    # (docs/memorisation.md#data-double-descent)
     assert DoubleDescentConfig().restarts >= 2
 
 
@@ -88,7 +90,7 @@ def test_feature_geometry_of_a_pentagon():
 
 @pytest.mark.slow
 def test_small_training_set_is_memorised_on_a_regular_polygon():
-    # spec memorization.md §10 item 7 / §6.2: T = 5 reaches ~0 train loss, test ~1, and the
+    # docs/memorisation.md#data-double-descent: T = 5 reaches ~0 train loss, test ~1, and the
     # hidden vectors form a regular 5-gon (norms equal within 2%, D_X = 2/5). The recipe is the
     # paper's (lr 1e-3, 2.5k warm-up + cosine, wd 1e-2) trained 4x longer: with 50k steps the
     # weight decay has not equilibrated (integral of lr*wd ~ 0.25) and the norms still spread
@@ -102,7 +104,8 @@ def test_small_training_set_is_memorised_on_a_regular_polygon():
     assert radii.max() / radii.min() < 1.025  # regular 5-gon (measured spread 1.95%)
     np.testing.assert_allclose(point.data_dims, 2 / 5, atol=0.02)
     np.testing.assert_allclose(point.max_data_dims, 2 / 5, atol=0.02)
-    # weight norm at the exact T-gon construction's (spec §6.2; measured within 0.3%)
+    # weight norm at the exact T-gon construction's (docs/memorisation.md#t-gon-memoriser; measured
+    # within 0.3%)
     assert point.weight_norm == pytest.approx(polygon_weight_norm(5), rel=0.02)
 
 
@@ -115,7 +118,8 @@ def test_large_training_set_generalises_with_a_pentagon():
     geometry = feature_geometry(point.W, threshold=0.5)
     assert geometry["features"].size == 5
     np.testing.assert_allclose(geometry["gaps_deg"], 72.0, atol=3.0)
-    # generalising: test loss just below the zero-output baseline 1 (spec §10 item 10)
+    # generalising: test loss just below the zero-output baseline 1
+    # (docs/memorisation.md#data-double-descent)
     assert point.test_loss.value + 3 * point.test_loss.stderr < 1.0
     assert 0.97 < point.train_loss < 0.99
     assert math.isclose(point.weight_norm, 2.5, rel_tol=0.1)

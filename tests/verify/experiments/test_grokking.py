@@ -1,4 +1,5 @@
-"""A short grokking run generalises and ends on a few Fourier frequencies (spec §3, §5).
+"""A short grokking run generalises and ends on a few Fourier frequencies
+(docs/modular_addition.md#training-recipes).
 
 Recipe: the PAIR architecture and optimiser (p = 67, tied embedding 500, 24 ReLU neurons, AdamW
 β = (0.9, 0.98), wd 1, float32) with 70 % of the unordered pairs and lr 3e-3 instead of 40 % and

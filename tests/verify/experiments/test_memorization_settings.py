@@ -71,7 +71,8 @@ def test_identity_bottleneck_reconstructs_when_m_equals_n():
 
 
 def test_bounds_match_spec_plug_in():
-    # spec memorization.md §8: n=1000, k=10: m >= 20 (any decoder), ~57 (l1), ~46 (TMS)
+    # docs/memorisation.md#limits-of-reconstruction: n=1000, k=10: m >= 20 (any decoder), ~57 (l1),
+    # ~46 (TMS)
     bounds = sparse_recovery_bounds(1000, 0.99)
     assert bounds["uniqueness"] == pytest.approx(20.0)
     assert bounds["l1"] == pytest.approx(57, abs=1)

@@ -189,7 +189,7 @@ def test_every_example_spec_loads():
 def test_paper_grid_example_is_the_papers_grid():
     spec = sweep.load_spec(EXAMPLES / "paper_grid.toml")
     axes = {axis.name: axis.values for axis in spec.axes}
-    grid = np.linspace(0.002001, 0.8, 20)  # spec persian_rug.md §5
+    grid = np.linspace(0.002001, 0.8, 20)  # docs/large_n_theory.md#paper-grid-and-training-recipe
     assert np.allclose(axes["ratio"], grid, rtol=1e-12, atol=0)
     assert np.allclose(axes["feature_prob"], grid, rtol=1e-12, atol=0)
     assert axes["n_features"] == (128, 1024, 8192)

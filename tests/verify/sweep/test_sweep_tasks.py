@@ -19,7 +19,8 @@ def _predict():
 
 
 def test_effective_ratio_follows_the_papers_grid():
-    # n_d = max(floor(n_s r), 1), r_eff = n_d / n_s (spec persian_rug.md §5)
+    # n_d = max(floor(n_s r), 1), r_eff = n_d / n_s
+    # (docs/large_n_theory.md#paper-grid-and-training-recipe)
     assert sweep_tasks.effective_ratio(128, 0.002001) == (1, 1 / 128)
     assert sweep_tasks.effective_ratio(1024, 0.25) == (256, 0.25)
     assert sweep_tasks.effective_ratio(8192, 0.044001) == (360, 360 / 8192)

@@ -198,7 +198,8 @@ def test_lookup_table_exact_on_its_keys_and_wrong_values_fail():
 
 
 def test_label_exactness_has_the_closed_form_margin():
-    """circle_unembedding: the logit gap is s(1 − cos 2π/C) (spec memorization.md §6.5)."""
+    """circle_unembedding: the logit gap is s(1 − cos 2π/C)
+    (docs/memorisation.md#circle-unembedding)."""
     n_classes, scale = 7, 3.0
     model = circle_unembedding(n_classes, scale)
     one_hot, labels = np.eye(n_classes), np.arange(n_classes)
