@@ -323,6 +323,7 @@ def _compare_table(rows: Sequence[Mapping[str, Any]], title: str) -> Table:
                 r.get("trained_loss"),
                 r.get("trained_stderr"),
                 relative_change(r.get("trained_loss"), theory),
+                _converged_cell(r),
             )
         )
     return Table(
@@ -340,9 +341,20 @@ def _compare_table(rows: Sequence[Mapping[str, Any]], title: str) -> Table:
             "trained",
             "± SE",
             "trained vs theory",
+            "trained converged",
         ),
         rows=tuple(out),
     )
+
+
+def _converged_cell(row: Mapping[str, Any]) -> str:
+    """Whether the trained number is final (docs/training.md#the-convergence-rule)."""
+    if row.get("trained_loss") is None:
+        return ""
+    converged, steps = row.get("trained_converged"), row.get("trained_steps")
+    if converged is None:
+        return "unknown"
+    return f"yes ({steps} steps)" if converged else f"NO (budget, {steps} steps)"
 
 
 def item_compare(ctx: ReportContext) -> tuple[list[Path], list[Table], dict[str, Any]]:
