@@ -27,6 +27,7 @@ data), ``constant`` (1) and ``exponential:mean`` (Exp with the given mean).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -129,6 +130,27 @@ class FeatureLaw:
                 raise InvalidParameter(self.name, f"{len(p)} values", f"{n} (one per feature)")
             out = np.asarray(p, dtype=float)
         return self._check_range(out)
+
+    def continuous(self, n_features: int) -> Callable[[np.ndarray], np.ndarray]:
+        """The law as a function of the rank ``t = i / (n - 1)`` in [0, 1] (for the large-N
+        theory, :func:`toyforge.theory.feature_classes.binned_allocation`): the formula of
+        :meth:`values` with ``i`` continuous; an ``array`` law is a step function."""
+        n = check_int("n_features", n_features, minimum=2)
+        p = self.params
+        if self.kind == "constant":
+            return lambda t: np.full_like(np.asarray(t, float), p[0])
+        if self.kind == "linear":
+            return lambda t: p[0] + (p[1] - p[0]) * np.asarray(t, float)
+        if self.kind == "geometric":
+            return lambda t: p[0] ** (np.asarray(t, float) * (n - 1))
+        if self.kind == "zipf":
+            top = p[1]
+            stretch = (n - 1.0) if len(p) == 2 else (p[1] / p[2]) ** (1.0 / p[0]) - 1.0
+            return lambda t: top * (1.0 + np.asarray(t, float) * stretch) ** (-p[0])
+        values = self.values(n)
+        return lambda t: values[
+            np.clip(np.rint(np.asarray(t, float) * (n - 1)), 0, n - 1).astype(int)
+        ]
 
     def text(self) -> str:
         """The law in its text form (``array`` laws give ``array:<count> values``)."""

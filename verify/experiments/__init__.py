@@ -12,6 +12,12 @@ import importlib
 from typing import Any
 
 _EXPORTS: dict[str, str] = {
+    "TmsImportanceConfig": "toyforge.verify.experiments.tms_importance",
+    "TmsImportanceResult": "toyforge.verify.experiments.tms_importance",
+    "WidthScalingConfig": "toyforge.verify.experiments.width_scaling",
+    "WidthScalingResult": "toyforge.verify.experiments.width_scaling",
+    "run_tms_importance": "toyforge.verify.experiments.tms_importance",
+    "run_width_scaling": "toyforge.verify.experiments.width_scaling",
     "ConstructionComparison": "toyforge.verify.experiments.fourier_analysis",
     "DEFAULT_SIZES": "toyforge.verify.experiments.double_descent",
     "DoubleDescentConfig": "toyforge.verify.experiments.double_descent",
