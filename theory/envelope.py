@@ -98,8 +98,96 @@ def _lower_hull(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.array(hull)
 
 
+_CURVE_GRIDS = {"persian-rug": _PERSIAN_GRID, "pair-rug": _PAIR_GRID}
+
+
+def _curve(name: str, r: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(loss, scale, bias) of a rug curve at (r, p), exactly."""
+    opt = symmetric_optimum(r, p) if name == "persian-rug" else pair_rug_optimum(r, p)
+    return opt.loss, opt.scale, np.asarray(opt.bias)
+
+
+def _tangent_points(tasks: list[tuple], p: np.ndarray) -> list[tuple[float, ...]]:
+    """Refine tangent points from fixed vertices to the rug curves (all tasks at once).
+
+    Each task ``(column, curve, k, x_a, y_a)``: the hull joins the fixed point (x_a, y_a)
+    to grid point k of the curve. The tangent point minimises
+    ``(L(r') - y_a) / |r' - x_a|`` (the supporting line through the fixed point); two
+    rounds of 9 geometric points in the bracket of the grid neighbours, each shrinking it 4x.
+    """
+    out: list[tuple[float, ...]] = [()] * len(tasks)
+    for curve in RUG_CURVES:
+        index = [t for t, task in enumerate(tasks) if task[1] == curve]
+        if not index:
+            continue
+        grid = _CURVE_GRIDS[curve]
+        top = 0.5 if curve == "pair-rug" else 1.0
+        k = np.array([tasks[t][2] for t in index])
+        low = grid[np.maximum(k - 1, 0)]
+        high = np.where(k + 1 < grid.size, grid[np.minimum(k + 1, grid.size - 1)], top)
+        col = np.array([tasks[t][0] for t in index])
+        xa = np.array([tasks[t][3] for t in index])[:, None]
+        ya = np.array([tasks[t][4] for t in index])[:, None]
+        for _ in range(2):
+            trial = np.geomspace(low, high, 9, axis=1)
+            loss, _, _ = _curve(curve, trial, p[col][:, None])
+            with np.errstate(divide="ignore", invalid="ignore"):
+                slope = (loss - ya) / np.abs(trial - xa)
+            best = np.argmin(np.where(np.isfinite(slope), slope, np.inf), axis=1)
+            rows = np.arange(best.size)
+            low = trial[rows, np.maximum(best - 1, 0)]
+            high = trial[rows, np.minimum(best + 1, 8)]
+            chosen = trial[rows, best]
+        loss, scale, bias = _curve(curve, chosen, p[col])
+        for i, t in enumerate(index):
+            out[t] = (float(chosen[i]), float(loss[i]), float(scale[i]), float(bias[i]))
+    return out
+
+
+def _column_vertices(xs, ys, scales, biases, names, j):
+    """Hull vertices of column j as lists, and refinement tasks for fixed-curve edges."""
+    hull = _lower_hull(xs, ys[j])
+    vertices = [[names[i], xs[i], ys[j, i], scales[j, i], biases[j, i], i] for i in hull]
+    return vertices
+
+
+def _refined_hulls(xs, ys, scales, biases, names, p) -> list[list[list]]:
+    grid_index = {}
+    for curve, grid in _CURVE_GRIDS.items():
+        for k, x in enumerate(grid):
+            grid_index[(curve, float(x))] = k
+    hulls = [_column_vertices(xs, ys, scales, biases, names, j) for j in range(p.size)]
+    tasks, where = [], []
+    for j, vertices in enumerate(hulls):
+        for v, (name, x, *_rest) in enumerate(vertices):
+            if name not in RUG_CURVES:
+                continue
+            for side in (-1, 1):
+                u = v + side
+                if 0 <= u < len(vertices) and vertices[u][0] not in RUG_CURVES:
+                    k = grid_index[(name, float(x))]
+                    tasks.append((j, name, k, vertices[u][1], vertices[u][2]))
+                    where.append((j, v, side))
+    refined = _tangent_points(tasks, p)
+    replacements: dict[tuple[int, int], dict[int, list]] = {}
+    for (j, v, side), point in zip(where, refined, strict=True):
+        name = hulls[j][v][0]
+        replacements.setdefault((j, v), {})[side] = [name, *point, -1]
+    for (j, v), sides in sorted(replacements.items(), reverse=True):
+        new = [sides.get(-1, hulls[j][v]), sides.get(1, hulls[j][v])]
+        if sides.get(-1) is not None and sides.get(1) is not None and new[0][1] > new[1][1]:
+            new = new[:1]
+        if len(new) == 2 and new[0][1] == new[1][1]:
+            new = new[:1]
+        hulls[j][v : v + 1] = new
+    return hulls
+
+
 def envelope(ratios: np.ndarray, feature_probs: np.ndarray) -> Envelope:
     """Hull envelope at every (ratio, feature_prob) of a grid (no exact-point comparison).
+
+    Tangent points from fixed family points to the rug curves are refined off the grid
+    (:func:`_tangent_points`).
 
     Parameters
     ----------
@@ -114,6 +202,7 @@ def envelope(ratios: np.ndarray, feature_probs: np.ndarray) -> Envelope:
     r = np.asarray(ratios, float)
     p = np.asarray(feature_probs, float)
     xs, ys, scales, biases, names = _candidates(p)
+    hulls = _refined_hulls(xs, ys, scales, biases, names, p)
     shape = (r.size, p.size)
     out = {
         "loss": np.empty(shape),
@@ -123,18 +212,18 @@ def envelope(ratios: np.ndarray, feature_probs: np.ndarray) -> Envelope:
         "scale": np.zeros(shape + (2,)),
         "bias": np.zeros(shape + (2,)),
     }
-    for j in range(p.size):
-        hull = _lower_hull(xs, ys[j])
-        hx = xs[hull]
-        right = np.clip(np.searchsorted(hx, r, side="left"), 1, hull.size - 1)
-        a, b = hull[right - 1], hull[right]
-        share_a = (xs[b] - r) / (xs[b] - xs[a])
-        out["loss"][:, j] = share_a * ys[j, a] + (1 - share_a) * ys[j, b]
+    for j, vertices in enumerate(hulls):
+        hname = np.array([v[0] for v in vertices], dtype=object)
+        hx, hy, hs, hb = (np.array([v[i] for v in vertices]) for i in (1, 2, 3, 4))
+        right = np.clip(np.searchsorted(hx, r, side="left"), 1, hx.size - 1)
+        a, b = right - 1, right
+        share_a = (hx[b] - r) / (hx[b] - hx[a])
+        out["loss"][:, j] = share_a * hy[a] + (1 - share_a) * hy[b]
         for slot, idx, share in ((0, a, share_a), (1, b, 1 - share_a)):
-            out["family"][:, j, slot] = np.array(names, dtype=object)[idx]
+            out["family"][:, j, slot] = hname[idx]
             out["feature_share"][:, j, slot] = share
-            out["dims"][:, j, slot] = xs[idx]
-            out["scale"][:, j, slot] = scales[j, idx]
-            out["bias"][:, j, slot] = biases[j, idx]
+            out["dims"][:, j, slot] = hx[idx]
+            out["scale"][:, j, slot] = hs[idx]
+            out["bias"][:, j, slot] = hb[idx]
     out["family"] = out["family"].astype(str)
     return Envelope(**out)
