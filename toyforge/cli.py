@@ -118,6 +118,8 @@ _LIBRARY_NAMES = {
     "n_features": "features",
     "n_hidden": "hidden",
     "n_test": "test_points",
+    "n_points": "points",
+    "steps": "steps",
     "warmup_steps": "warmup",
     "eval_every": "log_every",
     "n_samples": "samples",

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from toyforge.core.budget import check_memory, check_work
+from toyforge.core.errors import InvalidParameter
 
 __all__ = ["check_budget"]
 
@@ -124,8 +125,23 @@ def _evaluate(args: argparse.Namespace) -> None:
     check_work("--samples", args.samples, 2.0 * _count(args.samples) * n_parameters)
 
 
+MIN_ACTIVE_FEATURES = 100
+"""Fewest active features a Monte Carlo comparison must expect over all its samples."""
+
+
 def _compare_persian_rug(args: argparse.Namespace) -> None:
     _build_persian_rug(args)
+    n_features, samples = _count(args.features), _count(args.samples)
+    probability = args.feature_prob
+    expected = n_features * probability * samples if isinstance(probability, float) else None
+    if expected is not None and 0 < probability <= 1 and samples and expected < MIN_ACTIVE_FEATURES:
+        raise InvalidParameter(
+            "--feature-prob",
+            probability,
+            f"a value whose Monte Carlo sees features: --features x p x --samples = "
+            f"{expected:.3g} active features expected, at least {MIN_ACTIVE_FEATURES} needed "
+            "(raise --samples or --feature-prob)",
+        )
     n_hidden = _hidden(_count(args.features), args.ratio)
     work = 4.0 * _count(args.samples) * _count(args.features) * n_hidden
     check_work("--samples", args.samples, work)

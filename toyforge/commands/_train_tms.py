@@ -55,8 +55,10 @@ def add_common_arguments(parser: argparse.ArgumentParser, *, hidden: bool = True
 def setting_config(args: argparse.Namespace, setting: str, **extra: Any) -> Any:
     """The :class:`~toyforge.verify.experiments.reconstruction.ToySettingConfig` of the parsed
     options."""
+    from toyforge.core.validate import check_int
     from toyforge.verify.experiments.reconstruction import ToySettingConfig
 
+    check_int("--batch", args.batch, minimum=1)  # checked even when --points makes it unused
     return ToySettingConfig(
         setting=setting,
         n_features=args.features,

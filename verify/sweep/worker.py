@@ -41,7 +41,8 @@ _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def watch_parent(parent_pid: int | None) -> None:
-    """Pool-worker initializer: end this process when ``parent_pid`` dies.
+    """Pool-worker initializer: end this process when ``parent_pid`` dies; leave Ctrl-C to
+    the driver (which stops the pool and reports once).
 
     ``None`` watches whichever process is the parent now (a forkserver's children).
 
@@ -49,6 +50,7 @@ def watch_parent(parent_pid: int | None) -> None:
     every platform a daemon thread polls ``os.getppid()`` every :data:`PARENT_POLL_SECONDS` and
     exits when the process has been re-parented.
     """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's: it ends the pool
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError, TypeError):
             libc = ctypes.CDLL(None, use_errno=True)
