@@ -196,11 +196,13 @@ def parse_law(text: str, *, role: str = "probability", name: str | None = None) 
     if kind == "file":
         return FeatureLaw(kind="array", params=_load_array(rest, name), role=role, name=name)
     try:
-        if not rest:
-            return FeatureLaw(kind="constant", params=(float(kind),), role=role, name=name)
-        numbers = tuple(float(part) for part in rest.split(":"))
+        numbers = tuple(float(part) for part in (rest.split(":") if rest else [kind]))
     except ValueError as error:
-        raise InvalidParameter(name, text, "numbers separated by ':' after the law") from error
+        raise InvalidParameter(
+            name, text, "a number, or numbers separated by ':' after the law"
+        ) from error
+    if not rest:
+        return FeatureLaw(kind="constant", params=numbers, role=role, name=name)
     if kind not in _ARITY:
         raise InvalidParameter(name, text, "one of constant, zipf, linear, geometric, file")
     return FeatureLaw(kind=kind, params=numbers, role=role, name=name)
