@@ -8,6 +8,13 @@ torch do the same work whatever the weights, so they are timed once. torch (opti
 lazily) runs with ``set_num_threads(1)``, both with its standard fresh-data generator
 ``torch.where(torch.rand(B, n) <= p, torch.rand(B, n), 0)`` and with 8 pre-generated batches.
 Also measured: import + first step in a new process with a warm numba cache (wall clock).
+
+``python -m benchmarks.bench_train --grid [--quick]`` is the whole-run benchmark of
+docs/training.md#batched-training: the paper's 6 × 6 (ratio, feature_prob) grid at n = 512
+trained to convergence in one batched call (default learning rate, default convergence rule),
+process CPU time; the torch peer's time for the same work is the sum over grid points of the
+steps each model took divided by torch's measured step rate at that point (same shapes, fresh
+data, one thread, in the same run).
 """
 
 from __future__ import annotations
@@ -212,5 +219,70 @@ def main(out: Path, quick: bool) -> None:
     write_results(out, "bench_train", rows)
 
 
+GRID_AXIS = (0.002001, 0.8)  # the paper's linspace ends, 6 points each
+
+
+def _grid_runs(n_features: int, points: int, max_steps: int) -> list:
+    from toyforge.verify.train.config import TrainConfig
+    from toyforge.verify.train.convergence import ConvergenceRule
+    from toyforge.verify.train.runs import AutoencoderRun
+
+    axis = np.linspace(*GRID_AXIS, points)
+    config = TrainConfig(
+        steps=max_steps, log_every=100, eval_samples=20_000, convergence=ConvergenceRule()
+    )
+    return [
+        AutoencoderRun(n_features=n_features, ratio=float(r), feature_prob=float(p), train=config)
+        for r in axis
+        for p in axis
+    ]
+
+
+def _torch_rate(run, quick: bool) -> float:
+    fresh, _ = _torch_steps(run.n_features, run.n_hidden, run.feature_prob)
+    timing = {"min_block": 0.2, "blocks": 3} if quick else {"min_block": 0.4, "blocks": 3}
+    return measure(fresh, **timing).calls_per_second
+
+
+def grid_main(out: Path, quick: bool, n_features: int = 512) -> None:
+    """Train the paper's grid at ``n_features`` to convergence; CPU time vs the torch peer."""
+    from toyforge.theory import predict
+    from toyforge.verify.train.runs import train_runs
+
+    runs = _grid_runs(n_features, 3 if quick else 6, 20_000)
+    cpu, wall = time.process_time(), time.perf_counter()
+    results = train_runs(runs)
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    with_torch = torch_available()
+    rows = []
+    for run, result in zip(runs, results, strict=True):
+        theory = float(predict(run.n_hidden / run.n_features, run.feature_prob).loss)
+        row = {
+            "ratio": run.ratio, "p": run.feature_prob, "m": run.n_hidden,
+            "steps": result.steps, "converged": result.converged,
+            "held_out": result.final_eval.value, "stderr": result.final_eval.stderr,
+            "theory": theory, "vs_theory": result.final_eval.value / theory - 1,
+        }  # fmt: skip
+        if with_torch:
+            row["torch_steps_per_s"] = _torch_rate(run, quick)
+            row["torch_seconds"] = result.steps / row["torch_steps_per_s"]
+        rows.append(row)
+    total = {"numba_cpu_s": cpu, "numba_wall_s": wall, "models": len(runs),
+             "converged": sum(r["converged"] for r in rows)}  # fmt: skip
+    if with_torch:
+        total["torch_cpu_s_same_steps"] = sum(r["torch_seconds"] for r in rows)
+        total["x_torch"] = total["torch_cpu_s_same_steps"] / cpu
+    columns = ["ratio", "p", "m", "steps", "converged", "held_out", "stderr", "theory", "vs_theory"]
+    if with_torch:
+        columns += ["torch_steps_per_s", "torch_seconds"]
+    print_rows(f"grid at n = {n_features} trained to convergence (1 thread)", rows, columns)
+    print("total:", total)
+    print("BLAS:", blas_info())
+    write_results(out, "bench_train_grid", [*rows, {"total": total}])
+
+
 if __name__ == "__main__":
-    main(Path("benchmarks/results"), quick="--quick" in sys.argv)
+    if "--grid" in sys.argv:
+        grid_main(Path("benchmarks/results"), quick="--quick" in sys.argv)
+    else:
+        main(Path("benchmarks/results"), quick="--quick" in sys.argv)
