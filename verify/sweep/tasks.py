@@ -234,8 +234,9 @@ def train_evaluate_task(params: dict[str, Any], seed: int) -> dict[str, Any]:
     ``construct+evaluate``.
 
     Parameters: ``n_features``, ``ratio`` (``n_hidden = max(floor(n r), 1)``),
-    ``feature_prob``, ``steps``; optional ``batch_size`` (1024), ``lr`` (the paper's
-    3e-3/sqrt(n_features)), ``eps`` (the paper's 1e-7), ``dtype`` ("float32"), ``backend``
+    ``feature_prob``, ``steps``; optional ``batch_size`` (1024), ``lr`` (0.1/sqrt(n_features),
+    docs/training.md#learning-rate-defaults; the paper used 3e-3/sqrt(n_features)), ``eps``
+    (the paper's 1e-7), ``dtype`` ("float32"), ``backend``
     ("auto": the numba kernel), ``n_samples`` (evaluation, 100 000); ``steps`` is a budget:
     the convergence rule (``converge``, default true; ``tol``, ``window``,
     ``docs/training.md#the-convergence-rule``) stops earlier. Serial kernels (one thread per
@@ -251,7 +252,7 @@ def train_evaluate_task(params: dict[str, Any], seed: int) -> dict[str, Any]:
         init_relu_autoencoder,
         train,
     )
-    from toyforge.verify.train.convergence import ConvergenceRule
+    from toyforge.verify.train.convergence import ConvergenceRule, default_learning_rate
     from toyforge.verify.train.optim import AdamConfig
 
     _check_known("train+evaluate", params, _TRAIN_PARAMS)
@@ -259,7 +260,8 @@ def train_evaluate_task(params: dict[str, Any], seed: int) -> dict[str, Any]:
     n_features = int(params["n_features"])
     n_hidden, _ = effective_ratio(n_features, params["ratio"])
     optimizer = AdamConfig(
-        lr=float(params.get("lr", 3e-3 / math.sqrt(n_features))), eps=float(params.get("eps", 1e-7))
+        lr=float(params.get("lr", default_learning_rate(n_features))),
+        eps=float(params.get("eps", 1e-7)),
     )
     config = TrainConfig(
         steps=int(params["steps"]),
