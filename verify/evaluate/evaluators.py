@@ -128,6 +128,10 @@ def evaluate(
     path : {"auto", "hidden", "product", "dense"}
         Autoencoder evaluation path (:func:`choose_path`).
     """
+    if data_spec is not None and not isinstance(data_spec, SparseDataSpec):
+        raise InvalidParameter(
+            "data_spec", type(data_spec).__name__, "a SparseDataSpec (or None for exact models)"
+        )
     request = EvaluationRequest(
         feature_prob=None if data_spec is None else data_spec.feature_prob,
         n_samples=n_samples,

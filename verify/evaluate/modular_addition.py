@@ -97,6 +97,10 @@ def evaluate_modular_addition(
     -------
     ModularAdditionReport
     """
+    if getattr(model, "architecture", None) != "modular-addition-mlp":
+        raise InvalidParameter(
+            "model", type(model).__name__, "a ModularAdditionMLP (constructions.models)"
+        )
     modulus = model.modulus
     pair_array = _pair_array(model, pairs)
     left = np.asarray(model.input_matrix(), dtype=np.float64)
