@@ -77,6 +77,7 @@ _ARRAY_FIELDS = (
     "refined_asymptotic_loss",
     "envelope_loss",
 )
+_OPTIONAL_FIELDS = ("mmse_loss", "jumprelu_loss")
 _STRUCTURE_FIELDS = ("family", "feature_share", "dims", "scale", "bias")
 _COMPONENT_KEYS = ("feature_share", "neuron_share", "dims_per_feature", "scale", "bias")
 
@@ -206,8 +207,11 @@ class Prediction:
         if self.regime not in REGIMES:
             raise InvalidParameter("regime", self.regime, "one of " + ", ".join(REGIMES))
         for name in _ARRAY_FIELDS:
-            if not math.isfinite(getattr(self, name)):
-                raise InvalidParameter(name, getattr(self, name), "a finite number")
+            value = getattr(self, name)
+            if name in _OPTIONAL_FIELDS and math.isnan(value):
+                continue  # bounds not computed (predict_grid(bounds=False))
+            if not math.isfinite(value):
+                raise InvalidParameter(name, value, "a finite number")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict of every field (``structure`` as a list of dicts)."""
