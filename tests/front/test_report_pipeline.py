@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -163,3 +164,30 @@ def test_every_item_runs_on_the_tiny_config(tmp_path: Path) -> None:
     compare = next(item for item in result.items if item.name == "compare")
     row = compare.tables[0].rows[0]
     assert np.isfinite(row[3]) and row[3] > 0  # theory loss present
+
+
+def test_only_keeps_the_other_items_of_the_same_config(tmp_path: Path) -> None:
+    run_report(tmp_path, TINY, only=("convergence",), workers=1)
+    first = (tmp_path / "REPORT.md").read_text()
+    run_report(tmp_path, TINY, only=("reconstruction",), workers=1)
+    merged = (tmp_path / "REPORT.md").read_text()
+    assert "## convergence" in merged and "## reconstruction" in merged
+    # the kept section is the earlier run's, table and all
+    kept = first[first.index("## convergence") :]
+    assert kept.strip() in merged
+    assert merged.index("## convergence") < merged.index("## reconstruction")  # report order
+    # another config does not mix with this one's sections
+    run_report(tmp_path, replace(TINY, name="other"), only=("reconstruction",), workers=1)
+    other = (tmp_path / "REPORT.md").read_text()
+    assert "## reconstruction" in other and "## convergence" not in other
+
+
+def test_cli_help_names_every_item(capsys: pytest.CaptureFixture[str]) -> None:
+    from toyforge.cli import main
+    from toyforge.commands.report import ITEM_NAMES
+
+    assert ITEM_NAMES == tuple(ITEMS)
+    with pytest.raises(SystemExit):
+        main(["report", "--help"])
+    text = capsys.readouterr().out
+    assert all(f"\n  {name} " in text for name in ITEMS)  # each item described

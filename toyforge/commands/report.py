@@ -11,12 +11,38 @@ from typing import Any
 
 from toyforge.commands._common import planned_folder
 
+ITEM_NAMES = (
+    "phase",
+    "rug",
+    "loss_curves",
+    "convergence",
+    "compare",
+    "modular",
+    "memorization",
+    "reconstruction",
+)
+"""The report items, in report order (toyforge.report.ITEMS; listed here so that the parser
+does not import the report's dependencies)."""
+
+_EPILOG = """items:
+  phase           theory phase diagram; theory vs rug vs trained on a sub-grid
+  rug             rug images (n = 1024, a crop at n = 2^20) and a trained model beside it
+  loss_curves     loss vs ratio and vs feature probability: theory, rug MC, trained
+  convergence     the rug's loss approaching the large-N theory as n grows
+  compare         theory vs Persian rug vs trained table
+  modular         modular-addition constructions and a grokking run (4 figures)
+  memorization    data double descent of the m = 2 model (3 figures)
+  reconstruction  limits of reconstruction: test loss and accuracy over sparsity x size
+"""
+
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "report",
         help="regenerate the gallery figures and REPORT.md (cached)",
         description=__doc__.splitlines()[0],
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--out", required=True, help="output folder (created)")
     parser.add_argument(
@@ -27,8 +53,8 @@ def register(subparsers: Any) -> None:
         nargs="+",
         default=None,
         metavar="NAME",
-        help="only these items (phase, rug, loss_curves, convergence, "
-        "compare, modular, memorization)",
+        help="only these items: " + ", ".join(ITEM_NAMES) + ". REPORT.md keeps the sections "
+        "of the other items from their last run into the same --out (same --quick or not)",
     )
     parser.add_argument(
         "--workers",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -21,10 +23,19 @@ from toyforge.report.persian_rug_items import (
     item_phase,
     item_rug,
 )
-from toyforge.report.results import ItemResult, ReportResult, Table, summary_markdown
+from toyforge.report.results import (
+    ItemResult,
+    ReportResult,
+    Table,
+    item_from_record,
+    item_record,
+    summary_markdown,
+)
 from toyforge.verify.sweep import InProcessExecutor, ProcessPoolExecutor
 
 __all__ = ["ITEMS", "run_report"]
+
+logger = logging.getLogger(__name__)
 
 
 ITEMS: dict[str, Callable[[ReportContext], tuple[list[Path], list[Table], Any]]] = {
@@ -70,7 +81,10 @@ def run_report(
     config : ReportConfig, optional
         :data:`FULL_REPORT` (default) or :data:`QUICK_REPORT`, or your own sizes.
     only : sequence of str, optional
-        Item names (keys of :data:`ITEMS`); default all.
+        Item names (keys of :data:`ITEMS`); default all. ``REPORT.md`` still shows every item
+        run into ``out`` with the same config (by name): the items run now replace their
+        earlier sections, the others are kept from their last run (each item's section is
+        recorded under ``out/.report-items/``).
     workers : int, optional
         Sweep workers (1: in-process); default: the sweep's choice (a process pool with one
         worker per CPU for more than a few expensive tasks).
@@ -107,5 +121,29 @@ def run_report(
         summary_path=folder / "REPORT.md",
         seconds=time.perf_counter() - started,
     )
-    atomic_write_text(result.summary_path, summary_markdown(result))
+    merged = _merge_with_earlier_items(folder, config.name, results)
+    atomic_write_text(result.summary_path, summary_markdown(result, merged))
     return result
+
+
+def _merge_with_earlier_items(
+    folder: Path, config_name: str, results: Sequence[ItemResult]
+) -> list[ItemResult]:
+    """Record the items run now; return every recorded item of this config, in report order."""
+    records = folder / ".report-items"
+    records.mkdir(parents=True, exist_ok=True)
+    for item in results:
+        record = item_record(item, config_name)
+        atomic_write_text(records / f"{item.name}.json", json.dumps(record, indent=1))
+    merged = []
+    for name in ITEMS:
+        path = records / f"{name}.json"
+        if not path.is_file():
+            continue
+        try:
+            record = json.loads(path.read_text())
+            if record.get("config_name") == config_name:
+                merged.append(item_from_record(record, folder))
+        except (ValueError, KeyError, TypeError, AttributeError):
+            logger.warning("ignoring an unreadable report record %s", path)
+    return merged
