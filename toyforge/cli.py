@@ -182,7 +182,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with memory_limit_set_to(args.max_memory):
             check_budget(args)
-            return int(args.func(args) or 0)
+            status = int(args.func(args) or 0)
+            sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+            return status
     except BrokenPipeError:  # the reader of our output went away: not an error of ours
         _silence_stdout()
         return 0

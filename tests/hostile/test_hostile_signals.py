@@ -114,3 +114,14 @@ def test_ctrl_c_stops_the_sweep_in_one_line_and_ends_its_workers(tmp_path):
     assert error.splitlines() == ["toyforge sweep: interrupted"], error
     assert not survivors
     assert not [path for path in out.rglob("*") if ".tmp" in path.name]
+
+
+def test_a_closed_pipe_ends_quietly():
+    """``toyforge predict ... | head -0``: no broken-pipe message, no traceback."""
+    command = [sys.executable, "-m", "toyforge", "predict", "--ratio", "0.5"]
+    command += ["--feature-prob", "0.1", "--json"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.close()  # the reader is gone before the first line
+    _, error = process.communicate(timeout=60)
+    assert process.returncode == 0
+    assert error.decode() == ""
