@@ -106,7 +106,7 @@ class FeatureLaw:
         if np.any(bad):
             first = int(np.flatnonzero(bad)[0])
             raise InvalidParameter(
-                self.name, f"value {values[first]!r} at feature {first}", allowed
+                self.name, f"{float(values[first]):g} at feature {first}", allowed
             )
         return values
 
