@@ -79,11 +79,19 @@ def _train_toy(args: argparse.Namespace) -> None:
     check_memory("--points", args.points, need, what=f"{points} points of {n_features} features")
 
 
+def _rug_bytes(n_features: int, n_hidden: int, batch: int = 0) -> float:
+    """The matrix-free rug: the row choice (a permutation of n), its rows, and ``batch`` samples
+    with their Walsh-Hadamard transforms."""
+    return float(F64) * (4 * n_features + 4 * n_hidden + 3 * batch * n_features)
+
+
 def _build_persian_rug(args: argparse.Namespace) -> None:
     n_features = _count(args.features)
     n_hidden = _hidden(n_features, args.ratio)
-    need = F64 * (3 * n_features * n_hidden + 4 * n_features)
-    check_memory("--features", args.features, need, what=f"the {n_hidden} x {n_features} rug")
+    need = _rug_bytes(n_features, n_hidden)
+    check_memory(
+        "--features", args.features, need, what=f"the rug's {n_hidden} of {n_features} rows"
+    )
 
 
 def _build_modular_addition(args: argparse.Namespace) -> None:
@@ -99,7 +107,7 @@ def _build_modular_addition(args: argparse.Namespace) -> None:
 
 
 def _figure_rug(args: argparse.Namespace) -> None:
-    size = _count(args.size)
+    size = min(_count(args.size), _count(args.features))  # the crop is at most n x n
     check_memory("--size", args.size, float(size) ** 2 * IMAGE_BYTES_PER_PIXEL, what="the image")
     _build_persian_rug(args)
 
@@ -132,6 +140,10 @@ MIN_ACTIVE_FEATURES = 100
 def _compare_persian_rug(args: argparse.Namespace) -> None:
     _build_persian_rug(args)
     n_features, samples = _count(args.features), _count(args.samples)
+    if getattr(args, "train", False):  # the trained model is a dense n x m autoencoder
+        n_hidden = _hidden(n_features, args.ratio)
+        need = _autoencoder_bytes(n_features, n_hidden, 1024, 4)
+        check_memory("--features", args.features, need, what="the trained autoencoder")
     probability = args.feature_prob
     expected = n_features * probability * samples if isinstance(probability, float) else None
     if expected is not None and 0 < probability <= 1 and samples and expected < MIN_ACTIVE_FEATURES:
@@ -150,15 +162,17 @@ def _compare_persian_rug(args: argparse.Namespace) -> None:
 def _figure_convergence(args: argparse.Namespace) -> None:
     largest = max((_count(size) for size in args.sizes or (0,)), default=0)
     n_hidden = _hidden(largest, args.ratio)
-    need = F64 * (3 * largest * n_hidden + 4 * 1024 * largest)
+    need = _rug_bytes(largest, n_hidden, batch=1024)
     check_memory("--sizes", largest, need, what=f"a rug of {largest} features")
     check_work("--samples", args.samples, 4.0 * _count(args.samples) * largest * n_hidden)
 
 
 def _figure_loss_curves(args: argparse.Namespace) -> None:
     n_features = _count(args.features)
-    need = F64 * (3 * n_features * n_features + 4 * 1024 * n_features)
-    check_memory("--features", args.features, need, what=f"rugs of {n_features} features")
+    need = _rug_bytes(n_features, n_features, batch=1024)
+    if _count(args.train_steps):  # trained models are dense n x m matrices
+        need += _autoencoder_bytes(n_features, n_features, 1024, F64)
+    check_memory("--features", args.features, need, what=f"models of {n_features} features")
 
 
 def _demo(args: argparse.Namespace) -> None:
