@@ -121,11 +121,9 @@ def train_autoencoder(
 ) -> TrainedPoint:
     """Train ``y = ReLU(W_out W_in x + b)`` on fresh sparse batches until it converges.
 
-    Adam at ``learning_rate`` (default ``0.1/√n_features``) with the convergence rule of
-    :mod:`toyforge.verify.train.convergence` (``tol``, ``window``; plateau decays of the rate)
-    within a budget of ``steps``; ``converge=False`` runs the whole budget. PyTorch-default
-    init. The held-out loss is a fresh-data Monte Carlo estimate (seed independent of
-    training), not the last minibatch. See ``docs/training.md#the-convergence-rule``.
+    Adam at ``learning_rate`` (default ``0.1/√n_features``), the convergence rule (``tol``,
+    ``window``; ``converge=False`` runs the whole budget of ``steps``), PyTorch-default init;
+    the held-out loss uses fresh data (docs/training.md#the-convergence-rule).
     """
     from toyforge.verify.evaluate.evaluators import SparseDataSpec, evaluate
     from toyforge.verify.train.config import TrainConfig
