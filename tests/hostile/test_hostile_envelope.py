@@ -46,6 +46,19 @@ CASES = [
         ["scan", "--ratios", "1e-20:1e-15:3", "--feature-probs", "0.1:1:2", "--out", "s.csv"],
         "ratio",
     ),
+    (["figure", "structure", "--resolution", "2", "--out", "f.png"], "--resolution"),
+    (["figure", "structure", "--resolution", "100000", "--out", "f.png"], "--resolution"),
+    (["figure", "structure", "--p-min", "0", "--out", "f.png"], "--p-min"),
+    (["figure", "structure", "--p-min", "1", "--out", "f.png"], "--p-min"),
+    (["figure", "structure", "--out", "f.txt"], "--out"),
+    (["figure", "families", "--feature-probs", "0", "--out", "f.png"], "--feature-probs"),
+    (["figure", "families", "--feature-probs", "0.1,2", "--out", "f.png"], "--feature-probs"),
+    (["figure", "families", "--feature-probs", "a,b", "--out", "f.png"], "--feature-probs"),
+    (
+        ["figure", "families", "--feature-probs", "0.1,0.2,0.3,0.4,0.5,0.6,0.7", "--out", "f.png"],
+        "--feature-probs",
+    ),
+    (["figure", "families", "--resolution", "0", "--out", "f.png"], "--resolution"),
 ]
 
 
