@@ -172,7 +172,8 @@ def two_feature_phase_figure(diagram: Any, *, boundary: object | None = None) ->
     diagram : TwoFeatureDiagram
         From :func:`toyforge.theory.two_features.two_feature_diagram`.
     boundary : array_like, optional
-        The antipodal boundary ``r(s)`` at ``diagram.density`` (drawn with its reciprocal).
+        The antipodal boundary ``r(s)`` at ``diagram.density``, drawn with its reciprocal where
+        it is at most 1; beyond, the line ``r = 1`` between the two drop phases.
     """
     s = np.asarray(diagram.density, float)
     r = np.asarray(diagram.relative_importance, float)
@@ -183,8 +184,11 @@ def two_feature_phase_figure(diagram: Any, *, boundary: object | None = None) ->
         axes.pcolormesh(s, r, phase, cmap=cmap, vmin=-0.5, vmax=2.5, shading="nearest", gid="phase")
         if boundary is not None:
             edge = _vector("boundary", boundary, s.size)
-            axes.plot(s, edge, color="k", lw=1.2, gid="boundary")
-            axes.plot(s, 1.0 / edge, color="k", lw=1.2)
+            inside = edge <= 1.0  # beyond the triple point (edge > 1) the phase is a drop
+            axes.plot(s[inside], edge[inside], color="k", lw=1.2, gid="boundary")
+            axes.plot(s[inside], 1.0 / edge[inside], color="k", lw=1.2)
+            if not inside.all():
+                axes.plot(s[~inside], np.ones(int((~inside).sum())), color="k", lw=1.2)
         axes.set_xscale("log")
         axes.set_yscale("log")
         axes.set_ylim(r.min(), r.max())
