@@ -120,3 +120,19 @@ def test_magnitude_laws_moments_match_draws():
 def test_bad_magnitude_laws(text):
     with pytest.raises(InvalidParameter, match="magnitudes"):
         parse_magnitudes(text)
+
+
+@pytest.mark.parametrize(
+    "text", ["0.1", "zipf:1.2:0.4:5e-4", "zipf:2:0.5", "linear:0.1:0.3", "geometric:0.9"]
+)
+def test_continuous_law_agrees_with_the_values_at_each_rank(text):
+    law = parse_law(text, role="importance")
+    n = 37
+    np.testing.assert_allclose(law.continuous(n)(np.arange(n) / (n - 1)), law.values(n), rtol=1e-12)
+
+
+def test_continuous_array_law_is_a_step_function():
+    law = FeatureLaw(kind="array", params=(0.3, 0.2, 0.1))
+    np.testing.assert_array_equal(
+        law.continuous(3)(np.array([0.0, 0.2, 0.5, 1.0])), [0.3, 0.3, 0.2, 0.1]
+    )

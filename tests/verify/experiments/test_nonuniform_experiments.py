@@ -113,3 +113,25 @@ def test_width_scaling_config_refuses(kwargs):
 def test_tms_config_refuses(kwargs):
     with pytest.raises(InvalidParameter):
         TmsImportanceConfig(**kwargs)
+
+
+def test_pair_geometry_refuses_an_impossible_joint_law_before_training():
+    from toyforge.verify.experiments.correlated_pairs import PairGeometryConfig
+
+    with pytest.raises(InvalidParameter, match="pair correlation"):
+        PairGeometryConfig(correlation=-1.0, feature_prob=0.05)
+
+
+def test_pair_geometry_tiny_run_cosines_by_numpy():
+    from toyforge.verify.experiments.correlated_pairs import PairGeometryConfig, train_pair_geometry
+
+    result = train_pair_geometry(
+        PairGeometryConfig(correlation=0.5, feature_prob=0.2, steps=10, restarts=2, batch_size=64)
+    )
+    W = result.weights
+    assert W.shape == (2, 4)
+    for k in range(2):
+        a, b = W[:, 2 * k], W[:, 2 * k + 1]
+        expected = a @ b / np.linalg.norm(a) / np.linalg.norm(b)
+        assert result.pair_cosines[k] == pytest.approx(expected, rel=1e-12)
+    assert result.seed in (0, 1) and result.loss.stderr > 0
