@@ -48,7 +48,7 @@ from toyforge.theory.families import (
     family_optimum,
 )
 from toyforge.theory.finite_n import FinitePrediction, predict_finite
-from toyforge.theory.largen import (
+from toyforge.theory.large_n_loss import (
     SymmetricOptimum,
     interference_sigma,
     optimal_scale,

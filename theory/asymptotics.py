@@ -22,7 +22,7 @@ import math
 import numpy as np
 from scipy.special import erfcx
 
-from toyforge.theory.largen import interference_sigma
+from toyforge.theory.large_n_loss import interference_sigma
 
 __all__ = ["leading_asymptotic_loss", "refined_asymptotic_loss", "threshold_u"]
 

@@ -35,7 +35,7 @@ import numpy as np
 from scipy.special import ndtr
 
 from toyforge.theory._gauss import _both_sides
-from toyforge.theory.largen import interference_sigma
+from toyforge.theory.large_n_loss import interference_sigma
 
 __all__ = [
     "constant_loss",

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from toyforge.theory.families import EQUIVALENT, FAMILIES, dropped_loss, family_optimum
-from toyforge.theory.largen import symmetric_optimum
+from toyforge.theory.large_n_loss import symmetric_optimum
 from toyforge.theory.structured_rug import pair_rug_optimum
 
 __all__ = ["Envelope", "RUG_CURVES", "envelope"]

@@ -11,7 +11,7 @@ neurons: a block-diagonal construction), so with ``rho_k`` neurons per feature f
 where ``H_k`` is the lower convex hull, at ``p_k``, of the solution points (neurons per
 feature, loss per feature): dropped ``(0, p/3 - p^2/4)``, dedicated ``(1, 0)``, every polytope
 block of :mod:`toyforge.theory.families`, and the Persian-rug and pair-rug curves
-(:func:`toyforge.theory.largen.symmetric_optimum`,
+(:func:`toyforge.theory.large_n_loss.symmetric_optimum`,
 :func:`toyforge.theory.structured_rug.pair_rug_optimum`) sampled on fixed grids. Each ``H_k``
 is convex and piecewise linear, so the problem is a separable convex allocation solved exactly
 by water filling: hull segments of all classes are taken in order of their loss reduction per
@@ -35,7 +35,7 @@ import numpy as np
 from toyforge.core.errors import InvalidParameter
 from toyforge.core.validate import check_int, check_interval
 from toyforge.theory.families import EQUIVALENT, FAMILIES, dropped_loss, family_optimum
-from toyforge.theory.largen import symmetric_optimum
+from toyforge.theory.large_n_loss import symmetric_optimum
 from toyforge.theory.structured_rug import pair_rug_optimum
 
 __all__ = [

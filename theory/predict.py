@@ -37,7 +37,7 @@ from toyforge.theory.baselines import (
     zero_loss,
 )
 from toyforge.theory.envelope import Envelope, envelope
-from toyforge.theory.largen import symmetric_optimum
+from toyforge.theory.large_n_loss import symmetric_optimum
 from toyforge.theory.structured_rug import pair_rug_optimum
 from toyforge.theory.timesharing import TimeSharing, best_on_grid, time_sharing
 

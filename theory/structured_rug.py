@@ -17,7 +17,7 @@ directions because the polytope vectors sum to zero). ``k = 1`` is the Persian r
 ``sigma^2 = (1/(2r) - 1)(2p/3 - p^2/2)``.
 
 Loss: conditioning on the block interference ``T``, feature ``i`` is the Persian rug's reduced
-scalar model at offset ``c + T`` (:func:`toyforge.theory.largen.reduced_loss`), so::
+scalar model at offset ``c + T`` (:func:`toyforge.theory.large_n_loss.reduced_loss`), so::
 
     L(s, c) = E_T[ L_reduced(s, c + T; sigma, p) ],   s* = E_T[E xR] / E_T[E R^2].
 
@@ -36,7 +36,7 @@ import numpy as np
 from toyforge.core.errors import InvalidParameter
 from toyforge.theory._gauss import GaussianReluMoments
 from toyforge.theory.families import family, interference_densities, refine_minimum
-from toyforge.theory.largen import reduced_expectations, reduced_loss
+from toyforge.theory.large_n_loss import reduced_expectations, reduced_loss
 
 __all__ = [
     "RugOptimum",

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from toyforge.theory.largen import symmetric_optimum
+from toyforge.theory.large_n_loss import symmetric_optimum
 
 __all__ = ["TimeSharing", "time_sharing"]
 

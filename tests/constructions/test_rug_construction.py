@@ -10,7 +10,7 @@ from scipy.linalg import hadamard
 from toyforge.constructions.io import load, save
 from toyforge.constructions.persian_rug import PersianRugAutoencoder, persian_rug
 from toyforge.core.errors import IncompatibleWeights, InvalidParameter
-from toyforge.theory.largen import symmetric_optimum
+from toyforge.theory.large_n_loss import symmetric_optimum
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from toyforge.core.errors import InvalidParameter
 from toyforge.theory import predict, predict_grid
 from toyforge.theory.envelope import _lower_hull
 from toyforge.theory.families import FAMILIES, family_loss, family_optimum
-from toyforge.theory.largen import interference_sigma, reduced_loss
+from toyforge.theory.large_n_loss import interference_sigma, reduced_loss
 from toyforge.theory.structured_rug import pair_rug_loss
 
 POINTS = [(0.25, 0.05), (0.64, 0.16), (0.48, 0.16), (0.1, 0.01), (0.02, 0.3), (0.9, 0.6)]

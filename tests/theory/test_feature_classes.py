@@ -16,7 +16,7 @@ from toyforge.theory.feature_classes import (
     binned_allocation,
     class_hulls,
 )
-from toyforge.theory.largen import symmetric_optimum
+from toyforge.theory.large_n_loss import symmetric_optimum
 from toyforge.theory.structured_rug import pair_rug_optimum
 from toyforge.theory.two_features import two_feature_losses
 

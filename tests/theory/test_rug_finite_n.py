@@ -14,7 +14,7 @@ from toyforge.theory.finite_n import (
     offdiagonal_weights,
     predict_finite,
 )
-from toyforge.theory.largen import symmetric_optimum
+from toyforge.theory.large_n_loss import symmetric_optimum
 from toyforge.verify.evaluate.rug_monte_carlo import rug_monte_carlo
 
 

@@ -8,7 +8,7 @@ from scipy import integrate
 
 from toyforge.core.errors import InvalidParameter
 from toyforge.theory.families import family_optimum
-from toyforge.theory.largen import reduced_loss
+from toyforge.theory.large_n_loss import reduced_loss
 from toyforge.theory.structured_rug import (
     pair_rug_loss,
     pair_rug_optimum,

@@ -34,7 +34,7 @@ def test_numpy_matches_sympy_expressions(c_value, sigma_value):
     """The numpy forms evaluate the sympy expressions; the active integrals match mpmath."""
     from toyforge.theory import _derive
     from toyforge.theory._gauss import relu_moments
-    from toyforge.theory.largen import reduced_expectations
+    from toyforge.theory.large_n_loss import reduced_expectations
 
     subs = {_derive.m: c_value, _derive.sigma: sigma_value}
     numeric = relu_moments(c_value, sigma_value)
