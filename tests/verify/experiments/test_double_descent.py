@@ -9,8 +9,9 @@ docs/memorisation.md#data-double-descent),
 instead of 50k steps, which brings the hidden-vector norms within 2% of each other.
 
 Cost, measured as process CPU time (``time.process_time``) with warm kernels: 10.0 s for the
-memorising run (200k steps); add ~15 s once for compiling the kernels cold. Wall time is that only on an idle core: with seven processes sharing two cores
-the 200k-step run took 143 s wall for its 10 s of CPU. Halving the steps at twice the learning
+memorising run (200k steps); add ~15 s once for compiling the kernels cold. Wall time is
+that only on an idle core: with seven processes sharing two cores the 200k-step run took 143 s
+wall for its 10 s of CPU. Halving the steps at twice the learning
 rate (the same ∫ lr·wd) was tried and rejected: seed 0 still passes (norm spread 1.96 %), but
 seeds 2 and 3 spread by 2.7 % and 3.3 %, over the 2.5 % the regular-polygon check allows.
 """
