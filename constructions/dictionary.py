@@ -5,20 +5,25 @@ checked; inputs outside the condition are refused with
 :class:`~toyforge.core.errors.InvalidParameter` naming
 the offending points:
 
-* :func:`lookup_table` (§6.1): one hidden ReLU neuron per stored key, unit-norm key as its
+* :func:`lookup_table` (docs/memorisation.md#lookup-table): one hidden ReLU neuron per stored key,
+  unit-norm key as its
   weights, threshold between the largest overlap with another key and the key's norm, value as
   its output column. Exact for any values when no key's direction overlaps another key by as
   much as its own norm (for unit-norm keys: when the keys are distinct).
-* :func:`polygon_memorizer` (§6.2): the m = 2 ReLU-output (TMS bottleneck) memoriser that puts T
+* :func:`polygon_memorizer` (docs/memorisation.md#t-gon-memoriser): the m = 2 ReLU-output (TMS
+  bottleneck) memoriser that puts T
   unit-norm points on a regular T-gon; exact when no feature is shared between points;
   ‖W‖_F² = T / (1 − max(cos 2π/T, 0)) (:func:`polygon_weight_norm`).
-* :func:`slab_memorizer` (§6.3, Baum 1988 / Bubeck et al. 2020 style): one hidden layer of
+* :func:`slab_memorizer` (docs/memorisation.md#slab-memoriser, Baum 1988 / Bubeck et al. 2020
+  style): one hidden layer of
   4⌈N/d⌉ ReLU neurons for arbitrary real scalar labels.
-* :func:`sqrt_memorizer` (§6.4, in the spirit of Yun, Sra & Jadbabaie 2019): two hidden layers
+* :func:`sqrt_memorizer` (docs/memorisation.md#square-root-memoriser, in the spirit of Yun, Sra &
+  Jadbabaie 2019): two hidden layers
   of 2⌈√N⌉−1 and 2⌈√N⌉ neurons. :class:`MLP` has one hidden layer, so this returns a
   :class:`TwoHiddenLayerMLP`, a small frozen model defined here with a numpy forward and
   registered with :func:`~toyforge.constructions.models.register_architecture`.
-* :func:`circle_unembedding` (§6.5): a cross-entropy final layer with hidden size 2 whose argmax
+* :func:`circle_unembedding` (docs/memorisation.md#circle-unembedding): a cross-entropy final layer
+  with hidden size 2 whose argmax
   is perfect for any number of classes; its loss is :func:`circle_unembedding_loss`.
 * :func:`read_dictionary` (defined in :mod:`toyforge.constructions.decompile`): "decompile"
   an MLP into its key → value table where it is one and report how much of its behaviour the
@@ -62,7 +67,7 @@ __all__ = [
 ]
 
 
-# --------------------------------------------------------------------------- §6.1 lookup table
+# ----------------------------------------------------------------------------- lookup table
 
 
 def lookup_table(keys: Any, values: Any, margin: float = 0.5) -> MLP:
@@ -120,7 +125,7 @@ def lookup_table(keys: Any, values: Any, margin: float = 0.5) -> MLP:
     return MLP(W1=unit, b1=-thresholds, W2=W2, b2=np.zeros(targets.shape[1]), activation="relu")
 
 
-# --------------------------------------------------------------------------- §6.2 T-gon memoriser
+# ----------------------------------------------------------------------------- T-gon memoriser
 
 
 def _polygon_threshold(n_points: int) -> float:
@@ -195,7 +200,7 @@ def polygon_memorizer(n_features: int, points: Any) -> ReluAutoencoder:
     return ReluAutoencoder.tied_from(W, b)
 
 
-# --------------------------------------------------------------------------- §6.3 slab network
+# ----------------------------------------------------------------------------- slab network
 
 
 def _group_solution(
@@ -281,7 +286,7 @@ def slab_memorizer(points: Any, labels: Any, group_size: int | None = None) -> M
     )
 
 
-# --------------------------------------------------------------------------- §6.4 √N network
+# ----------------------------------------------------------------------------- √N network
 
 
 @register_architecture
@@ -467,7 +472,7 @@ def _refuse_duplicates(X: np.ndarray) -> None:
         )
 
 
-# --------------------------------------------------------------------------- §6.5 CE circle
+# ----------------------------------------------------------------------------- CE circle
 
 
 def circle_unembedding(n_classes: int, scale: float) -> MLP:

@@ -6,10 +6,12 @@ formulas and the measured neuron counts are those of docs/modular_addition.md#ma
 (PAIR explorable appendix A; Gromov 2023, arXiv:2301.02679, Eq. 6, 7, 12; Nanda et al. 2023,
 arXiv:2301.05217, App. B). Notation: θ_k(x) = 2πkx/p; frequencies are folded (k ≡ p − k).
 
-* tied **quadratic** (§2.1): ``W_in[a, j] = cos(θ_k(a) − φ_j)``, ``W_out[j, c] =
+* tied **quadratic** (docs/modular_addition.md#tied-quadratic-construction):
+  ``W_in[a, j] = cos(θ_k(a) − φ_j)``, ``W_out[j, c] =
   cos(θ_k(c) − 2φ_j)``, φ_j = 2πj/N + ρ. Logits = (N/4)|u|² cos(θ_k(a+b−c)) exactly when
   Σ_j e^{2iφ_j} = Σ_j e^{4iφ_j} = 0, i.e. N = 3 or N ≥ 5 (N = 4 fails: 4φ_j ≡ 4ρ).
-* tied **ReLU** (§2.2): same weights with ReLU. The N equally spaced phases keep the harmonics
+* tied **ReLU** (docs/modular_addition.md#tied-relu-construction): same weights with ReLU. The N
+  equally spaced phases keep the harmonics
   m ≡ ±2 (mod N) of ReLU(cos x): N = 3 and even N alias a large harmonic onto the signal, odd
   N ≥ 5 leave an alias 3/(4(N−1)²−1) that must stay below the 1 − cos(2π/p) gap, which is
   checked by enumerating the single-frequency block (measured minimum: N = 5 for p ≤ 113,
@@ -19,10 +21,11 @@ arXiv:2301.05217, App. B). Notation: θ_k(x) = 2πkx/p; frequencies are folded (
   the frequency-1 block is; a positive sum of blocks that each rank the right class strictly
   first also ranks it strictly first. Exactness of a multi-frequency construction therefore
   follows from one block check; the margin is measured on the whole model.
-* **untied quadratic** (Gromov; §2.3): ``W_a[n, j] = cos(θ_k(n) + φ1_j)``,
+* **untied quadratic** (Gromov; docs/modular_addition.md#untied-quadratic-construction-gromov):
+  ``W_a[n, j] = cos(θ_k(n) + φ1_j)``,
   ``W_b[m, j] = cos(θ_k(m) + φ2_j)``, ``W_out[j, q] = cos(θ_k(q) + φ1_j + φ2_j)`` with the
   designed phases (φ1, φ2)_j = (2πj/M, 2πtj/M), logits = (M/2) Σ_k cos(θ_k(n+m−q)) exactly.
-* an **LP readout** (§2.2, scipy HiGHS) for any given input matrix
+* an **LP readout** (docs/modular_addition.md#lp-readout, scipy HiGHS) for any given input matrix
   (:mod:`toyforge.constructions.modular_lp_readout`).
 
 The factored form (``embedding`` p × 2F of [cos θ_k, sin θ_k] columns, ``projection`` 2F × N,

@@ -6,12 +6,13 @@ Cowsik, Dolev, Infanger (2024, arXiv:2410.12101) and their code KfirD/PersianRug
 * ``W_in = H[S, :]``: a set S of ``n_hidden`` distinct rows of the Sylvester–Hadamard matrix H
   of order ``n_features`` (entries ±1, ``H_kj = (−1)^{popcount(k AND j)}``);
 * ``W_out = W_inᵀ / n_hidden``, so ``W = W_out W_in = H_Sᵀ H_S / n_hidden`` with
-  ``W_ij = f_S(i ⊕ j)``, ``diag(W) ≡ 1``, ``Σ_{j≠i} W_ij² = 1/r − 1`` (the variance bound of §2.2
-  saturated), off-diagonal row sum ``(1/r)·1[0 ∈ S] − 1``, W symmetric;
+  ``W_ij = f_S(i ⊕ j)``, ``diag(W) ≡ 1``, ``Σ_{j≠i} W_ij² = 1/r − 1`` (the variance bound of
+  docs/large_n_theory.md#the-variance-bound saturated), off-diagonal row sum ``(1/r)·1[0 ∈ S] − 1``,
+  W symmetric;
 * forward pass ``y = ReLU(scale · W x + bias)`` with two scalars set **exactly** from the
   large-N theory (:func:`toyforge.theory.predict` at r_eff = n_hidden/n_features,
-  docs/large_n_theory.md#paper-grid-and-training-recipe and
-  §8.9): ``scale = a*`` and ``bias = a*·(c* − μ0)`` where ``μ0 = (p/2)((1/r)·1[0∈S] − 1)`` is
+  docs/large_n_theory.md#paper-grid-and-training-recipe): ``scale = a*`` and ``bias = a*·(c* − μ0)``
+  where ``μ0 = (p/2)((1/r)·1[0∈S] − 1)`` is
   the mean interference of this row set (docs/persian_rug.md#scale-and-bias-from-the-theory).
 
 The model is stored matrix-free (the row set and two scalars), so n_features = 2^20 needs

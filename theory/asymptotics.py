@@ -5,7 +5,7 @@ Leading law::
 
     L ~ (1/r - 1) p^2 ln(1/p) / 6
 
-Refined (small-sigma expansion of §2.3)::
+Refined (small-sigma expansion of docs/large_n_theory.md#the-closed-form-loss)::
 
     L ~ sigma^2 [p (1 + u^2/4) + F2(u)],   F2(u) = (1 + u^2) Phi(-u) - u phi(u),
     u solves phi(u) - u Phi(-u) = p u / 4,

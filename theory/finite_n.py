@@ -2,11 +2,12 @@
 
 For the Persian rug (docs/persian_rug.md#the-construction) every row of ``W = H_Sᵀ H_S / n_hidden``
 is a permutation of the same vector ``f_S(t) = (1/n_hidden) Σ_{k∈S} (−1)^{popcount(k AND t)}``
-(``W_ij = f_S(i ⊕ j)``, §4.2), ``W_ii = 1``. The pre-activation of output i is
+(``W_ij = f_S(i ⊕ j)``, docs/persian_rug.md#why-it-looks-like-a-rug), ``W_ii = 1``. The
+pre-activation of output i is
 ``scale·(x_i + ν_i) + bias`` with interference ``ν_i = Σ_{j≠i} W_ij x_j``, a sum of independent
-sparse terms whose law does not depend on i. Only Gaussianity of ν fails at finite n (spec
-§2.4, §7), so this module replaces the Gaussian ν of the large-N formula (§2.3) by its exact
-law:
+sparse terms whose law does not depend on i. Only Gaussianity of ν fails at finite n
+(docs/finite_n.md#why-the-large-n-formula-runs-low), so this module replaces the Gaussian ν of the
+large-N formula (docs/large_n_theory.md#the-closed-form-loss) by its exact law:
 
 * **exact** — the characteristic function of ν is
   ``φ(t) = Π_j (1 − p + p (e^{i t w_j} − 1)/(i t w_j))`` (x_j = B_j U_j, B ~ Bernoulli(p),

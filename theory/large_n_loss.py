@@ -3,7 +3,8 @@
 See docs/large_n_theory.md#the-closed-form-loss (the authors' MATS routine in closed form). For
 ``a > 0``,
 ``ReLU(a x + beta + nu) = a ReLU(x + c + sigma z)`` with ``z ~ N(0, 1)``,
-``sigma^2 = (1/r - 1)(p/3 - p^2/4)`` (§2.2, the variance bound saturated) and ``c = beta / a``.
+``sigma^2 = (1/r - 1)(p/3 - p^2/4)`` (docs/large_n_theory.md#the-variance-bound, saturated) and
+``c = beta / a``.
 With ``R = ReLU(x + c + sigma z)`` and ``x = Bernoulli(p) U[0, 1)``::
 
     L(a, c)  = p/3 - 2 a E[xR] + a^2 E[R^2]        (the "reduced scalar model")
@@ -165,7 +166,8 @@ def reduced_loss(
 ) -> np.ndarray:
     """Loss ``L(a, c) = E[(a ReLU(x + c + sigma z) - x)^2]`` of the reduced scalar model.
 
-    Spec §2.3: equal to ``p/3 - 2 a E[xR] + a^2 E[R^2]``, evaluated in a cancellation-free
+    docs/large_n_theory.md#the-closed-form-loss: equal to ``p/3 - 2 a E[xR] + a^2 E[R^2]``,
+    evaluated in a cancellation-free
     form. Arguments broadcast; the result has their broadcast shape.
     """
     scale, c, sigma, p = np.broadcast_arrays(

@@ -95,7 +95,8 @@ def test_spec_section_2_3_table(ratio, p, scale, c, bias, sigma, loss):
 
 
 def test_linear_branch_is_found():
-    """Spec §2.3 note 2: at (0.002, 0.8) the optimum is at large c, loss 0.1065 (not 0.205)."""
+    """docs/large_n_theory.md#the-linear-branch: at (0.002, 0.8) the optimum is at large c, loss
+    0.1065 (not 0.205)."""
     optimum = symmetric_optimum(0.002, 0.8)
     assert float(optimum.loss) == pytest.approx(0.1065, abs=5e-5)
     assert float(optimum.c) > 100

@@ -3,7 +3,8 @@
 
 * :func:`compare_persian_rug` — one table at (n_features, ratio, feature_prob): the large-N
   theory (symmetric optimum, docs/large_n_theory.md#the-closed-form-loss), the time-sharing envelope
-  and the linear baseline (§8.3, §3.2), the finite-N theory at the construction's own (scale, bias)
+  and the linear baseline (docs/large_n_theory.md#time-sharing, docs/large_n_theory.md#baselines),
+  the finite-N theory at the construction's own (scale, bias)
   (:mod:`toyforge.theory.finite_n`), the construction's Monte Carlo loss ± SE (matrix-free,
   :mod:`toyforge.verify.evaluate.rug_monte_carlo`) and, optionally, a model trained by
   :mod:`toyforge.verify.train.autoencoder` at the same size, evaluated on fresh held-out data.

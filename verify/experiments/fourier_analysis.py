@@ -310,7 +310,8 @@ def truncate_to_frequencies(
     """Keep only ``frequencies`` (+ their folded second harmonics in ``W_in``) and re-check.
 
     ``W_in`` keeps its constant component (it acts as a bias); ``W_out`` keeps only the given
-    frequencies (its constant component shifts every logit of a neuron equally). Spec §3.3.
+    frequencies (its constant component shifts every logit of a neuron equally);
+    docs/modular_addition.md#progress-measures.
     """
     modulus = model.modulus
     key = tuple(fold_frequency(int(k), modulus) for k in frequencies)

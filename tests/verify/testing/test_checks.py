@@ -168,7 +168,7 @@ def test_modular_construction_is_exact_and_margin_matches_enumeration():
 
 def test_inexact_modular_model_fails():
     with pytest.warns(UserWarning, match="not exact"):
-        model = modular_addition(31, 1, 4, "quadratic", strict=False)  # N = 4 aliases (§2.1)
+        model = modular_addition(31, 1, 4, "quadratic", strict=False)  # N = 4 aliases
     report = exactness(model)
     result = check_exact_on_all_inputs(model)
     assert not result and result.statistic == pytest.approx(report.margin, abs=1e-12)
