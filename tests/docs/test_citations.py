@@ -7,7 +7,8 @@
 * Relative links between docs pages (``[text](page.md#anchor)``) must resolve the same way.
 * Test references in docs (``tests/<path>.py::<name>``) must name an existing test function.
 * No tracked file outside docs/ cites the background notes the project was built from
-  (``spec §…``, ``DESIGN.md``, the note file names): a user cannot follow those.
+  (``spec §…``, ``DESIGN.md``, the note file names): a user cannot follow those. A section sign
+  in code must come with its paper (arXiv number, year or "et al.") on the same line.
 """
 
 from __future__ import annotations
@@ -27,11 +28,14 @@ CITATION = re.compile(r"(?<![\w/.-])docs/([\w.-]+?\.md)(?:#([\w-]+))?")
 RELATIVE_LINK = re.compile(r"\]\((?!https?:|/|#)([\w.-]+\.md)(?:#([\w-]+))?\)")
 TEST_REFERENCE = re.compile(r"(tests/[\w/]+\.py)::(\w+)")
 BACKGROUND_NOTE = re.compile(
-    r"spec §|spec `|(?<!docs/)persian_rug\.md|structured_superposition\.md|DESIGN\.md"
+    r"(?i:spec) §|(?i:spec) `|(?<!docs/)persian_rug\.md|structured_superposition\.md|DESIGN\.md"
     r"|aesthetics_ecosystem\.md|(?<!docs/)modular_addition\.md|(?<!docs/)memorization\.md"
     r"|(?<!docs/)performance\.md"
 )
 FENCE_OR_CODE = re.compile(r"^```")
+# A section sign in code names a section of some document; only a paper's is allowed there.
+BARE_SECTION = re.compile(r"§\s?\d")
+PAPER_CONTEXT = re.compile(r"arXiv|\b(?:19|20)\d\d\b|et al|paper")
 
 
 def tracked_files() -> list[Path]:
@@ -161,6 +165,21 @@ def test_no_file_outside_docs_cites_the_background_notes() -> None:
     )
 
 
+def test_section_signs_in_code_belong_to_papers() -> None:
+    problems = []
+    for path in tracked_files():
+        rel = path.relative_to(ROOT)
+        if path.suffix not in (".py", ".toml") or rel.parts[:2] == ("tests", "docs"):
+            continue
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            if BARE_SECTION.search(line) and not PAPER_CONTEXT.search(line):
+                problems.append(f"{rel}:{number}: {line.strip()[:100]}")
+    assert not problems, (
+        "a section sign without its paper (cite docs/<page>.md#<section> instead):\n"
+        + "\n".join(problems)
+    )
+
+
 @pytest.mark.parametrize(
     ("line", "cited"),
     [
@@ -169,6 +188,7 @@ def test_no_file_outside_docs_cites_the_background_notes() -> None:
         ("see docs/persian_rug.md#row-selection", False),
         ("DESIGN.md numba rules", True),
         ("spec §7 runs", True),
+        ("Spec §3.3.", True),
         ("constructions/persian_rug.py", False),
     ],
 )
