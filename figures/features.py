@@ -18,6 +18,7 @@ from toyforge.figures._style import new_figure, style
 
 __all__ = [
     "dimensionality_figure",
+    "pair_geometry_figure",
     "loss_vs_width_figure",
     "tms_importance_figure",
     "two_feature_phase_figure",
@@ -199,4 +200,53 @@ def two_feature_phase_figure(diagram: Any, *, boundary: object | None = None) ->
         ):
             axes.plot([], [], "s", color=colour, label=label)
         axes.legend(frameon=True, loc="upper left", fontsize=8)
+    return figure
+
+
+PAIR_COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7")
+
+
+def pair_geometry_figure(cases: Any, labels: Any) -> Figure:
+    """Feature directions of 2-D tied models, one panel per case; the two features of a pair
+    ``(2k, 2k + 1)`` share a colour (solid and dashed arrows).
+
+    Parameters
+    ----------
+    cases : sequence of ndarray, shape (2, n_features)
+        ``W`` of each trained model (columns are feature directions).
+    labels : sequence of str
+        Panel titles (e.g. the pair correlation and the measured cosines).
+    """
+    matrices = [np.asarray(w, float) for w in cases]
+    titles = list(labels)
+    if not matrices or len(titles) != len(matrices):
+        raise InvalidParameter("labels", len(titles), f"{len(matrices)} titles, one per case")
+    for w in matrices:
+        if w.ndim != 2 or w.shape[0] != 2 or w.shape[1] % 2:
+            raise InvalidParameter("cases", w.shape, "(2, even number of features) arrays")
+    with style():
+        figure, axes = new_figure(1, len(matrices), width=3.2 * len(matrices), height=3.4)
+        axes = np.atleast_1d(axes)
+        for ax, w, title in zip(axes, matrices, titles, strict=True):
+            for i in range(w.shape[1]):
+                colour = PAIR_COLOURS[(i // 2) % len(PAIR_COLOURS)]
+                ax.annotate(
+                    "",
+                    xy=(w[0, i], w[1, i]),
+                    xytext=(0, 0),
+                    arrowprops={
+                        "arrowstyle": "-|>",
+                        "color": colour,
+                        "lw": 1.6,
+                        "ls": "-" if i % 2 == 0 else "--",
+                    },
+                )
+                ax.plot([0, w[0, i]], [0, w[1, i]], alpha=0, gid=f"feature-{i}")
+            limit = 1.15 * max(float(np.abs(w).max()), 1e-9)
+            ax.set_xlim(-limit, limit)
+            ax.set_ylim(-limit, limit)
+            ax.set_aspect("equal")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_title(title, fontsize=9)
     return figure

@@ -83,3 +83,19 @@ def test_two_feature_phase_figure_draws_the_phases_and_boundary():
     line = _by_gid(figure, "boundary")
     np.testing.assert_allclose(line.get_ydata(), edge[edge <= 1])
     np.testing.assert_allclose(line.get_xdata(), s[s < 4 / 7])
+
+
+def test_pair_geometry_draws_every_direction():
+    from toyforge.figures.features import pair_geometry_figure
+
+    W = np.array([[1.0, -1.0, 0.0, 0.0], [0.0, 0.0, 1.0, -1.0]])
+    V = np.array([[1.0, 0.0, -1.0, 0.0], [0.0, 1.0, 0.0, -1.0]])
+    figure = pair_geometry_figure([W, V], ["anti", "corr"])
+    assert [ax.get_title() for ax in figure.axes] == ["anti", "corr"]
+    for ax, matrix in zip(figure.axes, (W, V), strict=True):
+        for i in range(4):
+            line = next(a for a in ax.get_children() if a.get_gid() == f"feature-{i}")
+            np.testing.assert_array_equal(line.get_xdata(), [0, matrix[0, i]])
+            np.testing.assert_array_equal(line.get_ydata(), [0, matrix[1, i]])
+    with pytest.raises(InvalidParameter, match="cases"):
+        pair_geometry_figure([np.ones((3, 4))], ["x"])

@@ -130,6 +130,14 @@ CASES = [
     (["features", "width", "--widths", "0,8", "--out", "OUT"], "--widths"),
     (["features", "width", "--lr", "0", "--out", "OUT"], "--lr"),
     (["features", "width", "--bins", "1", "--out", "OUT"], "--bins"),
+    (
+        ["features", "pairs", "--correlations", "-1", "--feature-prob", "0.05", "--out", "OUT"],
+        "--correlations",
+    ),
+    (["features", "pairs", "--correlations", "1.5", "--out", "OUT"], "--correlations"),
+    (["features", "pairs", "--correlations", "x", "--out", "OUT"], "--correlations"),
+    (["features", "pairs", "--feature-prob", "0", "--out", "OUT"], "--feature-prob"),
+    (["features", "pairs", "--restarts", "0", "--out", "OUT"], "--restarts"),
 ]
 
 

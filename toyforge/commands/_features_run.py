@@ -30,6 +30,9 @@ from toyforge.core.errors import InvalidParameter
 
 MAX_FEATURES = 2**31 - 1
 CONFIG_FLAGS = {
+    "correlation": "--correlations",
+    "pair correlation": "--correlations",
+    "feature_prob": "--feature-prob",
     "n_features": "--features",
     "n_hidden": "--hidden",
     "feature_probs": "--feature-probs",
@@ -48,7 +51,7 @@ def _config(cls: Any, **kwargs: Any) -> Any:
     try:
         return cls(**kwargs)
     except InvalidParameter as error:
-        flag = CONFIG_FLAGS.get(error.name.split(" ")[0], error.name)
+        flag = CONFIG_FLAGS.get(error.name, CONFIG_FLAGS.get(error.name.split(" ")[0], error.name))
         raise InvalidParameter(flag, error.value, error.allowed) from error
 
 
@@ -94,6 +97,20 @@ def register(members: Any) -> None:
     width.add_argument("--seed", type=int, default=0)
     width.add_argument("--out", required=True, help="folder for width.json and the figure")
     width.set_defaults(func=run_width)
+    pairs = members.add_parser(
+        "pairs", help="geometry of correlated pairs (trains)", description=head
+    )
+    pairs.add_argument("--feature-prob", type=float_arg, default=0.25, help="p of every feature")
+    pairs.add_argument(
+        "--correlations",
+        default="0.8,-0.3333333333333333",
+        help="pair correlations, one model each (comma separated)",
+    )
+    pairs.add_argument("--steps", type=int, default=2000)
+    pairs.add_argument("--restarts", type=int, default=3)
+    pairs.add_argument("--seed", type=int, default=0)
+    pairs.add_argument("--out", required=True, help="folder for pairs.json and the figure")
+    pairs.set_defaults(func=run_pairs)
 
 
 def _distribution(args: argparse.Namespace) -> Any:
@@ -285,6 +302,55 @@ def run_width(args: argparse.Namespace) -> int:
     ]
     print_table(rows, header=("m", "trained", "stderr", "theory"))
     print(f"slopes: trained {result.trained_slope:.3f}, theory {result.theory_slope:.3f}")
+    return 0
+
+
+def run_pairs(args: argparse.Namespace) -> int:
+    """Train one tied 2-D model per correlation; write pairs.json and the geometry figure."""
+    from toyforge.figures._style import save_figure
+    from toyforge.figures.features import pair_geometry_figure
+    from toyforge.verify.experiments.correlated_pairs import PairGeometryConfig, train_pair_geometry
+
+    folder = planned_folder(args.out)
+    try:
+        values = tuple(float(v) for v in args.correlations.split(",") if v.strip())
+    except ValueError as error:
+        raise InvalidParameter("--correlations", args.correlations, "numbers in [-1, 1]") from error
+    if not values:
+        raise InvalidParameter("--correlations", args.correlations, "one or more numbers")
+    configs = [
+        _config(
+            PairGeometryConfig,
+            correlation=rho,
+            feature_prob=args.feature_prob,
+            steps=args.steps,
+            restarts=args.restarts,
+            seed=args.seed,
+        )
+        for rho in values
+    ]
+    output_folder(str(folder))
+    results = [train_pair_geometry(config) for config in configs]
+    _write_json(folder / "pairs.json", results)
+    labels = [
+        f"rho = {r.config.correlation:.3g}: cos = " + ", ".join(f"{c:.2f}" for c in r.pair_cosines)
+        for r in results
+    ]
+    save_figure(
+        pair_geometry_figure([r.weights for r in results], labels),
+        folder / "nonuniform_pair_geometry.png",
+        {"configs": configs},
+    )
+    rows = [
+        (
+            r.config.correlation,
+            ", ".join(f"{c:.3f}" for c in r.pair_cosines),
+            r.loss.value,
+            r.loss.stderr,
+        )
+        for r in results
+    ]
+    print_table(rows, header=("correlation", "pair cosines", "loss", "stderr"))
     return 0
 
 
