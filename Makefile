@@ -13,9 +13,9 @@ TEST_WORKERS ?= 2
 
 help:
 	@echo "make demo   - install into $(VENV) and run 'toyforge demo' end to end"
-	@echo "make test   - install with the dev extra and run the full test suite"
+	@echo "make test   - install with the dev extra, make lint, then the full test suite"
 	@echo "make bench  - speed benchmarks (ratios against references, single thread)"
-	@echo "make lint   - ruff"
+	@echo "make lint   - ruff and the import-layer contracts (import-linter)"
 	@echo "make report - quick reproduction report into report/ (make gallery: the full one)"
 
 $(BIN)/python:
@@ -33,8 +33,10 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.installed
 	$(BIN)/toyforge demo --out $(DEMO_OUT)
 
-# A fresh numba cache for every run, so no stale compiled kernel can hide an edit.
+# `make lint` first (ruff and the import-layer contracts), then the suite with a fresh numba
+# cache for every run, so no stale compiled kernel can hide an edit.
 test: $(VENV)/.installed-dev
+	$(MAKE) lint
 	@cache=$$(mktemp -d); \
 	NUMBA_CACHE_DIR=$$cache OMP_WAIT_POLICY=PASSIVE OPENBLAS_NUM_THREADS=1 \
 	TOYFORGE_HYPOTHESIS_PROFILE=$${TOYFORGE_HYPOTHESIS_PROFILE:-ci} \
@@ -59,9 +61,19 @@ bench: $(BENCH_VENV)/.installed
 	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 NUMBA_NUM_THREADS=1 MKL_NUM_THREADS=1 \
 	$(BENCH_VENV)/bin/python -m benchmarks.run_all --out benchmarks/results
 
+# The subpackages live in top-level folders (theory/, verify/, ...) mapped into `toyforge` by
+# [tool.setuptools.package-dir]; import-linter reads one folder per root package, so the import
+# layout is assembled from copies in $(IMPORT_GRAPH) (about a second) and checked there against
+# the contracts in pyproject.toml's [tool.importlinter].
+IMPORT_GRAPH ?= build/import-graph
+
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	@rm -rf $(IMPORT_GRAPH) && mkdir -p $(IMPORT_GRAPH)
+	@cp -r toyforge $(IMPORT_GRAPH)/toyforge
+	@for sub in theory constructions verify figures; do cp -r $$sub $(IMPORT_GRAPH)/toyforge/$$sub; done
+	cd $(IMPORT_GRAPH) && PYTHONPATH=. $(abspath $(BIN))/lint-imports $(abspath pyproject.toml)
 
 format: $(VENV)/.installed-dev
 	$(BIN)/ruff format .

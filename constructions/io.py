@@ -170,7 +170,7 @@ def _model_arrays(model: Any) -> dict[str, np.ndarray]:
 
 
 def _config_json(model: Any, metadata: Mapping[str, Any] | None) -> str:
-    from toyforge import __version__
+    from toyforge.core.version import __version__
 
     if metadata is not None and not isinstance(metadata, Mapping):
         raise InvalidParameter("metadata", type(metadata).__name__, "a mapping or None")

@@ -19,6 +19,7 @@ from matplotlib.figure import Figure
 
 from toyforge.core.fileio import atomic_path
 from toyforge.core.serde import to_json
+from toyforge.core.version import __version__
 
 STYLE_FILE = Path(__file__).with_name("toyforge.mplstyle")
 
@@ -43,8 +44,6 @@ def save_figure(
     figure: Figure, path: str | os.PathLike[str], config: Mapping[str, Any] | Any | None = None
 ) -> Path:
     """Save ``figure`` atomically; PNG metadata holds the version and the config as JSON."""
-    from toyforge import __version__
-
     target = Path(path)
     suffix = target.suffix.lower() or ".png"
     metadata: dict[str, str] | None = None

@@ -12,15 +12,10 @@ The subpackages and the public functions re-exported here are imported lazily, s
 from __future__ import annotations
 
 import importlib
-from importlib import metadata as _metadata
 from typing import Any
 
 from toyforge.core.errors import CorruptFile, IncompatibleWeights, InvalidParameter, ToyforgeError
-
-try:
-    __version__ = _metadata.version("toyforge")
-except _metadata.PackageNotFoundError:  # pragma: no cover - running from an uninstalled tree
-    __version__ = "0+unknown"
+from toyforge.core.version import __version__
 
 _SUBPACKAGES = ("theory", "constructions", "verify", "figures", "cli")
 

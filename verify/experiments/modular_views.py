@@ -127,4 +127,3 @@ def load_history(path: str | Path) -> TrainingHistory:
         # numpy's own message suggests allow_pickle=True: never pass that advice on
         reason = "it holds pickled data" if "pickle" in str(error).lower() else str(error)
         raise CorruptFile(f"{path}: not a training history ({reason})") from error
-

@@ -75,7 +75,7 @@ def _now() -> str:
 
 
 def _package_version() -> str:
-    from toyforge import __version__
+    from toyforge.core.version import __version__
 
     return __version__
 
