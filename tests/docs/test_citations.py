@@ -133,6 +133,20 @@ def test_links_between_docs_pages_resolve() -> None:
     assert not problems, "broken links in docs/:\n" + "\n".join(problems)
 
 
+MARKDOWN_TARGET = re.compile(r"\]\((?!https?:|#|mailto:)([^)#\s]+)(?:#[^)]*)?\)")
+
+
+def test_files_linked_from_readme_and_docs_exist() -> None:
+    """Images and files linked from README.md and docs/ (relative to the linking file) exist."""
+    problems = []
+    for path in [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]:
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            for match in MARKDOWN_TARGET.finditer(line):
+                if not (path.parent / match.group(1)).exists():
+                    problems.append(f"{path.relative_to(ROOT)}:{number}: {match.group(1)}")
+    assert not problems, "links to files that do not exist:\n" + "\n".join(problems)
+
+
 def test_tests_named_in_docs_exist() -> None:
     problems = []
     for path in sorted(DOCS.glob("*.md")):
