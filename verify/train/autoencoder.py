@@ -9,9 +9,11 @@ or soft labels), float32 or float64, seeded and reproducible, with an optional c
 Two backends:
 
 * ``"kernel"``: the sparse-aware numba step of
-  :mod:`toyforge.verify.kernels.autoencoder_train`. Used automatically for an untied
+  :mod:`toyforge.verify.kernels.autoencoder_train`, used automatically for an untied
   :class:`ReluAutoencoder` trained with MSE on fresh sparse data (:class:`SparseFeatureData`),
-  the Persian-rug setting.
+  the Persian-rug setting; and the fused dense step of
+  :mod:`toyforge.verify.kernels.autoencoder_train_tied` for a tied one trained with MSE on a
+  fixed dataset or generated dense batches (the TMS setting).
 * ``"numpy"``: the plain-numpy reference gradients of :mod:`toyforge.verify.train.gradients`, for
   every model, loss and data source (tied autoencoders, MLPs, fixed datasets, cross-entropy).
 
@@ -37,6 +39,7 @@ from toyforge.constructions.models import MLP, ReluAutoencoder
 from toyforge.core.errors import InvalidParameter
 from toyforge.verify.evaluate.estimate import Estimate
 from toyforge.verify.kernels.autoencoder_train import AutoencoderStepper
+from toyforge.verify.kernels.autoencoder_train_tied import TiedStepper
 from toyforge.verify.train.config import BACKENDS, DTYPES, TrainConfig
 from toyforge.verify.train.convergence import ConvergenceMonitor
 from toyforge.verify.train.data import (
@@ -191,6 +194,30 @@ class _KernelEngine:
         return ReluAutoencoder(**self.stepper.arrays())
 
 
+class _TiedKernelEngine:
+    """The fused numba step of a tied autoencoder on dense batches (the TMS setting)."""
+
+    backend = "kernel"
+
+    def __init__(self, model: ReluAutoencoder, data: Data, config: TrainConfig):
+        dtype = np.dtype(config.dtype)
+        self.optimizer = Adam(config=config.optimizer, schedule=config.schedule)
+        self.stepper = TiedStepper(
+            model.W_in, model.b, self.optimizer, dtype=dtype,
+            importance=None if config.importance is None else np.asarray(config.importance),
+            reduction=config.reduction, decay_bias=config.decay_biases,
+        )  # fmt: skip
+        self.batches = _batch_source(data, config, np.random.default_rng(config.seed), dtype)
+
+    def step(self) -> tuple[float, float, bool]:
+        inputs, targets = self.batches()
+        return self.stepper.step(inputs, targets), math.nan, False
+
+    def snapshot(self) -> ReluAutoencoder:
+        arrays = self.stepper.arrays()
+        return ReluAutoencoder.tied_from(arrays["W_in"], arrays["b"])
+
+
 class _MinibatchOrder:
     """Epoch-wise shuffled minibatches of a fixed dataset (full batch when size is None)."""
 
@@ -301,22 +328,26 @@ def _rebuild(model: Any, params: dict[str, np.ndarray]) -> Any:
 # --------------------------------------------------------------------------- checks
 
 
-def _use_kernel(model: Any, data: Data, config: TrainConfig) -> bool:
-    fits = (
-        isinstance(model, ReluAutoencoder)
+def _engine(model: Any, data: Data, config: TrainConfig) -> type:
+    """The step engine: a numba kernel where one fits, else the numpy reference."""
+    autoencoder_mse = isinstance(model, ReluAutoencoder) and config.loss == "mse"
+    untied = (
+        autoencoder_mse
         and not model.tied
         and isinstance(data, SparseFeatureData)
-        and config.loss == "mse"
         and config.batch_size is not None
     )
-    if config.backend == "kernel" and not fits:
+    tied = autoencoder_mse and model.tied and isinstance(data, FixedData | GeneratedData)
+    if config.backend == "kernel" and not (untied or tied):
         raise InvalidParameter(
             "backend",
             "kernel",
-            "'kernel' only for an untied "
-            "ReluAutoencoder with MSE on SparseFeatureData and a batch size",
+            "'kernel' only for an autoencoder with MSE: untied on SparseFeatureData with a "
+            "batch size, or tied on FixedData / GeneratedData",
         )
-    return fits and config.backend != "numpy"
+    if config.backend == "numpy":
+        return _NumpyEngine
+    return _KernelEngine if untied else _TiedKernelEngine if tied else _NumpyEngine
 
 
 def _check_fit(model: Any, data: Data, config: TrainConfig) -> None:
@@ -364,9 +395,7 @@ class TrainingRun:
 
     def __init__(self, model_init: ReluAutoencoder | MLP, data: Data, config: TrainConfig):
         _check_fit(model_init, data, config)
-        use_kernel = _use_kernel(model_init, data, config)
-        engine = _KernelEngine if use_kernel else _NumpyEngine
-        self.engine = engine(model_init, data, config)  # type: ignore[arg-type]
+        self.engine = _engine(model_init, data, config)(model_init, data, config)
         self.data, self.config = data, config
         self.recorder = _Recorder(
             config,

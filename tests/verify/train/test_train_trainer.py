@@ -122,9 +122,11 @@ def _plain_adamw_tied(W, b, inputs, weights, steps, lr, weight_decay):
     return params
 
 
-def test_tied_autoencoder_on_fixed_full_batch_matches_plain_numpy_loop():
+@pytest.mark.parametrize("backend", ["kernel", "numpy"])
+def test_tied_autoencoder_on_fixed_full_batch_matches_plain_numpy_loop(backend):
     """The TMS setting (tied weights, a fixed dataset, importance, AdamW, full batch) against
-    a hand-written numpy training loop, step for step (float64, 200 steps)."""
+    a hand-written numpy training loop, step for step (float64, 200 steps), for the fused
+    tied kernel (the default) and the numpy reference backend."""
     rng = np.random.default_rng(0)
     inputs = np.where(rng.random((40, 8)) < 0.3, rng.random((40, 8)), 0.0)
     importance = tuple(0.9 ** np.arange(8))
@@ -138,9 +140,10 @@ def test_tied_autoencoder_on_fixed_full_batch_matches_plain_numpy_loop():
         dtype="float64",
         log_every=50,
         eval_every=200,
+        backend=backend,
     )
     result = train(model, FixedData(inputs=inputs, test_inputs=inputs), config)
-    assert result.model.tied and result.backend == "numpy" and result.steps == 200
+    assert result.model.tied and result.backend == backend and result.steps == 200
     weights = np.asarray(importance)
     expected = _plain_adamw_tied(model.W_in, model.b, inputs, weights, 200, 1e-2, 1e-2)
     # float64, same operations in a different order: agreement to ~1e-12 relative
