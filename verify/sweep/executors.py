@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import logging
 import multiprocessing
 import os
 import uuid
@@ -180,6 +181,7 @@ class DaskExecutor:
                 yield client
             return
         with (
+            _quiet_dask(),
             distributed.LocalCluster(
                 n_workers=self.n_workers,
                 threads_per_worker=1,
@@ -206,6 +208,32 @@ class DaskExecutor:
                         yield _lost_record(by_key[future.key], error)
             finally:
                 client.cancel(futures)
+
+
+_DASK_LOG_VARIABLE = "DASK_DISTRIBUTED__LOGGING__DISTRIBUTED"
+
+
+@contextlib.contextmanager
+def _quiet_dask() -> Iterator[None]:
+    """Dask's start-up and shutdown INFO lines (scheduler, nanny, worker: ~90 of them) only
+    when the caller asked for INFO logging (``toyforge -v``); warnings and errors always."""
+    if logging.getLogger().getEffectiveLevel() <= logging.INFO:
+        yield
+        return
+    loggers = [logging.getLogger(name) for name in ("distributed", "dask")]
+    levels = [logger.level for logger in loggers]
+    added = _DASK_LOG_VARIABLE not in os.environ
+    if added:  # read by the spawned scheduler and worker processes
+        os.environ[_DASK_LOG_VARIABLE] = "warning"
+    for logger in loggers:
+        logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        if added:
+            os.environ.pop(_DASK_LOG_VARIABLE, None)
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
 
 
 def _import_distributed() -> Any:
