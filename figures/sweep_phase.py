@@ -24,6 +24,7 @@ import numpy as np
 from matplotlib.colors import ListedColormap, TwoSlopeNorm
 from matplotlib.figure import Figure
 
+from toyforge.core.errors import InvalidParameter
 from toyforge.figures._style import new_figure, style
 
 __all__ = ["PAPER_GRID", "REGIMES", "phase_grid", "relative_gap_grid", "sweep_phase_figure"]
@@ -208,8 +209,6 @@ def sweep_phase_figure(
         ):
             panels.append((label, relative_gap_grid(comparison_rows, column)))
     if not panels:
-        from toyforge.core.errors import InvalidParameter
-
         raise InvalidParameter(
             "rows",
             f"{len(rows)} rows",

@@ -23,10 +23,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from toyforge.constructions.io import load, save
+from toyforge.constructions.persian_rug import check_power_of_two, hidden_size, persian_rug
 from toyforge.core.fileio import atomic_write_text
 from toyforge.core.serde import to_json
 from toyforge.core.validate import check_int, check_interval, check_probability, check_seed
-from toyforge.verify.compare.persian_rug import comparison_summary
+from toyforge.figures._style import save_figure, style
+from toyforge.figures.rug import loss_curves_figure, model_rug_figure
+from toyforge.theory import predict
+from toyforge.verify.compare.persian_rug import (
+    compare_persian_rug,
+    comparison_summary,
+    loss_curves,
+    train_autoencoder,
+)
+from toyforge.verify.evaluate.rug_monte_carlo import rug_monte_carlo
 
 DEMO_RATIOS_FOR_CURVES = (0.05, 0.1, 0.25, 0.5)
 
@@ -70,8 +81,6 @@ class DemoConfig:
     large_samples: int = 1000
 
     def __post_init__(self) -> None:
-        from toyforge.constructions.persian_rug import check_power_of_two
-
         check_power_of_two("n_features", self.n_features)
         check_interval("ratio", self.ratio, 0.0, 1.0, low_open=True)
         check_probability("feature_prob", self.feature_prob)
@@ -174,35 +183,23 @@ def run_demo(
 
 
 def _predict(config: DemoConfig) -> Any:
-    from toyforge.constructions.persian_rug import hidden_size
-    from toyforge.theory import predict
-
     n_hidden = hidden_size(config.n_features, config.ratio)
     return predict(n_hidden / config.n_features, config.feature_prob)
 
 
 def _build(config: DemoConfig, path: Path) -> Any:
-    from toyforge.constructions.io import save
-    from toyforge.constructions.persian_rug import persian_rug
-
     model = persian_rug(config.n_features, config.ratio, config.feature_prob, config.seed)
     save(model, path)
     return model
 
 
 def _evaluate(config: DemoConfig, path: Path, progress: Callable[..., Any] | None) -> Any:
-    from toyforge.constructions.io import load
-    from toyforge.verify.evaluate.rug_monte_carlo import rug_monte_carlo
-
     return rug_monte_carlo(
         load(path), config.feature_prob, config.n_samples, _mc_seed(config), progress=progress
     )
 
 
 def _train(config: DemoConfig, n_hidden: int, path: Path) -> Any:
-    from toyforge.constructions.io import save
-    from toyforge.verify.compare.persian_rug import train_autoencoder
-
     point = train_autoencoder(
         config.n_features,
         n_hidden,
@@ -216,8 +213,6 @@ def _train(config: DemoConfig, n_hidden: int, path: Path) -> Any:
 
 
 def _compare(config: DemoConfig, trained: Any, evaluation: Any) -> Any:
-    from toyforge.verify.compare.persian_rug import compare_persian_rug
-
     return compare_persian_rug(
         config.n_features,
         config.ratio,
@@ -231,9 +226,6 @@ def _compare(config: DemoConfig, trained: Any, evaluation: Any) -> Any:
 
 
 def _scale_up(config: DemoConfig, progress: Callable[..., Any] | None) -> Any:
-    from toyforge.constructions.persian_rug import persian_rug
-    from toyforge.verify.evaluate.rug_monte_carlo import rug_monte_carlo
-
     model = persian_rug(config.large_features, config.ratio, config.feature_prob, config.seed)
     return rug_monte_carlo(
         model, config.feature_prob, config.large_samples, _mc_seed(config), progress=progress
@@ -241,10 +233,6 @@ def _scale_up(config: DemoConfig, progress: Callable[..., Any] | None) -> Any:
 
 
 def _figures(config: DemoConfig, rug: Any, trained: Any, files: dict[str, Path]) -> None:
-    from toyforge.figures._style import save_figure, style
-    from toyforge.figures.rug import loss_curves_figure, model_rug_figure
-    from toyforge.verify.compare.persian_rug import loss_curves
-
     with style():
         figure = model_rug_figure(
             rug,

@@ -56,4 +56,4 @@ def test_demo_config_refuses_bad_sizes():
 def test_demo_cli_error_is_one_line(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path), "--features", "1000"]) == 2
     error = capsys.readouterr().err.strip().splitlines()
-    assert len(error) == 1 and "n_features=1000" in error[0]
+    assert len(error) == 1 and "--features=1000" in error[0]

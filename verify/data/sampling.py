@@ -176,7 +176,7 @@ def sample_sparse_batch(
     resolved = _check_dtype(dtype)
     value_dist = check_choice("value_dist", value_dist, VALUE_DISTRIBUTIONS)
     generator = as_rng(rng)  # type: ignore[arg-type]
-
+    # numba loads on the first sampled batch, not when toyforge.verify is imported
     from toyforge.verify.kernels.sparse_sampling import sample_csr
 
     indptr, indices, values = sample_csr(

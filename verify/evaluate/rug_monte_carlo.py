@@ -31,6 +31,7 @@ from toyforge.core.errors import InvalidParameter
 from toyforge.core.validate import as_rng, check_int, check_probability, check_seed
 from toyforge.verify.data.sampling import SparseBatch, sample_sparse_batch
 from toyforge.verify.evaluate.estimate import Estimate
+from toyforge.verify.evaluate.evaluators import EVALUATORS, register_evaluator
 
 __all__ = [
     "RugEvaluation",
@@ -109,6 +110,7 @@ def rug_batch_losses(model: Any, batch: SparseBatch, *, parallel: bool = False) 
     parallel : bool
         Use the prange kernel (numba's thread count).
     """
+    # numba loads on the first kernel call, not when toyforge.verify is imported
     from toyforge.verify.kernels import fwht as kernels
 
     _check_model(model)
@@ -250,8 +252,6 @@ def evaluate_persian_rug(model: Any, request: Any) -> RugEvaluation:
 
 
 def _register() -> None:
-    from toyforge.verify.evaluate.evaluators import EVALUATORS, register_evaluator
-
     if EVALUATORS.get("persian-rug") is not evaluate_persian_rug:
         register_evaluator("persian-rug", evaluate_persian_rug, replace=True)
 

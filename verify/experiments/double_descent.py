@@ -36,11 +36,15 @@ from typing import Any
 
 import numpy as np
 
+from toyforge.constructions.models import ReluAutoencoder
 from toyforge.core.errors import CorruptFile, InvalidParameter
 from toyforge.core.fileio import atomic_write_text
 from toyforge.core.serde import to_json
-from toyforge.core.validate import check_int, check_interval
+from toyforge.core.validate import as_rng, check_int, check_interval
+from toyforge.verify.data.sampling import fixed_dataset
+from toyforge.verify.evaluate import dimensionality
 from toyforge.verify.evaluate.estimate import Estimate
+from toyforge.verify.train.optim import warmup_cosine_schedule
 
 __all__ = [
     "DEFAULT_SIZES",
@@ -164,7 +168,6 @@ class DoubleDescentConfig:
 
     def learning_rates(self) -> np.ndarray:
         """Learning rate of every step: linear warm-up then cosine to 0 (verify/optim.py)."""
-        from toyforge.verify.train.optim import warmup_cosine_schedule
 
         schedule = warmup_cosine_schedule(self.steps, self.warmup_steps)
         return np.array([self.lr * schedule.factor(step) for step in range(self.steps)])
@@ -313,8 +316,6 @@ def _streams(config: DoubleDescentConfig, n_points: int, seed: int) -> dict[str,
 
 
 def _dataset(config: DoubleDescentConfig, n_points: int, rng: np.random.Generator) -> np.ndarray:
-    from toyforge.verify.data.sampling import fixed_dataset
-
     return fixed_dataset(n_points, config.n_features, config.feature_prob, unit_norm=True, seed=rng)
 
 
@@ -340,7 +341,7 @@ def train_bottleneck2d(
     learning_rates : ndarray, shape (steps,), optional
         Precomputed ``config.learning_rates()``.
     """
-    from toyforge.core.validate import as_rng
+    # numba loads with the first training run, not when the module is imported
     from toyforge.verify.kernels.bottleneck2d import train_steps_kernel
 
     dense = np.asarray(X, dtype=np.float64)
@@ -376,7 +377,6 @@ def train_bottleneck2d(
 
 def _per_point_loss(W: np.ndarray, b: np.ndarray, X: np.ndarray) -> np.ndarray:
     """``‖ReLU(WᵀW x + b) − x‖²`` for every row x of X (exact, numpy)."""
-    from toyforge.constructions.models import ReluAutoencoder
 
     residual = ReluAutoencoder.tied_from(W, b).forward(X) - X
     return np.sum(residual * residual, axis=1)
@@ -405,8 +405,6 @@ def _measure_point(
     config: DoubleDescentConfig, n_points: int, seed: int, rates: np.ndarray, test: np.ndarray
 ) -> DoubleDescentPoint:
     import time
-
-    from toyforge.verify.evaluate import dimensionality
 
     start = time.perf_counter()
     streams = _streams(config, n_points, seed)

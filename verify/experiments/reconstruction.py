@@ -40,8 +40,21 @@ from typing import Any
 import numpy as np
 
 from toyforge.core.errors import CorruptFile, InvalidParameter
+from toyforge.core.fileio import atomic_write_text
+from toyforge.core.serde import from_dict, to_json
 from toyforge.core.validate import check_choice, check_int, check_interval
+from toyforge.verify.data.sampling import fixed_dataset, sample_sparse_batch
 from toyforge.verify.evaluate.estimate import Estimate
+from toyforge.verify.train.autoencoder import (
+    FixedData,
+    GeneratedData,
+    TrainConfig,
+    init_mlp,
+    init_relu_autoencoder,
+    train,
+)
+from toyforge.verify.train.gradients import per_sample_losses
+from toyforge.verify.train.optim import AdamConfig, Schedule
 
 __all__ = [
     "LABEL_KINDS",
@@ -190,8 +203,6 @@ class SettingResult:
 
 
 def _points(config: ToySettingConfig, n_points: int, rng: np.random.Generator) -> np.ndarray:
-    from toyforge.verify.data.sampling import fixed_dataset, sample_sparse_batch
-
     if config.unit_norm or config.setting == "unembed":
         # unit-norm rows (empty rows redrawn): a label needs an active feature
         return fixed_dataset(
@@ -226,8 +237,6 @@ def _targets(
 
 
 def _model_init(config: ToySettingConfig, embedding: np.ndarray | None) -> Any:
-    from toyforge.verify.train.autoencoder import init_mlp, init_relu_autoencoder
-
     n = config.n_features
     if config.setting == "tms":
         return init_relu_autoencoder(
@@ -249,9 +258,6 @@ def _model_init(config: ToySettingConfig, embedding: np.ndarray | None) -> Any:
 
 
 def _train_config(config: ToySettingConfig) -> Any:
-    from toyforge.verify.train.autoencoder import TrainConfig
-    from toyforge.verify.train.optim import AdamConfig, Schedule
-
     importance = config.importance()
     return TrainConfig(
         steps=config.steps,
@@ -278,7 +284,6 @@ def prepare_setting(config: ToySettingConfig) -> tuple[Any, Any, Any]:
     ``n_points`` is set, else fresh batches
     (:class:`~toyforge.verify.train.autoencoder.GeneratedData`).
     """
-    from toyforge.verify.train.autoencoder import FixedData, GeneratedData
 
     embedding = _embedding(config)
     test_inputs = _points(config, config.n_test, np.random.default_rng([config.seed, 2]))
@@ -305,8 +310,6 @@ def prepare_setting(config: ToySettingConfig) -> tuple[Any, Any, Any]:
 def _metrics(
     config: ToySettingConfig, model: Any, train_config: Any
 ) -> tuple[Estimate, float, float]:
-    from toyforge.verify.train.gradients import per_sample_losses
-
     embedding = _embedding(config)
     inputs = _points(config, config.n_test, np.random.default_rng([config.seed, 2]))
     targets = _targets(config, inputs, embedding)
@@ -341,7 +344,6 @@ def train_setting(
     config: ToySettingConfig, progress: Callable[[int, float], None] | None = None
 ) -> SettingResult:
     """Train one toy setting with the shared trainer and measure it on a test set."""
-    from toyforge.verify.train.autoencoder import train
 
     model_init, data, train_config = prepare_setting(config)
     result = train(model_init, data, train_config, progress=progress)
@@ -563,8 +565,6 @@ def save_reconstruction_grids(
 ) -> None:
     """Write panels (and bound curves) as JSON atomically; read back with
     :func:`load_reconstruction_grids`."""
-    from toyforge.core.fileio import atomic_write_text
-    from toyforge.core.serde import to_json
 
     atomic_write_text(
         path,
@@ -582,7 +582,6 @@ def load_reconstruction_grids(path: str | Path) -> list[tuple[str, Reconstructio
 
     Raises CorruptFile when the file is not one.
     """
-    from toyforge.core.serde import from_dict
 
     target = Path(path)
     try:

@@ -30,6 +30,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from toyforge.verify.train.optim import Adam, AdamConfig
+
 __all__ = [
     "loss_and_gradient_kernel",
     "loss_and_gradient_reference",
@@ -251,7 +253,6 @@ def train_steps_reference(
 
     Returns the trained copies of W and b and the per-step losses.
     """
-    from toyforge.verify.train.optim import Adam, AdamConfig
 
     W = np.array(W, dtype=np.float64)
     b = np.array(b, dtype=np.float64)
