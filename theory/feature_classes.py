@@ -292,6 +292,20 @@ def _bin_edges(probe: np.ndarray, p_probe: np.ndarray, n_bins: int) -> np.ndarra
     return edges
 
 
+def _checked_law(feature_prob: Callable, importance: Callable, probe: np.ndarray) -> np.ndarray:
+    """``p`` on the probe grid, after checking both laws are monotone and in range."""
+    p_probe, i_probe = np.asarray(feature_prob(probe), float), np.asarray(importance(probe), float)
+    for name, values in (("feature_prob", p_probe), ("importance", i_probe)):
+        steps = np.diff(values)
+        if not (np.all(steps >= 0) or np.all(steps <= 0)):
+            raise InvalidParameter(name, "a non-monotone law", "a law monotone in the rank")
+    if np.any(~((p_probe > 0) & (p_probe <= MONOTONE_PROB_LIMIT))):
+        raise InvalidParameter("feature_prob", float(p_probe.max()), "0 < p <= 2/3")
+    if np.any(~(np.isfinite(i_probe) & (i_probe >= 0))):
+        raise InvalidParameter("importance", float(i_probe.min()), "finite, >= 0")
+    return p_probe
+
+
 def binned_allocation(
     feature_prob: Callable[[np.ndarray], np.ndarray],
     importance: Callable[[np.ndarray], np.ndarray],
@@ -325,15 +339,7 @@ def binned_allocation(
     n_bins = check_int("n_bins", n_bins, minimum=2)
     ratios = np.atleast_1d(np.asarray(ratios, float))
     probe = np.linspace(0.0, 1.0, 64 * n_bins + 1)
-    p_probe, i_probe = np.asarray(feature_prob(probe), float), np.asarray(importance(probe), float)
-    for name, values in (("feature_prob", p_probe), ("importance", i_probe)):
-        steps = np.diff(values)
-        if not (np.all(steps >= 0) or np.all(steps <= 0)):
-            raise InvalidParameter(name, "a non-monotone law", "a law monotone in the rank")
-    if np.any(~((p_probe > 0) & (p_probe <= MONOTONE_PROB_LIMIT))):
-        raise InvalidParameter("feature_prob", float(p_probe.max()), "0 < p <= 2/3")
-    if np.any(~(np.isfinite(i_probe) & (i_probe >= 0))):
-        raise InvalidParameter("importance", float(i_probe.min()), "finite, >= 0")
+    p_probe = _checked_law(feature_prob, importance, probe)
     edges = _bin_edges(probe, p_probe, n_bins)
     p_ends, i_ends = np.asarray(feature_prob(edges), float), np.asarray(importance(edges), float)
     fractions = np.diff(edges)
