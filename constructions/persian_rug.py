@@ -39,6 +39,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from toyforge.constructions.models import ReluAutoencoder, register_architecture
+from toyforge.core.budget import check_memory
 from toyforge.core.errors import IncompatibleWeights, InvalidParameter
 from toyforge.core.validate import (
     as_rng,
@@ -172,6 +173,9 @@ def persian_rug(
     selection = check_choice("selection", selection, SELECTIONS)
     n_candidates = check_int("n_candidates", n_candidates, minimum=1)
     seed = check_seed("seed", seed)
+    # the row choice permutes all n rows; refuse up front rather than fail inside it
+    need = 8.0 * (4 * n_features + 4 * n_hidden)
+    check_memory("n_features", n_features, need, what=f"choosing {n_hidden} of {n_features} rows")
     rows = _select_rows(n_features, n_hidden, selection, as_rng(seed), n_candidates)
     scale, bias = rug_parameters(rows, n_features, feature_prob)
     return PersianRugAutoencoder(

@@ -199,3 +199,12 @@ def test_python_api_raises_toyforge_errors_with_the_user_s_names(tmp_path):
     assert caught.value.filename == str(tmp_path / "absent.npz")
     assert list(tmp_path.iterdir()) == []
     assert issubclass(InvalidParameter, ToyforgeError)
+
+
+def test_the_rug_refuses_a_row_choice_that_cannot_fit():
+    from toyforge.constructions.persian_rug import persian_rug
+    from toyforge.core.budget import memory_limit_set_to
+
+    with memory_limit_set_to(2**33), pytest.raises(InvalidParameter, match="40.0 GiB"):
+        persian_rug(2**30, 0.25, 0.05)
+    assert persian_rug(1024, 0.25, 0.05).n_hidden == 256
