@@ -10,7 +10,7 @@ seed.
 Storage in the output folder ``DIR``:
 
 * ``DIR/sweep.json`` — the canonical spec (axes expanded to lists); a different spec in the
-  same folder is refused once it holds task records. ``DIR/spec.toml`` (or ``.json``) — a
+  same folder is refused once it holds finished tasks. ``DIR/spec.toml`` (or ``.json``) — a
   verbatim copy of the source.
 * ``DIR/tasks/<hash>.json`` — one record per finished task (done or failed), written atomically
   by the driver as each result arrives. The records are the source of truth: a rerun skips every

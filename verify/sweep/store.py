@@ -1,8 +1,9 @@
 """The sweep folder: the stored spec, one record per finished task.
 
 ``DIR/sweep.json`` holds the canonical spec; a different spec in a folder that already holds
-task records is refused (a folder without records, e.g. left by a spec refused mid-way, takes
-the new spec). ``DIR/tasks/<hash>.json`` holds one record per finished task, written atomically.
+finished tasks is refused (a folder without any, e.g. left by a spec whose every task failed,
+takes the corrected spec; records of the old spec's points are then simply not part of it).
+``DIR/tasks/<hash>.json`` holds one record per finished task, written atomically.
 """
 
 from __future__ import annotations
@@ -34,14 +35,14 @@ def _differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
     return [key for key in keys if old.get(key) != new.get(key)]
 
 
-def _has_records(out_dir: Path) -> bool:
-    tasks = out_dir / "tasks"
-    return tasks.is_dir() and any(not path.name.startswith(".") for path in tasks.glob("*.json"))
+def _has_results(out_dir: Path) -> bool:
+    """Whether any task of the folder finished (failed records are no results to protect)."""
+    return any(record.get("status") == "done" for record in read_records(out_dir).values())
 
 
 def _check_same_spec(spec: SweepSpec, out_dir: Path, source: Path | None) -> bool:
     """Whether ``out_dir/sweep.json`` must be (re)written; refuse a different spec when the
-    folder holds task records."""
+    folder holds finished tasks."""
     stored_path = out_dir / "sweep.json"
     if not stored_path.exists():
         return True
@@ -49,8 +50,8 @@ def _check_same_spec(spec: SweepSpec, out_dir: Path, source: Path | None) -> boo
     old = read_stored(out_dir)
     if old == json.loads(canonical_json(new)):
         return False
-    if not _has_records(out_dir):
-        logger.info("%s holds no task records: it takes the new spec", out_dir)
+    if not _has_results(out_dir):
+        logger.info("%s holds no finished task: it takes the new spec", out_dir)
         return True
     differing = _differences(old.get("spec", {}), new["spec"])
     if old.get("schema_version") != SCHEMA_VERSION:

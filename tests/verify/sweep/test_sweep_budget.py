@@ -52,6 +52,17 @@ def test_negative_seed_is_refused_before_the_folder_exists(tmp_path):
     assert not out.exists()
 
 
+def test_a_folder_whose_tasks_all_failed_takes_the_corrected_spec(tmp_path):
+    out = tmp_path / "out"
+    bad = {"task": "sweep_testtasks:fail_on_negative", "grid": {"x": [-1.0, -2.0]}}
+    summary = sweep.run_sweep(bad, out, executor=sweep.InProcessExecutor())
+    assert summary.status.n_failed == 2
+    good = {**bad, "grid": {"x": [1.0, 2.0]}}
+    summary = sweep.run_sweep(good, out, executor=sweep.InProcessExecutor())
+    assert (summary.status.n_tasks, summary.status.n_done) == (2, 2)
+    assert [row["x"] for row in sweep.read_table(summary.table_path)] == [1.0, 2.0]
+
+
 def test_a_folder_without_records_takes_the_corrected_spec(tmp_path):
     out = tmp_path / "out"
     bad = {"task": TASK, "grid": {"x": [1.0]}, "fixed": {"n": 0}}
