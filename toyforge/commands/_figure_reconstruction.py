@@ -71,7 +71,7 @@ def register(members: Any) -> None:
 
 
 def _train_panels(args: argparse.Namespace) -> list[tuple[str, Any]]:
-    from toyforge.verify.experiments.reconstruction import reconstruction_limit_panels
+    from toyforge.verify.experiments.reconstruction_grids import reconstruction_limit_panels
 
     settings = 2 if args.settings == "both" else 1
     cells = 2 * settings * len(args.sparsities) * len(args.sizes)
@@ -102,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
 
     from toyforge.figures._style import save_figure
     from toyforge.figures.memorization import reconstruction_limits_titled
-    from toyforge.verify.experiments.reconstruction import (
+    from toyforge.verify.experiments.reconstruction_grids import (
         load_reconstruction_grids,
         reconstruction_bound_curves,
         save_reconstruction_grids,

@@ -15,7 +15,7 @@ from toyforge.figures.memorization import (
 from toyforge.report.context import ReportContext, config_key, save_report_figure
 from toyforge.report.results import Table
 from toyforge.verify.experiments.double_descent import DoubleDescentConfig, run_double_descent
-from toyforge.verify.experiments.reconstruction import (
+from toyforge.verify.experiments.reconstruction_grids import (
     load_reconstruction_grids,
     reconstruction_bound_curves,
     reconstruction_limit_panels,

@@ -2,8 +2,9 @@
 descent, reconstruction limits.
 
 Public names are re-exported here and imported lazily from their modules
-(grokking, fourier_analysis, sparse_parity, double_descent, reconstruction), so importing one
-module does not import its siblings.
+(grokking, fourier_analysis, sparse_parity, double_descent, reconstruction,
+reconstruction_grids), so importing one module does not import its siblings. modular_views
+holds what the modular-addition figures show (for the CLI and the report).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ _EXPORTS: dict[str, str] = {
     "ParityTrainingConfig": "toyforge.verify.experiments.sparse_parity",
     "ParityTrainingResult": "toyforge.verify.experiments.sparse_parity",
     "ProgressMeasures": "toyforge.verify.experiments.fourier_analysis",
-    "ReconstructionGrid": "toyforge.verify.experiments.reconstruction",
+    "ReconstructionGrid": "toyforge.verify.experiments.reconstruction_grids",
     "SETTINGS": "toyforge.verify.experiments.reconstruction",
     "SWEEP_AXES": "toyforge.verify.experiments.reconstruction",
     "SettingResult": "toyforge.verify.experiments.reconstruction",
@@ -50,10 +51,10 @@ _EXPORTS: dict[str, str] = {
     "init_parameters": "toyforge.verify.experiments.grokking",
     "key_frequencies": "toyforge.verify.experiments.fourier_analysis",
     "load_double_descent": "toyforge.verify.experiments.double_descent",
-    "load_reconstruction_grids": "toyforge.verify.experiments.reconstruction",
+    "load_reconstruction_grids": "toyforge.verify.experiments.reconstruction_grids",
     "prepare_setting": "toyforge.verify.experiments.reconstruction",
     "progress_measures": "toyforge.verify.experiments.fourier_analysis",
-    "reconstruction_grid": "toyforge.verify.experiments.reconstruction",
+    "reconstruction_grid": "toyforge.verify.experiments.reconstruction_grids",
     "restricted_and_excluded_logits": "toyforge.verify.experiments.fourier_analysis",
     "run_double_descent": "toyforge.verify.experiments.double_descent",
     "sparse_recovery_bounds": "toyforge.verify.experiments.reconstruction",

@@ -14,10 +14,10 @@ from toyforge.core.errors import InvalidParameter
 from toyforge.verify.experiments.reconstruction import (
     ToySettingConfig,
     prepare_setting,
-    reconstruction_grid,
     sparse_recovery_bounds,
     train_setting,
 )
+from toyforge.verify.experiments.reconstruction_grids import reconstruction_grid
 
 SMALL = dict(
     n_features=12, sparsity=0.8, n_points=60, batch_size=None, steps=150, lr=1e-2, n_test=200
