@@ -15,7 +15,6 @@ See ``docs/training.md#batched-training``.
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -39,7 +38,6 @@ __all__ = [
     "AutoencoderRun",
     "restart_seeds",
     "run_bytes",
-    "steps_to_converge",
     "train_run",
     "train_runs",
 ]
@@ -178,9 +176,3 @@ def train_run(
     """
     relay = None if progress is None else (lambda _index, step, loss: progress(step, loss))
     return train_runs([run], relay)[0]
-
-
-def steps_to_converge(results: Sequence[TrainResult]) -> float:
-    """Mean number of steps of the converged results (NaN when none converged)."""
-    steps = [result.steps for result in results if result.converged]
-    return float(np.mean(steps)) if steps else math.nan
