@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -33,6 +34,38 @@ class LPReadoutResult:
     n_constraints: int
 
 
+def _margin_constraints(W_in: np.ndarray, right: np.ndarray, activation: str, *, tied: bool) -> Any:
+    """Sparse rows ``−h(a,b)·w_{a+b} + h(a,b)·w_c + t <= 0`` for every pair and c ≠ a+b.
+
+    The variable is ``x = [vec(W_out), t]`` with column c of neuron j at ``j·p + c``; tied
+    models need only the pairs a <= b.
+    """
+    from scipy import sparse  # deferred with scipy.optimize, see lp_readout
+
+    modulus, n_hidden = W_in.shape
+    a, b = np.meshgrid(np.arange(modulus), np.arange(modulus), indexing="ij")
+    keep = (a <= b) if tied else np.ones_like(a, dtype=bool)
+    a, b = a[keep], b[keep]
+    hidden = apply_activation(activation, W_in[a] + right[b])  # (pairs, N)
+    target = (a + b) % modulus
+    pair_index = np.repeat(np.arange(len(a)), modulus - 1)
+    wrong = (target[:, None] + np.arange(1, modulus)[None, :]) % modulus  # every c ≠ target
+    wrong = wrong.ravel()
+    n_rows = len(pair_index)
+    # variable x = [vec(W_out) (N·p, column c of neuron j at j·p + c), t]
+    row_ids = np.repeat(np.arange(n_rows), 2 * n_hidden + 1)
+    neuron = np.arange(n_hidden)
+    cols_right = neuron[None, :] * modulus + target[pair_index][:, None]
+    cols_wrong = neuron[None, :] * modulus + wrong[:, None]
+    values_h = hidden[pair_index]
+    # −h·w_target + h·w_c + t <= 0
+    cols = np.concatenate(
+        [cols_right, cols_wrong, np.full((n_rows, 1), n_hidden * modulus)], axis=1
+    ).ravel()
+    vals = np.concatenate([-values_h, values_h, np.ones((n_rows, 1))], axis=1).ravel()
+    return sparse.csr_array((vals, (row_ids, cols)), shape=(n_rows, n_hidden * modulus + 1))
+
+
 def lp_readout(
     W_in: np.ndarray,
     activation: str = "relu",
@@ -57,7 +90,6 @@ def lp_readout(
     """
     # scipy.optimize takes ~0.6 s to import: only this LP needs it, not every importer of
     # toyforge.constructions.modular_addition (which re-exports lp_readout)
-    from scipy import sparse
     from scipy.optimize import linprog
 
     check_choice("activation", activation, ACTIVATIONS)
@@ -66,27 +98,8 @@ def lp_readout(
         raise InvalidParameter("W_in", W_in.shape, "a (p, N) matrix")
     modulus, n_hidden = W_in.shape
     right = W_in if W_in_right is None else np.asarray(W_in_right, dtype=np.float64)
-    a, b = np.meshgrid(np.arange(modulus), np.arange(modulus), indexing="ij")
-    keep = (a <= b) if W_in_right is None else np.ones_like(a, dtype=bool)
-    a, b = a[keep], b[keep]
-    hidden = apply_activation(activation, W_in[a] + right[b])  # (pairs, N)
-    target = (a + b) % modulus
-    pair_index = np.repeat(np.arange(len(a)), modulus - 1)
-    wrong = (target[:, None] + np.arange(1, modulus)[None, :]) % modulus  # every c ≠ target
-    wrong = wrong.ravel()
-    n_rows = len(pair_index)
-    # variable x = [vec(W_out) (N·p, column c of neuron j at j·p + c), t]
-    row_ids = np.repeat(np.arange(n_rows), 2 * n_hidden + 1)
-    neuron = np.arange(n_hidden)
-    cols_right = neuron[None, :] * modulus + target[pair_index][:, None]
-    cols_wrong = neuron[None, :] * modulus + wrong[:, None]
-    values_h = hidden[pair_index]
-    # −h·w_target + h·w_c + t <= 0
-    cols = np.concatenate(
-        [cols_right, cols_wrong, np.full((n_rows, 1), n_hidden * modulus)], axis=1
-    ).ravel()
-    vals = np.concatenate([-values_h, values_h, np.ones((n_rows, 1))], axis=1).ravel()
-    matrix = sparse.csr_array((vals, (row_ids, cols)), shape=(n_rows, n_hidden * modulus + 1))
+    matrix = _margin_constraints(W_in, right, activation, tied=W_in_right is None)
+    n_rows = matrix.shape[0]
     cost = np.zeros(n_hidden * modulus + 1)
     cost[-1] = -1.0
     bounds = [(-1.0, 1.0)] * (n_hidden * modulus) + [(None, None)]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -96,11 +96,10 @@ def _modular_figures(
     return paths, view.comparison
 
 
-def item_modular(ctx: ReportContext) -> tuple[list[Path], list[Table], dict[str, Any]]:
-    model, history, info, settings = _grok_run(ctx)
-    paths, comparison = _modular_figures(ctx, model, history, {"grokking": settings})
+def _constructions_table(moduli: Sequence[int]) -> Table:
+    """The recommended construction of each modulus and its exact check."""
     designs = []
-    for modulus in ctx.config.moduli:
+    for modulus in moduli:
         design = recommended_design(modulus)
         report = design.report
         designs.append(
@@ -114,7 +113,7 @@ def item_modular(ctx: ReportContext) -> tuple[list[Path], list[Table], dict[str,
                 report.relative_margin,
             )
         )
-    constructions = Table(
+    return Table(
         title="Modular-addition constructions (exact check on all p² pairs, float64)",
         columns=(
             "p",
@@ -127,8 +126,14 @@ def item_modular(ctx: ReportContext) -> tuple[list[Path], list[Table], dict[str,
         ),
         rows=tuple(designs),
     )
+
+
+def _grok_table(
+    model: Any, comparison: Any, info: Mapping[str, Any], settings: Mapping[str, Any]
+) -> Table:
+    """The grokking run beside the construction at its key frequencies."""
     trained_report, built = comparison.trained, comparison.construction
-    grok = Table(
+    return Table(
         title=f"Grokking run (p = {settings['modulus']}, train fraction "
         f"{settings['train_fraction']}, lr {settings['lr']}, "
         f"{settings['dtype']}) vs the construction at its key frequencies",
@@ -162,6 +167,13 @@ def item_modular(ctx: ReportContext) -> tuple[list[Path], list[Table], dict[str,
             ),
         ),
     )
+
+
+def item_modular(ctx: ReportContext) -> tuple[list[Path], list[Table], dict[str, Any]]:
+    model, history, info, settings = _grok_run(ctx)
+    paths, comparison = _modular_figures(ctx, model, history, {"grokking": settings})
+    constructions = _constructions_table(ctx.config.moduli)
+    grok = _grok_table(model, comparison, info, settings)
     extra = Table(
         title="Grokking run: Fourier measures",
         columns=("quantity", "value"),
