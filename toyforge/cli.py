@@ -124,6 +124,7 @@ _LIBRARY_NAMES = {
     "eval_every": "log_every",
     "n_samples": "samples",
     "batch_size": "batch",
+    "path": "file",
     "modulus": "modulus",
 }
 
@@ -138,14 +139,27 @@ def _invoked_parser(parser: argparse.ArgumentParser, args: argparse.Namespace) -
     return parser
 
 
-def _as_flag(parser: argparse.ArgumentParser, args: argparse.Namespace, name: str) -> str:
+def _as_flag(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, name: str, value: object
+) -> str:
     """The option string of the invoked command whose destination is ``name`` (or its library
-    alias), else ``name`` unchanged."""
+    alias) and whose parsed value is ``value``, else ``name`` unchanged (a library parameter
+    that the user did not type, e.g. a file's ``path`` beside an unrelated ``--path``)."""
     dest = _LIBRARY_NAMES.get(name, name)
     for action in _invoked_parser(parser, args)._actions:
-        if action.dest == dest and action.option_strings:
+        if action.dest != dest or not _same(getattr(args, dest, None), value):
+            continue
+        if action.option_strings:
             return max(action.option_strings, key=len)
+        return str(action.metavar or dest.upper())  # a positional argument
     return name
+
+
+def _same(typed: object, received: object) -> bool:
+    try:
+        return bool(typed == received)
+    except (TypeError, ValueError):  # e.g. arrays compared elementwise
+        return False
 
 
 def _user_facing(
@@ -153,7 +167,7 @@ def _user_facing(
 ) -> ToyforgeError:
     """An InvalidParameter named as the user typed it (``--test-points``, not ``n_test``)."""
     if isinstance(error, InvalidParameter) and not error.name.startswith("-"):
-        flag = _as_flag(parser, args, error.name)
+        flag = _as_flag(parser, args, error.name, error.value)
         if flag != error.name:
             return InvalidParameter(flag, error.value, error.allowed)
     return error

@@ -208,3 +208,10 @@ def test_the_rug_refuses_a_row_choice_that_cannot_fit():
     with memory_limit_set_to(2**33), pytest.raises(InvalidParameter, match="40.0 GiB"):
         persian_rug(2**30, 0.25, 0.05)
     assert persian_rug(1024, 0.25, 0.05).n_hidden == 256
+
+
+def test_a_file_too_large_for_the_budget_is_named_as_typed(crafted, capsys):
+    argv = ["evaluate", "bomb.npz", "--feature-prob", "0.05", "--batch", "1"]
+    line = refused([*argv, "--max-memory", "40M"], capsys)
+    assert line.startswith("toyforge evaluate: error: FILE='bomb.npz' is invalid")
+    assert "--path" not in line and "would need 64.0 MiB" in line
