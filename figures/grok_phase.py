@@ -76,8 +76,8 @@ def phase_diagram_figure(
             _draw_panel(panel, diagram)
         names = list(diagrams[0]["phases"])
         handles = [Patch(color=PHASE_COLOURS[k], label=name) for k, name in enumerate(names)]
-        figure.legend(handles=handles, loc="upper center", ncol=len(names), frameon=False,
-                      fontsize=8)  # fmt: skip
+        figure.legend(handles=handles, loc="outside upper center", frameon=False, fontsize=8,
+                      ncol=len(names) if len(diagrams) > 1 else 2)  # fmt: skip
         if title:
-            figure.suptitle(title, y=1.04, fontsize=10)
+            figure.suptitle(title, fontsize=10)
     return figure
