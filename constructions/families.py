@@ -6,6 +6,8 @@ docs/solution_families.md#building-the-envelope. Every builder returns an ordina
 * polytope blocks (:data:`toyforge.theory.families.FAMILIES`): block-diagonal ``W_in`` with
   the polytope's unit vectors as columns, ``W_out = s W_in^T``, ``b = s c`` from
   :func:`toyforge.theory.families.family_optimum`;
+* ``asymmetric-digon``: pairs ``(+1, -lambda)`` on one neuron, each with its own scale and
+  bias (:func:`toyforge.theory.families.asymmetric_digon_optimum`);
 * ``dedicated``: identity rows; ``dropped``: zero weights and the best constant ``b = p/2``;
 * rugs on a tight frame (:func:`tight_frame`: random Walsh–Hadamard rows when the number of
   directions is a power of two, as in Cowsik, Dolev, Infanger 2024, arXiv:2410.12101; a real
@@ -31,6 +33,7 @@ from toyforge.core.budget import check_memory
 from toyforge.core.errors import InvalidParameter
 from toyforge.core.validate import as_rng, check_int, check_interval, check_probability, check_seed
 from toyforge.theory import FAMILIES, family_optimum, pair_rug_optimum, predict, symmetric_optimum
+from toyforge.theory.families import asymmetric_digon_optimum
 
 __all__ = [
     "BUILDABLE",
@@ -43,7 +46,8 @@ __all__ = [
 ]
 
 MAX_DENSE_FEATURES = 8192
-BUILDABLE = ("dropped", "dedicated", "persian-rug", "pair-rug", *FAMILIES)
+_PAIRED = ("pair-rug", "asymmetric-digon")
+BUILDABLE = ("dropped", "dedicated", "persian-rug", "pair-rug", "asymmetric-digon", *FAMILIES)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -145,6 +149,18 @@ def _polytope_block(name: str, n_blocks: int, p: float):
     return w_in, scale * w_in.T, np.full(n_blocks * fam.k, bias), scale, bias, loss
 
 
+def _asymmetric_digon_block(n_pairs: int, p: float):
+    """Pairs ``(+1, -lambda)`` on one neuron each; feature a reads ``s_a h + b_a``, feature b
+    reads ``-(s_b / lambda) h + b_b`` (docs/solution_families.md#asymmetric-digons)."""
+    opt = asymmetric_digon_optimum(p)
+    lam = float(opt.asymmetry[0])
+    w_in = np.kron(np.eye(n_pairs), np.array([[1.0, -lam]]))
+    rows = np.array([[float(opt.scale_a[0])], [-float(opt.scale_b[0]) / lam]])
+    w_out = np.kron(np.eye(n_pairs), rows)
+    b = np.tile([float(opt.bias_a[0]), float(opt.bias_b[0])], n_pairs)
+    return w_in, w_out, b, float(opt.scale_a[0]), float(opt.bias_a[0]), float(opt.loss[0])
+
+
 def _component_block(name: str, n: int, m: int, p: float, rng: np.random.Generator):
     if name == "dropped":
         return (
@@ -159,6 +175,8 @@ def _component_block(name: str, n: int, m: int, p: float, rng: np.random.Generat
         return np.eye(n), np.eye(n), np.zeros(n), 1.0, 0.0, 0.0
     if name in ("persian-rug", "pair-rug"):
         return _rug_block(name, n, m, p, rng)
+    if name == "asymmetric-digon":
+        return _asymmetric_digon_block(n // 2, p)
     return _polytope_block(name, n // FAMILIES[name].k, p)
 
 
@@ -226,7 +244,7 @@ def build_family(
     n = _check_size(n_features)
     p = check_probability("feature_prob", feature_prob)
     seed = check_seed("seed", seed)
-    k = FAMILIES[name].k if name in FAMILIES else (2 if name == "pair-rug" else 1)
+    k = FAMILIES[name].k if name in FAMILIES else (2 if name in _PAIRED else 1)
     if n % k:
         raise InvalidParameter("n_features", n_features, f"a multiple of {k} for {name}")
     if name in ("persian-rug", "pair-rug"):
@@ -237,6 +255,8 @@ def build_family(
         m = max(int(math.floor(r * n + 1e-9)), 1)
     elif name in FAMILIES:
         m = n // k * FAMILIES[name].d
+    elif name == "asymmetric-digon":
+        m = n // 2
     else:
         m = n if name == "dedicated" else 0
     model, components, planned = _assemble([(name, n, m)], p, seed)
@@ -253,6 +273,9 @@ def _plan(structure, n: int, m: int) -> list[tuple[str, int, int]]:
             fam = FAMILIES[comp.family]
             blocks = min(int(round(comp.feature_share * n / fam.k)), m // fam.d)
             parts.append([comp.family, blocks * fam.k, blocks * fam.d])
+        elif comp.family == "asymmetric-digon":
+            pairs = min(int(round(comp.feature_share * n / 2)), m)
+            parts.append(["asymmetric-digon", 2 * pairs, pairs])
         elif comp.family == "dedicated":
             count = int(round(comp.feature_share * n))
             parts.append(["dedicated", count, count])

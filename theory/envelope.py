@@ -9,6 +9,8 @@ is achievable: a ratio ``r`` between hull vertices ``A`` and ``B`` gives a fract
 * ``dropped`` (0, p/3 - p^2/4) and ``dedicated`` (1, 0);
 * every polytope block of :data:`toyforge.theory.families.FAMILIES` (``d / k``, exact loss),
   except those equivalent to digons (square, cross-polytopes: same point);
+* the asymmetric digon (0.5, exact; scale and bias reported for its first feature);
+* the asymmetric digon (0.5, exact; scale and bias reported for its first feature);
 * the Persian-rug curve ``(r', L_sym(r', p))`` and the pair-rug curve ``(r', L_pair(r', p))``
   (:mod:`toyforge.theory.structured_rug`) on fixed geometric grids of ``r'``.
 
@@ -24,7 +26,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from toyforge.theory.families import EQUIVALENT, FAMILIES, dropped_loss, family_optimum
+from toyforge.theory.families import (
+    EQUIVALENT,
+    FAMILIES,
+    asymmetric_digon_optimum,
+    dropped_loss,
+    family_optimum,
+)
 from toyforge.theory.large_n_loss import symmetric_optimum
 from toyforge.theory.structured_rug import pair_rug_optimum
 
@@ -67,6 +75,12 @@ def _candidates(p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
         ys.append(opt.loss)
         scales.append(opt.scale)
         biases.append(opt.bias)
+    asym = asymmetric_digon_optimum(p)
+    names.append("asymmetric-digon")
+    xs.append(0.5)
+    ys.append(asym.loss)
+    scales.append(asym.scale_a)
+    biases.append(asym.bias_a)
     sym = symmetric_optimum(_PERSIAN_GRID[:, None], p[None, :])
     pair = pair_rug_optimum(_PAIR_GRID[:, None], p[None, :])
     for grid, opt, name in ((_PERSIAN_GRID, sym, "persian-rug"), (_PAIR_GRID, pair, "pair-rug")):

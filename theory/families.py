@@ -44,11 +44,13 @@ from toyforge.theory._piecewise import (
 __all__ = [
     "EQUIVALENT",
     "FAMILIES",
+    "AsymmetricDigon",
     "BlockFamily",
     "FamilyOptimum",
     "dropped_loss",
     "family",
     "family_loss",
+    "asymmetric_digon_optimum",
     "family_optimum",
     "interference_densities",
 ]
@@ -208,7 +210,11 @@ def interference_densities(weights: np.ndarray) -> list[tuple[float, Piecewise |
 
 @functools.lru_cache(maxsize=64)
 def _moment_table(name: str) -> tuple[_SubsetMoments, ...]:
-    weights = FAMILIES[name].interference_weights
+    """Moment tables of a family, or of ``"partner:<w>"``: one other feature at weight ``-w``."""
+    if name.startswith("partner:"):
+        weights = np.array([-float(name.split(":", 1)[1])])
+    else:
+        weights = FAMILIES[name].interference_weights
     out = []
     for m, (atom, dens) in enumerate(interference_densities(weights)):
         tail3 = tail4 = None
@@ -343,6 +349,67 @@ def refine_minimum(profile, grid: np.ndarray, values: np.ndarray) -> np.ndarray:
     return c
 
 
+def _optimum(name: str, p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(loss, scale, c) optimised for each p, for a family or ``"partner:<w>"`` name."""
+    grid, terms = _grid_terms(name)
+    values, _ = _combine(name, terms, grid, p[:, None])
+    c = refine_minimum(lambda x: _profile(name, x, p[:, None]), grid, values)
+    loss, scale = _profile(name, c, p)
+    return loss, scale, c
+
+
+_ASYMMETRY_GRID = tuple(float(v) for v in np.geomspace(0.1, 1.0, 17))
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class AsymmetricDigon:
+    """Asymmetric digon optimum per ``p``: the pair ``+h, -lambda h`` on one neuron, each feature
+    with its own scale and bias (arrays over ``feature_prob``).
+
+    Feature ``a`` reads ``ReLU(s_a (x_a - lambda x_b + c_a))``, feature ``b`` reads
+    ``ReLU(s_b (x_b - x_a / lambda + c_b))``; ``loss`` is the mean over the two.
+    """
+
+    loss: np.ndarray
+    asymmetry: np.ndarray
+    scale_a: np.ndarray
+    bias_a: np.ndarray
+    scale_b: np.ndarray
+    bias_b: np.ndarray
+    dims_per_feature: float = 0.5
+
+
+def asymmetric_digon_optimum(feature_prob: np.ndarray | float) -> AsymmetricDigon:
+    """The asymmetric digon (docs/solution_families.md#asymmetric-digons), optimised.
+
+    For a partner weight ``w`` let ``L1(w)`` be the optimised loss of a feature whose one
+    partner enters with weight ``-w`` (exact, as every block here); the pair's loss per
+    feature is ``(L1(lambda) + L1(1/lambda)) / 2``, minimised over 17 geometric values of
+    ``lambda`` in [0.1, 1] (``lambda = 1`` is the digon), each exact.
+    """
+    p = np.atleast_1d(np.asarray(feature_prob, float))
+    best = None
+    for lam in _ASYMMETRY_GRID:
+        loss_a, scale_a, c_a = _optimum(f"partner:{lam!r}", p)
+        loss_b, scale_b, c_b = _optimum(f"partner:{1.0 / lam!r}", p)
+        value = 0.5 * (loss_a + loss_b)
+        row = (value, np.full(p.size, lam), scale_a, scale_a * c_a, scale_b, scale_b * c_b)
+        if best is None:
+            best = [np.array(v, float) for v in row]
+            continue
+        better = value < best[0]
+        best = [np.where(better, new, old) for new, old in zip(row, best, strict=True)]
+    assert best is not None
+    return AsymmetricDigon(
+        loss=best[0],
+        asymmetry=best[1],
+        scale_a=best[2],
+        bias_a=best[3],
+        scale_b=best[4],
+        bias_b=best[5],
+    )
+
+
 def family_optimum(name: str, feature_prob: np.ndarray | float) -> FamilyOptimum:
     """Loss of family ``name`` with scale and bias optimised, for each ``feature_prob``.
 
@@ -352,10 +419,7 @@ def family_optimum(name: str, feature_prob: np.ndarray | float) -> FamilyOptimum
     """
     fam = family(name)
     p = np.atleast_1d(np.asarray(feature_prob, float))
-    grid, terms = _grid_terms(fam.name)
-    values, _ = _combine(fam.name, terms, grid, p[:, None])
-    c = refine_minimum(lambda x: _profile(fam.name, x, p[:, None]), grid, values)
-    loss, scale = _profile(fam.name, c, p)
+    loss, scale, c = _optimum(fam.name, p)
     return FamilyOptimum(
         name=fam.name,
         dims_per_feature=fam.dims_per_feature,

@@ -74,3 +74,15 @@ def test_refusals():
         build_family("pair-rug", 64, 0.1, ratio=0.7)
     with pytest.raises(InvalidParameter, match="family"):
         build_family("dodecahedron", 64, 0.1)
+
+
+def test_asymmetric_digon_builder():
+    from toyforge.theory.families import asymmetric_digon_optimum
+
+    built = build_family("asymmetric-digon", 8, 0.16)
+    opt = asymmetric_digon_optimum(0.16)
+    lam = float(opt.asymmetry[0])
+    w = built.model.effective_matrix()
+    np.testing.assert_allclose(w[0, :2], [opt.scale_a[0], -lam * opt.scale_a[0]], rtol=1e-12)
+    np.testing.assert_allclose(w[1, :2], [-opt.scale_b[0] / lam, opt.scale_b[0]], rtol=1e-12)
+    assert built.model.n_hidden == 4

@@ -8,7 +8,12 @@ import pytest
 from toyforge.core.errors import InvalidParameter
 from toyforge.theory import predict, predict_grid
 from toyforge.theory.envelope import _lower_hull
-from toyforge.theory.families import FAMILIES, family_loss, family_optimum
+from toyforge.theory.families import (
+    FAMILIES,
+    asymmetric_digon_optimum,
+    family_loss,
+    family_optimum,
+)
 from toyforge.theory.large_n_loss import interference_sigma, reduced_loss
 from toyforge.theory.structured_rug import pair_rug_loss
 
@@ -23,6 +28,10 @@ def _component_loss(component, p):
         return p / 3 - p * p / 4
     if name == "dedicated":
         return 0.0
+    if name == "asymmetric-digon":
+        opt = asymmetric_digon_optimum(p)
+        assert (s, b) == (pytest.approx(opt.scale_a[0]), pytest.approx(opt.bias_a[0]))
+        return float(opt.loss[0])
     if name == "pair-rug":
         return float(pair_rug_loss(s, b, dims, p))
     if name == "persian-rug":
@@ -50,6 +59,14 @@ def test_envelope_is_below_every_family_point():
     for i, name in enumerate(names):
         family_value = family_optimum(name, probs).loss
         assert np.all(grid.envelope_loss[i] <= family_value * (1 + 1e-12)), name
+
+
+def test_trained_asymmetric_digon_point():
+    # a model trained at n = 512 (converged, 2400 steps) reads as asymmetric digons + dedicated
+    # and reaches 0.002946; the envelope names that structure and is below it
+    prediction = predict(327 / 512, 0.1616)
+    assert [c.family for c in prediction.structure] == ["asymmetric-digon", "dedicated"]
+    assert prediction.envelope_loss < 0.002946
 
 
 def test_digon_plus_dedicated_closed_form_bound():

@@ -12,8 +12,11 @@ docs/solution_families.md#the-structure-reader. For the encoder columns ``W_i`` 
 
 Each feature gets a label: ``dropped`` (readout ``(W_out W_in)_ii`` below 0.1),
 ``dedicated`` (``D_i > 0.9``), a polytope when its interference is concentrated (>= 90 % in
-strong partners; named by the nearest TMS dimensionality plateau: 3/4 tetrahedron, 2/3
-triangle, 1/2 digon, 2/5 pentagon, 3/8 square antiprism, 1/3 hexagon), else a rug:
+strong partners: with a single strong partner that is antipodal (cosine below -0.95)
+``digon`` when ``D_i`` is within 0.05 of 1/2, ``asymmetric-digon`` otherwise (unequal
+norms); else named by the
+nearest TMS dimensionality plateau: 3/4 tetrahedron, 2/3 triangle, 2/5 pentagon, 3/8 square
+antiprism, 1/3 hexagon), else a rug:
 ``pair-rug`` with a strong negative partner, ``persian-rug`` without. Family shares: fraction
 of features per label and, for neurons, the labels' share of ``sum_i D_i``.
 """
@@ -95,13 +98,15 @@ def _nearest_plateau(value: float) -> str:
     return min(PLATEAUS, key=lambda name: abs(PLATEAUS[name] - value))
 
 
-def _labels(dims, readout, min_cos, concentration) -> np.ndarray:
+def _labels(dims, readout, min_cos, concentration, n_strong) -> np.ndarray:
     labels = []
-    for d, w, c, conc in zip(dims, readout, min_cos, concentration, strict=True):
+    for d, w, c, conc, strong in zip(dims, readout, min_cos, concentration, n_strong, strict=True):
         if w < _DROPPED_READOUT:
             labels.append("dropped")
         elif d > _DEDICATED:
             labels.append("dedicated")
+        elif conc >= _CONCENTRATED and c <= -0.95 and strong == 1:
+            labels.append("digon" if abs(d - 0.5) < 0.05 else "asymmetric-digon")
         elif conc >= _CONCENTRATED:
             labels.append(_nearest_plateau(d))
         else:
@@ -151,7 +156,7 @@ def read_structure(
         total > 0, (overlap * strong).sum(axis=1) / np.where(total > 0, total, 1), 1.0
     )
     readout = np.einsum("ij,ji->i", w_out, w_in)
-    labels = _labels(dims, readout, min_cos, concentration)
+    labels = _labels(dims, readout, min_cos, concentration, strong.sum(axis=1))
     n_partners = (cosine < -antipodal).sum(axis=1)
     dim_total = float(np.sum(dims)) or 1.0
     names = sorted(set(labels.tolist()))

@@ -30,6 +30,7 @@ def _mc(built, p, seed=2):
         ("tetrahedron", 1024, 0.2),
         ("square-antiprism", 1024, 0.05),
         ("hexagon", 1026, 0.3),
+        ("asymmetric-digon", 1024, 0.1616),
     ],
 )
 def test_polytope_blocks_match_exact_loss(name, n, p):

@@ -59,3 +59,9 @@ def test_bad_input():
         read_structure(np.eye(3), antipodal=0)
     with pytest.raises(InvalidParameter, match="W_out"):
         read_structure(np.eye(3), np.eye(2))
+
+
+def test_asymmetric_digon_is_recognised():
+    report = _read(build_family("asymmetric-digon", 64, 0.16))
+    assert report.feature_shares == {"asymmetric-digon": 1.0}
+    assert np.all(report.n_partners == 1)
