@@ -42,6 +42,7 @@ from typing import Any
 
 import numpy as np
 
+from toyforge.constructions.models import ARCHITECTURES
 from toyforge.constructions.weight_headers import (
     ArrayHeader,
     check_total_size,
@@ -53,6 +54,7 @@ from toyforge.constructions.weight_headers import (
 from toyforge.core.errors import CorruptFile, IncompatibleWeights, InvalidParameter, ToyforgeError
 from toyforge.core.fileio import atomic_write, atomic_write_bytes
 from toyforge.core.serde import to_jsonable
+from toyforge.core.version import __version__
 
 __all__ = ["FORMATS", "SCHEMA_VERSION", "WeightFileInfo", "load", "read_info", "save"]
 
@@ -170,8 +172,6 @@ def _model_arrays(model: Any) -> dict[str, np.ndarray]:
 
 
 def _config_json(model: Any, metadata: Mapping[str, Any] | None) -> str:
-    from toyforge.core.version import __version__
-
     if metadata is not None and not isinstance(metadata, Mapping):
         raise InvalidParameter("metadata", type(metadata).__name__, "a mapping or None")
     config = {
@@ -382,8 +382,6 @@ def architecture_class(name: str, target: Path | str = "<model>") -> type:
 
     Raises :class:`IncompatibleWeights` naming ``target`` and the known architectures.
     """
-    from toyforge.constructions.models import ARCHITECTURES
-
     if name not in ARCHITECTURES:
         import_construction_modules()
     if name not in ARCHITECTURES:
@@ -395,9 +393,7 @@ def architecture_class(name: str, target: Path | str = "<model>") -> type:
 
 def import_construction_modules() -> None:
     """Import every module of toyforge.constructions so their architectures register."""
-    import toyforge.constructions
-
-    for info in pkgutil.iter_modules(toyforge.constructions.__path__):
+    for info in pkgutil.iter_modules([str(Path(__file__).resolve().parent)]):
         if info.name == "io":
             continue
         importlib.import_module(f"toyforge.constructions.{info.name}")

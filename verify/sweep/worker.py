@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from toyforge.core.serde import to_jsonable
+from toyforge.core.version import __version__
 from toyforge.verify.sweep.hashing import SCHEMA_VERSION
 from toyforge.verify.sweep.registry import load_task_function
 from toyforge.verify.sweep.spec import _SCALARS, RESERVED_COLUMNS
@@ -75,8 +76,6 @@ def _now() -> str:
 
 
 def _package_version() -> str:
-    from toyforge.core.version import __version__
-
     return __version__
 
 
