@@ -11,6 +11,7 @@ zero-output baseline) and accuracy; :func:`reconstruction_limit_panels` builds t
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 from collections.abc import Callable, Mapping, Sequence
@@ -117,6 +118,42 @@ def reconstruction_grid(
     )
 
 
+def _one_blas_thread() -> Any:
+    """Limit BLAS to one thread with threadpoolctl when it is installed (a dev extra)."""
+    try:
+        from threadpoolctl import threadpool_limits  # optional dependency
+    except ImportError:  # pragma: no cover - without it BLAS keeps its threads
+        return contextlib.nullcontext()
+    return threadpool_limits(1)
+
+
+def _panel_bases(
+    settings: str,
+    common: Mapping[str, Any],
+    n_features: int,
+    mlp_hidden: int | None,
+    decay: float,
+) -> list[tuple[str, str, ToySettingConfig]]:
+    """(title, size axis, base config) of each panel: setting × (uniform, decaying importance)."""
+    width = mlp_hidden if mlp_hidden is not None else 2 * n_features
+    chosen = []
+    if settings in ("both", "tms"):
+        chosen.append(("bottleneck", "n_hidden", ToySettingConfig(setting="tms", **common)))
+    if settings in ("both", "mlp-block"):
+        chosen.append(
+            (
+                f"MLP block (width {width})",
+                "embed_dim",
+                ToySettingConfig(setting="mlp-block", n_hidden=width, embed_dim=1, **common),
+            )
+        )
+    return [
+        (f"{label}, {name}", axis, replace(config, importance_decay=factor))
+        for label, axis, config in chosen
+        for name, factor in (("uniform importance", 1.0), (f"importance {decay:g}^i", decay))
+    ]
+
+
 def reconstruction_limit_panels(
     *,
     n_features: int = 40,
@@ -140,8 +177,6 @@ def reconstruction_limit_panels(
     (docs/memorisation.md#limits-of-reconstruction).
     ``progress(done, total)`` is called after every trained cell.
     """
-    from threadpoolctl import threadpool_limits
-
     check_choice("settings", settings, ("both", "tms", "mlp-block"))
     common = dict(
         n_features=n_features,
@@ -152,26 +187,10 @@ def reconstruction_limit_panels(
         n_test=n_test,
         seed=seed,
     )
-    width = mlp_hidden if mlp_hidden is not None else 2 * n_features
-    chosen = []
-    if settings in ("both", "tms"):
-        chosen.append(("bottleneck", "n_hidden", ToySettingConfig(setting="tms", **common)))
-    if settings in ("both", "mlp-block"):
-        chosen.append(
-            (
-                f"MLP block (width {width})",
-                "embed_dim",
-                ToySettingConfig(setting="mlp-block", n_hidden=width, embed_dim=1, **common),
-            )
-        )
-    bases = [
-        (f"{label}, {name}", axis, replace(config, importance_decay=factor))
-        for label, axis, config in chosen
-        for name, factor in (("uniform importance", 1.0), (f"importance {decay:g}^i", decay))
-    ]
+    bases = _panel_bases(settings, common, n_features, mlp_hidden, decay)
     total = len(bases) * len(sparsities) * len(sizes)
     panels = []
-    with threadpool_limits(1):  # tiny matrices: BLAS threads only add overhead
+    with _one_blas_thread():  # tiny matrices: BLAS threads only add overhead
         for index, (title, axis, base) in enumerate(bases):
             offset = index * len(sparsities) * len(sizes)
             report = (
