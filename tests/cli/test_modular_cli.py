@@ -151,3 +151,12 @@ def test_train_writes_model_history_and_figures(tmp_path, capsys):
         )
         assert main(["figure", name, *source, "--out", str(image)]) == 0
         assert image.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_recipes_set_the_learning_rate(tmp_path, capsys):
+    base = ["train", "modular-addition", "--modulus", "7", "--embed", "4", "--hidden", "3",
+            "--steps", "2", "--no-progress", "--json"]  # fmt: skip
+    for extra, lr in (([], 3e-3), (["--recipe", "pair"], 1e-3), (["--lr", "0.02"], 0.02)):
+        out = tmp_path / f"m{len(extra)}.npz"
+        assert main([*base, *extra, "--out", str(out)]) == 0
+        assert _json(capsys)["lr"] == lr

@@ -31,6 +31,8 @@ CASES = [
     (TRAIN + ["--embed", "-3"], "--embed"),
     (TRAIN + ["--steps", "0"], "--steps"),
     (TRAIN + ["--dtype", "float16"], "--dtype"),
+    (TRAIN + ["--lr", "-1"], "--lr"),
+    (TRAIN + ["--recipe", "fastest"], "--recipe"),
 ]
 
 PHASE = ["grok-phase", "--no-progress", "--steps", "10"]
