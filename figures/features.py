@@ -44,6 +44,7 @@ def loss_vs_width_figure(
     theory_loss: object,
     *,
     theory_error: object | None = None,
+    baseline: float | None = None,
     title: str | None = None,
 ) -> Figure:
     """Log-log loss against hidden width: the theory's curve (with its error band) and trained
@@ -57,6 +58,8 @@ def loss_vs_width_figure(
         The theory's curve.
     theory_error : array_like, optional
         Half-width of the theory's bracket at each ``theory_widths`` point.
+    baseline : float, optional
+        The loss of dropping every feature (a dashed horizontal line).
     """
     widths = _vector("widths", widths)
     trained = _vector("trained", trained, widths.size)
@@ -72,6 +75,10 @@ def loss_vs_width_figure(
         axes.errorbar(
             widths, trained, yerr=stderr, fmt="o", color="#D55E00", label="trained", gid="trained"
         )
+        if baseline is not None:
+            axes.axhline(
+                baseline, color="0.5", ls="--", lw=1, label="every feature dropped", gid="baseline"
+            )
         axes.set_xscale("log")
         axes.set_yscale("log")
         axes.set_xlabel("hidden width m")

@@ -31,7 +31,9 @@ def test_loss_vs_width_draws_theory_and_trained_points():
         [4, 8, 16, 32, 64],
         [1, 0.5, 0.25, 0.12, 0.06],
         theory_error=[0.1, 0.05, 0.02, 0.01, 0.005],
+        baseline=0.4,
     )
+    np.testing.assert_array_equal(_by_gid(figure, "baseline").get_ydata(), [0.4, 0.4])
     line = _by_gid(figure, "theory")
     np.testing.assert_array_equal(line.get_xdata(), [4, 8, 16, 32, 64])
     np.testing.assert_array_equal(line.get_ydata(), [1, 0.5, 0.25, 0.12, 0.06])

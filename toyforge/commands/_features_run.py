@@ -254,6 +254,7 @@ def run_width(args: argparse.Namespace) -> int:
 
     from toyforge.figures._style import save_figure
     from toyforge.figures.features import loss_vs_width_figure
+    from toyforge.theory.families import dropped_loss
     from toyforge.theory.feature_classes import binned_allocation
     from toyforge.verify.data.laws import parse_law
     from toyforge.verify.experiments.width_scaling import WidthScalingConfig, run_width_scaling
@@ -293,6 +294,7 @@ def run_width(args: argparse.Namespace) -> int:
         dense,
         [c.loss for c in curve],
         theory_error=[c.error for c in curve],
+        baseline=float(np.mean(dropped_loss(config.distribution().feature_probs))),
         title=f"n = {args.features}, firing rates {args.feature_probs}",
     )
     save_figure(figure, folder / "nonuniform_loss_vs_width.png", config)
