@@ -6,6 +6,8 @@ import itertools
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from toyforge.core.errors import InvalidParameter
 from toyforge.theory import feature_classes as fc
@@ -203,3 +205,45 @@ def test_bad_allocations():
         binned_allocation(lambda t: 0.9 - 0.1 * t, np.ones_like, [0.1], n_bins=4)
     with pytest.raises(InvalidParameter, match="non-monotone"):
         binned_allocation(lambda t: 0.1 + 0.05 * np.sin(9 * t), np.ones_like, [0.1], n_bins=4)
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(PROBS.tolist()), st.floats(0.05, 1.0), st.floats(0.0, 5.0)),
+        min_size=1,
+        max_size=4,
+    ),
+    st.floats(0.01, 1.2),
+)
+@settings(max_examples=30, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_allocation_properties(hulls, items, ratio):
+    """Budget spent exactly, loss never above the equal split or any one-class-gets-all split,
+    and non-increasing in the budget."""
+    total = sum(weight for _, weight, _ in items)
+    classes = [
+        FeatureClass(fraction=weight / total, feature_prob=p, importance=imp)
+        for p, weight, imp in items
+    ]
+    classes[-1] = FeatureClass(
+        fraction=1.0 - sum(c.fraction for c in classes[:-1]),
+        feature_prob=classes[-1].feature_prob,
+        importance=classes[-1].importance,
+    )
+    own = [hulls[c.feature_prob] for c in classes]
+    got = allocate_classes(classes, ratio, hulls=own)
+    used = sum(c.feature_class.fraction * c.dims_per_feature for c in got.classes)
+    assert used == pytest.approx(min(ratio, 1.0), rel=1e-9, abs=1e-12)
+
+    def value(dims):
+        return sum(
+            c.fraction * c.importance * np.interp(d, h.dims, h.loss)
+            for c, d, h in zip(classes, dims, own, strict=True)
+        )
+
+    assert got.loss <= value([min(ratio, 1.0)] * len(classes)) * (1 + 1e-9) + 1e-15
+    for k, c in enumerate(classes):
+        dims = [0.0] * len(classes)
+        dims[k] = min(1.0, ratio / c.fraction)
+        assert got.loss <= value(dims) * (1 + 1e-9) + 1e-15
+    more = allocate_classes(classes, ratio * 1.1, hulls=own)
+    assert more.loss <= got.loss * (1 + 1e-12) + 1e-18
