@@ -138,6 +138,32 @@ CASES = [
     (["features", "pairs", "--correlations", "x", "--out", "OUT"], "--correlations"),
     (["features", "pairs", "--feature-prob", "0", "--out", "OUT"], "--feature-prob"),
     (["features", "pairs", "--restarts", "0", "--out", "OUT"], "--restarts"),
+    (
+        [
+            "features",
+            "law",
+            "--features",
+            "10000000000000",
+            "--feature-probs",
+            "0.1",
+            "--ratio",
+            "0.1",
+        ],
+        "--features",
+    ),
+    (
+        [
+            "features",
+            "sample",
+            "--features",
+            "2000000000",
+            "--feature-probs",
+            "0.1",
+            "--max-memory",
+            "1M",
+        ],
+        "--features",
+    ),
 ]
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from toyforge.commands._common import figure_path, float_arg, print_json, print_table
 from toyforge.commands._feature_args import parse_classes, parse_ratios
+from toyforge.core.budget import check_memory
 from toyforge.core.errors import InvalidParameter
 
 MAX_BINS = 4096
@@ -113,6 +114,7 @@ def run_law(args: argparse.Namespace) -> int:
 
     if not isinstance(args.features, int) or args.features < 2:
         raise InvalidParameter("--features", args.features, "an integer >= 2")
+    check_memory("--features", args.features, 32.0 * args.features, what="the per-feature laws")
     if not 2 <= args.bins <= MAX_BINS:
         raise InvalidParameter("--bins", args.bins, f"an integer in [2, {MAX_BINS}]")
     probs = parse_law(args.feature_probs, name="--feature-probs")
