@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 from typing import Any
 
 from toyforge.commands._common import (
@@ -13,6 +11,7 @@ from toyforge.commands._common import (
     output_path,
     positive_int_list_arg,
     print_table,
+    progress,
 )
 
 
@@ -85,10 +84,21 @@ def run(args: argparse.Namespace) -> int:
         n_test=args.test_points,
         base_seed=args.seed,
     )
-    show = not args.no_progress and (
-        sys.stderr.isatty() or os.environ.get("TOYFORGE_PROGRESS") == "1"
-    )
-    result = run_double_descent(config, out=out, progress=show)
+    ticks: dict[str, Any] = {}
+
+    def advance(done: int, total: int) -> None:
+        """Step the bar (made on the first run, when the number of runs to compute is known)."""
+        if "bar" not in ticks:
+            steps = range(total + 1)  # tqdm counts an item when the next one is asked for
+            ticks["bar"] = progress(steps, total=total, desc="double descent", enabled=show)
+            next(ticks["bar"], None)
+        next(ticks["bar"], None)
+        if done == total:
+            for _ in ticks["bar"]:  # exhausting the bar closes it
+                pass
+
+    show = not args.no_progress
+    result = run_double_descent(config, out=out, progress=advance)
     rows = [
         [
             row["n_points"],

@@ -449,7 +449,7 @@ def run_double_descent(
     config: DoubleDescentConfig,
     *,
     out: str | Path | None = None,
-    progress: bool = False,
+    progress: Callable[[int, int], None] | None = None,
     on_point: Callable[[DoubleDescentPoint], None] | None = None,
 ) -> DoubleDescentResult:
     """Train every (T, seed) of ``config`` and measure it.
@@ -460,8 +460,9 @@ def run_double_descent(
     out : path, optional
         JSON file rewritten atomically after every size. If it exists and holds the same
         recipe, its (T, seed) runs are kept and not recomputed (resume).
-    progress : bool
-        Show a tqdm bar over the (T, seed) runs on stderr.
+    progress : callable, optional
+        ``progress(done, total)`` after every newly computed (T, seed) run; ``total`` counts
+        the runs not already in ``out`` (the CLI draws its progress bar from it).
     on_point : callable, optional
         Called with every newly computed point.
 
@@ -481,7 +482,6 @@ def run_double_descent(
     ]
     rates = config.learning_rates()
     tests: dict[int, np.ndarray] = {}
-    bar = _progress_bar(len(todo), progress)
     for index, (size, seed) in enumerate(todo):
         if seed not in tests:
             tests[seed] = _dataset(config, config.n_test, _streams(config, 0, seed)["test"])
@@ -497,14 +497,11 @@ def run_double_descent(
         )
         if on_point is not None:
             on_point(point)
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix(T=size, seed=seed, test=f"{point.test_loss.value:.3g}")
+        if progress is not None:
+            progress(index + 1, len(todo))
         last_of_size = index + 1 == len(todo) or todo[index + 1][0] != size
         if target is not None and last_of_size:
             _write(target, config, points)
-    if bar is not None:
-        bar.close()
     result = DoubleDescentResult(config=config, points=_ordered(points))
     if target is not None and not todo:
         _write(target, config, points)
@@ -518,13 +515,3 @@ def _ordered(points: Sequence[DoubleDescentPoint]) -> tuple[DoubleDescentPoint, 
 def _write(target: Path, config: DoubleDescentConfig, points: Sequence[DoubleDescentPoint]) -> None:
     result = DoubleDescentResult(config=config, points=_ordered(points))
     atomic_write_text(target, result.to_json())
-
-
-def _progress_bar(total: int, enabled: bool) -> Any:
-    if not enabled or total == 0:
-        return None
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:  # pragma: no cover
-        return None
-    return tqdm(total=total, desc="double descent", unit="run")

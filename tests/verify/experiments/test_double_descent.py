@@ -55,8 +55,10 @@ def test_config_validation():
 def test_run_is_reproducible_and_resumable(tmp_path):
     out = tmp_path / "dd.json"
     config = DoubleDescentConfig(sizes=(4, 12), **TINY)
-    first = run_double_descent(config, out=out)
+    ticks = []
+    first = run_double_descent(config, out=out, progress=lambda *tick: ticks.append(tick))
     assert [p.n_points for p in first.points] == [4, 12]
+    assert ticks == [(1, 2), (2, 2)]
     point = first.at(12)[0]
     assert point.hidden.shape == (12, 2) and point.W.shape == (2, 40)
     assert point.data_dims.shape == (12,) and point.feature_dims.shape == (40,)
@@ -64,8 +66,12 @@ def test_run_is_reproducible_and_resumable(tmp_path):
     # resume: the finished size is read back, not recomputed; a new size is added
     computed = []
     bigger = DoubleDescentConfig(sizes=(4, 12, 20), **TINY)
-    again = run_double_descent(bigger, out=out, on_point=computed.append)
+    ticks.clear()
+    again = run_double_descent(
+        bigger, out=out, on_point=computed.append, progress=lambda *tick: ticks.append(tick)
+    )
     assert [p.n_points for p in computed] == [20]
+    assert ticks == [(1, 1)]  # only the run still to compute is counted
     np.testing.assert_array_equal(again.at(12)[0].W, point.W)
     loaded = load_double_descent(out)
     assert [p.n_points for p in loaded.points] == [4, 12, 20]
