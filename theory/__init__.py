@@ -41,8 +41,10 @@ from toyforge.theory.baselines import (
 from toyforge.theory.envelope import Envelope, envelope
 from toyforge.theory.families import (
     FAMILIES,
+    AsymmetricDigon,
     BlockFamily,
     FamilyOptimum,
+    asymmetric_digon_optimum,
     dropped_loss,
     family_loss,
     family_optimum,
@@ -79,12 +81,14 @@ from toyforge.theory.timesharing import TimeSharing, time_sharing
 __all__ = [
     "FAMILIES",
     "MIN_RATIO",
+    "AsymmetricDigon",
     "REGIMES",
     "BlockFamily",
     "Envelope",
     "FamilyOptimum",
     "RugOptimum",
     "StructureComponent",
+    "asymmetric_digon_optimum",
     "dropped_loss",
     "envelope",
     "family_loss",
