@@ -59,3 +59,15 @@ def test_persian_rug_builder_matches_theory():
     estimate = _mc(built, p)
     gap = estimate.value - built.planned_loss
     assert -3 * estimate.stderr <= gap <= 3 * estimate.stderr + 0.02 * built.planned_loss
+
+
+@pytest.mark.slow
+def test_built_envelope_mixture_matches_its_plan():
+    # asymmetric digons + dedicated: exact families, so no finite-N allowance
+    from toyforge.constructions.families import build_envelope
+
+    p = 0.16
+    built = build_envelope(1024, 0.64, p, seed=0)
+    assert {c.family for c in built.components} == {"asymmetric-digon", "dedicated"}
+    estimate = _mc(built, p)
+    assert abs(estimate.value - built.planned_loss) <= 3 * estimate.stderr
