@@ -251,7 +251,14 @@ def grid_main(out: Path, quick: bool, n_features: int = 512) -> None:
 
     runs = _grid_runs(n_features, 3 if quick else 6, 20_000)
     cpu, wall = time.process_time(), time.perf_counter()
-    results = train_runs(runs)
+
+    def finished(index: int, result) -> None:  # a partial record survives an interrupted run
+        elapsed = time.process_time() - cpu
+        print(f"  done r={runs[index].ratio:.3g} p={runs[index].feature_prob:.3g}: "
+              f"{result.steps} steps, converged={result.converged}, cpu so far {elapsed:.0f} s",
+              flush=True)  # fmt: skip
+
+    results = train_runs(runs, on_result=finished)
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     with_torch = torch_available()
     rows = []

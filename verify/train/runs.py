@@ -134,7 +134,9 @@ def _best(results: list[TrainResult]) -> TrainResult:
 
 
 def train_runs(
-    runs: Sequence[AutoencoderRun], progress: Progress | None = None
+    runs: Sequence[AutoencoderRun],
+    progress: Progress | None = None,
+    on_result: Callable[[int, TrainResult], None] | None = None,
 ) -> list[TrainResult]:
     """Train every run of ``runs`` together; one result per run (in order).
 
@@ -146,6 +148,8 @@ def train_runs(
     runs : sequence of AutoencoderRun
     progress : callable, optional
         ``progress(run_index, steps_done, batch_loss)`` after every step.
+    on_result : callable, optional
+        ``on_result(run_index, result)`` as soon as a run has finished (the others go on).
 
     Returns
     -------
@@ -157,14 +161,20 @@ def train_runs(
         if not isinstance(run, AutoencoderRun):
             raise InvalidParameter(f"runs[{index}]", type(run).__name__, "an AutoencoderRun")
     started = [_start(run) for run in runs]
+    results: list[TrainResult | None] = [None] * len(runs)
     active = [(i, member) for i, members in enumerate(started) for member in members]
     while active:
         for index, member in active:
             loss = member.advance()
             if progress is not None:
                 progress(index, member.step, loss)
+        finished = {index for index, member in active if member.done}
         active = [(index, member) for index, member in active if not member.done]
-    return [_best([member.result() for member in members]) for members in started]
+        for index in sorted(finished - {index for index, _ in active}):
+            results[index] = _best([member.result() for member in started[index]])
+            if on_result is not None:
+                on_result(index, results[index])
+    return results  # type: ignore[return-value]
 
 
 def train_run(

@@ -124,3 +124,11 @@ def test_run_refuses_bad_values(field, value):
 def test_train_runs_refuses_other_objects():
     with pytest.raises(InvalidParameter, match=r"runs\[0\]"):
         train_runs([object()])
+
+
+def test_results_arrive_as_runs_finish():
+    runs = [_run(train=_config(convergence=None, steps=steps)) for steps in (30, 10, 20)]
+    seen = []
+    results = train_runs(runs, on_result=lambda index, result: seen.append((index, result.steps)))
+    assert seen == [(1, 10), (2, 20), (0, 30)]
+    assert [result.steps for result in results] == [30, 10, 20]
