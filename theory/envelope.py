@@ -159,13 +159,15 @@ def _tangent_points(tasks: list[tuple], p: np.ndarray) -> list[tuple[float, ...]
 
 
 def _column_vertices(xs, ys, scales, biases, names, j):
-    """Hull vertices of column j as lists, and refinement tasks for fixed-curve edges."""
+    """Hull vertices of column j as ``[name, x, loss, scale, bias, index]`` lists."""
     hull = _lower_hull(xs, ys[j])
     vertices = [[names[i], xs[i], ys[j, i], scales[j, i], biases[j, i], i] for i in hull]
     return vertices
 
 
 def _refined_hulls(xs, ys, scales, biases, names, p) -> list[list[list]]:
+    """Per p column, the hull vertices with every fixed-point-to-rug-curve edge ending at its
+    refined tangent point (a curve vertex between two fixed points may split in two)."""
     grid_index = {}
     for curve, grid in _CURVE_GRIDS.items():
         for k, x in enumerate(grid):
