@@ -332,71 +332,57 @@ def _put(slots: dict, mask: np.ndarray, slot: int, **values: Any) -> None:
         target[mask] = np.broadcast_to(np.asarray(value, dtype=target.dtype), target.shape)[mask]
 
 
+def _exact_pair_rug(ratio, p, loss, slots) -> np.ndarray:
+    """Where the hull interpolates between two pair-rug grid points, the exact pair rug at
+    ``r`` if lower; returns the updated loss (``slots`` updated in place)."""
+    pair = (slots["family"] == "pair-rug").all(axis=-1) & (ratio <= 0.5)
+    if not np.any(pair):
+        return loss
+    exact = np.full(loss.shape, np.inf)
+    opt = pair_rug_optimum(ratio[pair], p[pair])
+    exact[pair] = opt.loss
+    better = exact < loss
+    scale, bias = np.zeros(loss.shape), np.zeros(loss.shape)
+    scale[pair], bias[pair] = opt.scale, opt.bias
+    _put(slots, better, 0, family="pair-rug", feature_share=1.0, dims=ratio, scale=scale, bias=bias)
+    _put(slots, better, 1, family="", feature_share=0.0, dims=0.0, scale=0.0, bias=0.0)
+    return np.where(better, exact, loss)
+
+
+def _existing_solution(ratio, p, loss, slots, fields) -> np.ndarray:
+    """Where the symmetric or time-sharing ``loss`` is lower than the hull, use it."""
+    better = fields["loss"] < loss
+    if not np.any(better):
+        return loss
+    served = fields["time_sharing_fraction"]
+    sharing = better & (served < 1.0)
+    scale, bias = fields["scale"].copy(), fields["bias"].copy()
+    if np.any(sharing):
+        opt = symmetric_optimum(ratio[sharing] / served[sharing], p[sharing])
+        scale[sharing], bias[sharing] = opt.scale, opt.bias
+    rug = {"family": "persian-rug", "feature_share": served, "dims": ratio / served}
+    _put(slots, better, 0, scale=scale, bias=bias, **rug)
+    drop = {"family": "dropped", "feature_share": 1.0 - served, "dims": 0.0}
+    _put(slots, better, 1, scale=0.0, bias=p / 2, **drop)
+    _put(slots, better & ~sharing, 1, family="")
+    return np.where(better, fields["loss"], loss)
+
+
 def _with_envelope(r_axis: np.ndarray, p_axis: np.ndarray, fields: dict[str, Any]) -> None:
     """Add ``envelope_loss`` and the ``structure_*`` slots to ``fields`` (grid arrays).
 
     The hull of :func:`toyforge.theory.envelope.envelope`, then, where lower, the exact
-    pair rug at ``r`` (where the hull interpolates between two pair-rug grid points) and
-    the existing ``loss``
-    (symmetric or time sharing), so the envelope is never above ``loss``.
+    pair rug at ``r`` and the existing ``loss`` (symmetric or time sharing), so the envelope
+    is never above ``loss``.
     """
     hull: Envelope = envelope(r_axis, p_axis)
     ratio, p = np.meshgrid(r_axis, p_axis, indexing="ij")
-    loss = hull.loss.copy()
     slots = {
         key: getattr(hull, key).astype(object if key == "family" else float)
         for key in _STRUCTURE_FIELDS
     }
-    pair = (hull.family == "pair-rug").all(axis=-1) & (ratio <= 0.5)
-    if np.any(pair):
-        exact = np.full(loss.shape, np.inf)
-        opt = pair_rug_optimum(ratio[pair], p[pair])
-        exact[pair] = opt.loss
-        better = exact < loss
-        scale, bias = np.zeros(loss.shape), np.zeros(loss.shape)
-        scale[pair], bias[pair] = opt.scale, opt.bias
-        loss = np.where(better, exact, loss)
-        _put(
-            slots,
-            better,
-            0,
-            family="pair-rug",
-            feature_share=1.0,
-            dims=ratio,
-            scale=scale,
-            bias=bias,
-        )
-        _put(slots, better, 1, family="", feature_share=0.0, dims=0.0, scale=0.0, bias=0.0)
-    better = fields["loss"] < loss
-    if np.any(better):
-        loss = np.where(better, fields["loss"], loss)
-        served = fields["time_sharing_fraction"]
-        sharing = better & (served < 1.0)
-        scale, bias = fields["scale"].copy(), fields["bias"].copy()
-        if np.any(sharing):
-            opt = symmetric_optimum(ratio[sharing] / served[sharing], p[sharing])
-            scale[sharing], bias[sharing] = opt.scale, opt.bias
-        _put(
-            slots,
-            better,
-            0,
-            family="persian-rug",
-            feature_share=served,
-            dims=ratio / served,
-            scale=scale,
-            bias=bias,
-        )
-        _put(
-            slots,
-            better,
-            1,
-            family="dropped",
-            feature_share=1.0 - served,
-            dims=0.0,
-            scale=0.0,
-            bias=p / 2,
-        )
-        _put(slots, better & ~sharing, 1, family="")
+    loss = _exact_pair_rug(ratio, p, hull.loss.copy(), slots)
+    loss = _existing_solution(ratio, p, loss, slots, fields)
     fields["envelope_loss"] = loss
     for key in _STRUCTURE_FIELDS:
         fields["structure_" + key] = slots[key].astype(str) if key == "family" else slots[key]
