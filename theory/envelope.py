@@ -22,6 +22,7 @@ existing ``loss`` and every value is the loss of an explicit mixture.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -199,6 +200,16 @@ def _refined_hulls(xs, ys, scales, biases, names, p) -> list[list[list]]:
     return hulls
 
 
+@functools.lru_cache(maxsize=64)
+def _hulls_for(p_key: tuple[float, ...]) -> tuple[tuple[tuple, ...], ...]:
+    """Refined hull vertices per p column; they depend on p only, so repeated calls with the
+    same feature probabilities (a sweep over ratios) reuse them."""
+    p = np.array(p_key)
+    xs, ys, scales, biases, names = _candidates(p)
+    hulls = _refined_hulls(xs, ys, scales, biases, names, p)
+    return tuple(tuple(tuple(v) for v in vertices) for vertices in hulls)
+
+
 def envelope(ratios: np.ndarray, feature_probs: np.ndarray) -> Envelope:
     """Hull envelope at every (ratio, feature_prob) of a grid (no exact-point comparison).
 
@@ -217,8 +228,7 @@ def envelope(ratios: np.ndarray, feature_probs: np.ndarray) -> Envelope:
     """
     r = np.asarray(ratios, float)
     p = np.asarray(feature_probs, float)
-    xs, ys, scales, biases, names = _candidates(p)
-    hulls = _refined_hulls(xs, ys, scales, biases, names, p)
+    hulls = _hulls_for(tuple(float(v) for v in p))
     shape = (r.size, p.size)
     out = {
         "loss": np.empty(shape),
