@@ -13,6 +13,11 @@ import importlib
 from typing import Any
 
 _EXPORTS: dict[str, str] = {
+    "AllocationBuild": "toyforge.verify.experiments.class_construction",
+    "PairGeometryConfig": "toyforge.verify.experiments.correlated_pairs",
+    "build_allocation": "toyforge.verify.experiments.class_construction",
+    "construction_loss": "toyforge.verify.experiments.class_construction",
+    "train_pair_geometry": "toyforge.verify.experiments.correlated_pairs",
     "TmsImportanceConfig": "toyforge.verify.experiments.tms_importance",
     "TmsImportanceResult": "toyforge.verify.experiments.tms_importance",
     "WidthScalingConfig": "toyforge.verify.experiments.width_scaling",
