@@ -1,4 +1,6 @@
-"""Baselines, elementwise bounds (spec §3.2), asymptotics (spec §3.1), time sharing (§8.3)."""
+"""Baselines, elementwise bounds (docs/large_n_theory.md#elementwise-bounds-mmse-and-jumprelu),
+asymptotics (docs/large_n_theory.md#high-sparsity-laws), time sharing
+(docs/large_n_theory.md#time-sharing)."""
 
 from __future__ import annotations
 
@@ -18,7 +20,8 @@ from toyforge.theory import (
     time_sharing,
 )
 
-# spec §3.2 table: r, p, ReLU, MMSE, JumpReLU (3 significant digits)
+# docs/large_n_theory.md#elementwise-bounds-mmse-and-jumprelu table: r, p, ReLU, MMSE, JumpReLU (3
+# significant digits)
 _TABLE_3_2 = [
     (0.1, 1e-2, 9.96e-4, 8.86e-4, 9.96e-4),
     (0.1, 1e-3, 1.15e-5, 7.02e-6, 7.78e-6),
@@ -105,7 +108,8 @@ def test_mmse_matches_adaptive_quadrature():
     ],
 )
 def test_spec_section_3_1_asymptotics(p, ratio_to_leading, digits, refined_error, error_digits):
-    """Printed precision of spec §3.1: exact/leading ratios and the refined law's accuracy."""
+    """Printed precision of docs/large_n_theory.md#high-sparsity-laws: exact/leading ratios and the
+    refined law's accuracy."""
     exact = float(symmetric_optimum(0.1, p).loss)
     assert round(exact / float(leading_asymptotic_loss(0.1, p)), digits) == ratio_to_leading
     relative = abs(float(refined_asymptotic_loss(0.1, p)) / exact - 1)
