@@ -49,9 +49,7 @@ def register(members: Any) -> None:
         help="reliable (default): PAIR's recipe with lr 3e-3, which groks for every measured "
         "seed; pair: PAIR's exact hyperparameters (lr 1e-3; some seeds need more than 50k steps)",
     )
-    parser.add_argument(
-        "--lr", type=float_arg, default=None, help="AdamW learning rate (default: the recipe's)"
-    )
+    parser.add_argument("--lr", type=float_arg, default=None, help="lr (default: the recipe's)")
     parser.add_argument(
         "--weight-decay", type=float_arg, default=1.0, help="decoupled weight decay (default 1)"
     )

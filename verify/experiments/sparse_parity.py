@@ -172,6 +172,16 @@ def train_sparse_parity(config: ParityTrainingConfig | None = None) -> ParityTra
         return _train(config)
 
 
+def _optimiser(config: ParityTrainingConfig) -> Adam:
+    """AdamW for L2; plain Adam for L1 (its decay enters the gradient instead)."""
+    decay = config.weight_decay if config.decay == "l2" else 0.0
+    return Adam(
+        config=AdamConfig(
+            lr=config.lr, beta1=config.beta1, beta2=config.beta2, eps=config.eps, weight_decay=decay
+        )
+    )
+
+
 def _train(config: ParityTrainingConfig) -> ParityTrainingResult:
     rng = np.random.default_rng(config.seed)
     x_train, y_train = sparse_parity_data(config.n_train, config.n_bits, config.k, rng)
@@ -182,15 +192,7 @@ def _train(config: ParityTrainingConfig) -> ParityTrainingResult:
         "W2": truncated_normal(rng, (1, config.n_hidden), 1 / math.sqrt(config.n_hidden)),
         "b2": np.zeros(1),
     }
-    optimiser = Adam(
-        config=AdamConfig(
-            lr=config.lr,
-            beta1=config.beta1,
-            beta2=config.beta2,
-            eps=config.eps,
-            weight_decay=config.weight_decay if config.decay == "l2" else 0.0,
-        )
-    )
+    optimiser = _optimiser(config)
     log: dict[str, list[float]] = {
         "step": [],
         "train_acc": [],
