@@ -49,6 +49,7 @@ import numpy as np
 
 from toyforge.core.errors import InvalidParameter
 from toyforge.core.validate import check_choice, check_int, check_probability, check_real
+from toyforge.theory.predict import predict
 
 __all__ = [
     "FINITE_N_METHODS",
@@ -499,7 +500,6 @@ def _rows_and_parameters(
 
 def large_n_optimum(ratio: float, feature_prob: float) -> tuple[float, float, float]:
     """(a*, c*, L_sym) of the symmetric large-N optimum (:func:`toyforge.theory.predict`)."""
-    from toyforge.theory.predict import predict
 
     prediction = predict(ratio, feature_prob)
     return prediction.scale, prediction.c, prediction.symmetric_loss

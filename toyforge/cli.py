@@ -15,13 +15,16 @@ import contextlib
 import importlib
 import logging
 import os
+import pkgutil
 import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
+import toyforge.commands
 from toyforge.commands._budgets import check_budget
 from toyforge.core.budget import memory_limit_set_to, parse_size
 from toyforge.core.errors import InvalidParameter, ToyforgeError
+from toyforge.core.version import __version__
 
 # Subcommands in the order they appear in --help; any other public module under
 # toyforge.commands is appended alphabetically (so adding a command never edits this file).
@@ -44,10 +47,6 @@ PREFERRED_ORDER: tuple[str, ...] = (
 
 def command_modules() -> list[str]:
     """Names of the subcommand modules under :mod:`toyforge.commands`."""
-    import pkgutil
-
-    import toyforge.commands
-
     found = {
         info.name
         for info in pkgutil.iter_modules(toyforge.commands.__path__)
@@ -69,8 +68,6 @@ class _OneLineParser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with every registered subcommand."""
-    from toyforge import __version__
-
     parser = _OneLineParser(
         prog="toyforge",
         description="Solver for toy models of neural networks.",

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from toyforge.constructions.persian_rug import SELECTIONS, check_power_of_two, persian_rug
 from toyforge.core.errors import InvalidParameter
 from toyforge.core.serde import to_jsonable
 from toyforge.core.validate import (
@@ -35,6 +36,14 @@ from toyforge.core.validate import (
     check_probability,
     check_seed,
 )
+from toyforge.theory import linear_loss, predict, symmetric_optimum, time_sharing
+from toyforge.theory.finite_n import predict_finite
+from toyforge.verify.evaluate.evaluators import SparseDataSpec, evaluate
+from toyforge.verify.evaluate.rug_monte_carlo import rug_monte_carlo
+from toyforge.verify.train.config import TrainConfig
+from toyforge.verify.train.convergence import ConvergenceRule, default_learning_rate
+from toyforge.verify.train.optim import AdamConfig
+from toyforge.verify.train.runs import AutoencoderRun, train_run
 
 __all__ = [
     "ComparisonResult",
@@ -68,7 +77,6 @@ def large_n_losses(ratio: Any, feature_prob: Any) -> dict[str, np.ndarray]:
     Vectorised over broadcastable ``ratio`` and ``feature_prob``
     (docs/large_n_theory.md#the-closed-form-loss).
     """
-    from toyforge.theory import linear_loss, symmetric_optimum, time_sharing
 
     ratio, feature_prob = np.broadcast_arrays(
         np.asarray(ratio, float), np.asarray(feature_prob, float)
@@ -126,11 +134,6 @@ def train_autoencoder(
     ``window``; ``converge=False`` runs the whole budget of ``steps``), PyTorch-default init;
     the held-out loss uses fresh data (docs/training.md#the-convergence-rule).
     """
-    from toyforge.verify.evaluate.evaluators import SparseDataSpec, evaluate
-    from toyforge.verify.train.config import TrainConfig
-    from toyforge.verify.train.convergence import ConvergenceRule, default_learning_rate
-    from toyforge.verify.train.optim import AdamConfig
-    from toyforge.verify.train.runs import AutoencoderRun, train_run
 
     lr = default_learning_rate(n_features) if learning_rate is None else learning_rate
     config = TrainConfig(
@@ -223,8 +226,6 @@ class RugCompareConfig:
     parallel: bool = False
 
     def __post_init__(self) -> None:
-        from toyforge.constructions.persian_rug import SELECTIONS, check_power_of_two
-
         check_power_of_two("n_features", self.n_features)
         check_interval("ratio", self.ratio, 0.0, 1.0, low_open=True)
         check_probability("feature_prob", self.feature_prob)
@@ -373,10 +374,6 @@ def compare_persian_rug(
     -------
     ComparisonResult
     """
-    from toyforge.constructions.persian_rug import persian_rug
-    from toyforge.theory import predict
-    from toyforge.theory.finite_n import predict_finite
-    from toyforge.verify.evaluate.rug_monte_carlo import rug_monte_carlo
 
     config = RugCompareConfig(
         n_features=n_features, ratio=ratio, feature_prob=feature_prob, **options
@@ -550,9 +547,6 @@ def loss_curves(
     train_steps : int
         0 skips training; otherwise steps per trained model.
     """
-    from toyforge.constructions.persian_rug import check_power_of_two, persian_rug
-    from toyforge.theory.finite_n import predict_finite
-    from toyforge.verify.evaluate.rug_monte_carlo import rug_monte_carlo
 
     axis = check_choice("axis", axis, ("ratio", "feature_prob"))
     n_features = check_power_of_two("n_features", n_features)
@@ -658,9 +652,6 @@ def convergence_study(
     The theory is evaluated at each rug's r_eff. ``n_samples`` per size (the standard error
     shrinks with n too: each sample averages n features).
     """
-    from toyforge.constructions.persian_rug import persian_rug
-    from toyforge.theory.finite_n import predict_finite
-    from toyforge.verify.evaluate.rug_monte_carlo import rug_monte_carlo
 
     ratio = check_interval("ratio", ratio, 0.0, 1.0, low_open=True)
     feature_prob = check_probability("feature_prob", feature_prob)

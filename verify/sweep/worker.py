@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from toyforge.constructions.io import save
 from toyforge.core.serde import to_jsonable
 from toyforge.core.version import __version__
 from toyforge.verify.sweep.hashing import SCHEMA_VERSION
@@ -110,7 +111,6 @@ def flatten_outputs(outputs: Mapping[str, Any], prefix: str = "") -> dict[str, A
 
 def _save_model(model: Any, model_dir: str, digest: str) -> str:
     """Save ``model`` as ``<model_dir>/<hash>.npz`` (toyforge.constructions.io); the name."""
-    from toyforge.constructions.io import save
 
     path = Path(model_dir) / f"{digest}.npz"
     save(model, path)
