@@ -138,6 +138,7 @@ def predict_task(params: dict[str, Any], seed: int) -> dict[str, Any]:
     like a parameter, plus ``n_hidden`` and ``ratio_effective`` when ``n_features`` is given.
     The theory is deterministic: ``seed`` is unused.
     """
+    # deferred: a task loads only its own library part (see the module docstring)
     from toyforge.theory import predict
 
     _check_known("predict", params, _keyword_names(predict) | {"n_features", "seed"})
@@ -160,6 +161,7 @@ _EVALUATION_PARAMS = ("n_samples", "batch_size", "value_dist", "importance")
 
 def _evaluate(model: Any, params: Mapping[str, Any], seed: int) -> Any:
     """Monte Carlo loss of ``model`` on the sparse data of ``params`` (an Estimate)."""
+    # deferred: a task loads only its own library part (see the module docstring)
     from toyforge.verify.evaluate.evaluators import SparseDataSpec, evaluate
 
     data_spec = SparseDataSpec(
@@ -183,6 +185,7 @@ def construct_evaluate_task(params: dict[str, Any], seed: int) -> dict[str, Any]
     (saved when the spec sets ``save_models``). Construction and evaluation use two seeds
     spawned from ``seed``.
     """
+    # deferred: a task loads only its own library part (see the module docstring)
     from toyforge.constructions.persian_rug import persian_rug
 
     _check_known(
@@ -246,6 +249,7 @@ def train_evaluate_task(params: dict[str, Any], seed: int) -> dict[str, Any]:
     ``final_train_loss``, ``n_hidden``, ``train_seconds``, ``steps_per_second``; the model.
     Initialisation, training data and evaluation use three seeds spawned from ``seed``.
     """
+    # deferred: a task loads only its own library part (see the module docstring)
     from toyforge.verify.train.autoencoder import (
         SparseFeatureData,
         TrainConfig,
@@ -307,6 +311,7 @@ def compare_task(params: dict[str, Any], seed: int) -> dict[str, Any]:
     ``finite_theory_loss``, ``construction_loss``, ``construction_stderr``, ``trained_loss``,
     …) and ``construction_vs_finite_z``.
     """
+    # deferred: a task loads only its own library part (see the module docstring)
     from toyforge.verify.compare.persian_rug import RugCompareConfig, compare_persian_rug
 
     allowed = {f.name for f in dataclasses.fields(RugCompareConfig)}
