@@ -65,6 +65,22 @@ TINY = ReportConfig(
         "steps": 20,
         "n_test": 40,
     },
+    structure_resolution=12,
+    families_resolution=12,
+    two_feature_resolution=20,
+    tms={"feature_probs": (1.0, 0.1), "steps": 30, "restarts": 1, "n_test": 200},
+    width={"n_features": 32, "widths": (4, 8), "steps": 30, "n_bins": 8, "eval_samples": 512},
+    pair_correlations=(0.0, 0.8),
+    pairs={"feature_prob": 0.25, "steps": 30, "restarts": 1},
+    grok_phase={
+        "grid": 2,
+        "seeds": 1,
+        "modulus": 11,
+        "embed": 8,
+        "hidden": 6,
+        "steps": 40,
+        "log_every": 20,
+    },
 )
 
 CHEAP_ITEMS = ("rug", "convergence", "modular")

@@ -20,6 +20,12 @@ ITEM_NAMES = (
     "modular",
     "memorization",
     "reconstruction",
+    "structure",
+    "two_features",
+    "tms",
+    "width",
+    "pairs",
+    "grok_phase",
 )
 """The report items, in report order (toyforge.report.ITEMS; listed here so that the parser
 does not import the report's dependencies)."""
@@ -33,6 +39,12 @@ _EPILOG = """items:
   modular         modular-addition constructions and a grokking run (4 figures)
   memorization    data double descent of the m = 2 model (3 figures)
   reconstruction  limits of reconstruction: test loss and accuracy over sparsity x size
+  structure       winning solution family over (log p, r); loss vs ratio per family
+  two_features    two features in one dimension: the layout phase diagram (theory)
+  tms             TMS importance sweep: feature norms and dimensionality (trains)
+  width           loss vs hidden width with power-law firing rates, trained and theory
+  pairs           geometry of correlated and anticorrelated feature pairs (trains)
+  grok_phase      grokking phase diagrams of modular addition (batched training)
 """
 
 

@@ -66,6 +66,34 @@ class ReportConfig:
     geometry_sizes: tuple[int, ...] = (5, 10, 100, 500, 2000)
     # reconstruction limits (toyforge figure reconstruction-limits; its defaults)
     reconstruction: Mapping[str, Any] = field(default_factory=dict)
+    # solution-family structure (toyforge figure structure / families; theory only)
+    structure_resolution: int = 200
+    structure_p_min: float = 1e-3
+    families_feature_probs: tuple[float, ...] = (0.01, 0.05, 0.16, 0.48)
+    families_resolution: int = 120
+    # non-identical features (toyforge features two / tms / width / pairs)
+    two_feature_resolution: int = 200
+    tms: Mapping[str, Any] = field(
+        default_factory=lambda: {
+            "feature_probs": (1.0, 0.5, 0.3, 0.2, 0.1, 0.05, 0.03, 0.02, 0.01),
+            "steps": 3000,
+            "restarts": 2,
+        }
+    )
+    width: Mapping[str, Any] = field(
+        default_factory=lambda: {
+            "n_features": 128,
+            "feature_probs": "zipf:1.2:0.4:0.01",
+            "widths": (4, 8, 16, 32, 64),
+            "steps": 1500,
+        }
+    )
+    pair_correlations: tuple[float, ...] = (0.0, 0.8, -1.0 / 3.0)
+    pairs: Mapping[str, Any] = field(
+        default_factory=lambda: {"feature_prob": 0.25, "steps": 2000, "restarts": 3}
+    )
+    # grokking phase diagram (toyforge grok-phase; its defaults)
+    grok_phase: Mapping[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """The config as JSON-ready data."""
@@ -99,6 +127,18 @@ QUICK_REPORT = ReportConfig(
         "steps": 400,
         "n_test": 300,
     },
+    structure_resolution=80,
+    families_resolution=60,
+    two_feature_resolution=100,
+    tms={"feature_probs": (1.0, 0.3, 0.1, 0.03, 0.01), "steps": 1000, "restarts": 1},
+    width={
+        "n_features": 128,
+        "feature_probs": "zipf:1.2:0.4:0.01",
+        "widths": (4, 16, 64),
+        "steps": 500,
+    },
+    pairs={"feature_prob": 0.25, "steps": 600, "restarts": 1},
+    grok_phase={"grid": 4, "seeds": 1, "steps": 3000},
     double_descent={
         "seeds": 1,
         "restarts": 1,
@@ -111,4 +151,5 @@ QUICK_REPORT = ReportConfig(
 """``--quick``: rug at 2^16 instead of 2^20 for the crop, curves at n = 1024 / 256, the
 convergence study up to n = 16384 with 5000 samples, 300–1000 training steps, a 4 × 4
 comparison sub-grid at n = 256, grokking with 70 % of the pairs at lr 3e-3, double descent on 8
-sizes with 5000 steps (lr 1e-2)."""
+sizes with 5000 steps (lr 1e-2), coarser theory grids, 500–1000 steps and one restart for the
+non-identical-feature models, a 4 × 4 × 1 grokking phase diagram of 3000 steps."""

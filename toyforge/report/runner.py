@@ -14,6 +14,8 @@ from toyforge.core.fileio import atomic_write_text
 from toyforge.core.serde import to_jsonable
 from toyforge.report.config import FULL_REPORT, ReportConfig
 from toyforge.report.context import ReportContext
+from toyforge.report.features_items import item_pairs, item_tms, item_two_features, item_width
+from toyforge.report.grok_items import item_grok_phase
 from toyforge.report.memorization_items import item_memorization, item_reconstruction
 from toyforge.report.modular_items import item_modular
 from toyforge.report.persian_rug_items import (
@@ -31,6 +33,7 @@ from toyforge.report.results import (
     item_record,
     summary_markdown,
 )
+from toyforge.report.structure_items import item_structure
 from toyforge.verify.sweep import InProcessExecutor, ProcessPoolExecutor
 
 __all__ = ["ITEMS", "run_report"]
@@ -47,13 +50,22 @@ ITEMS: dict[str, Callable[[ReportContext], tuple[list[Path], list[Table], Any]]]
     "modular": item_modular,
     "memorization": item_memorization,
     "reconstruction": item_reconstruction,
+    "structure": item_structure,
+    "two_features": item_two_features,
+    "tms": item_tms,
+    "width": item_width,
+    "pairs": item_pairs,
+    "grok_phase": item_grok_phase,
 }
 """Report items by name, in report order. Figures per item: phase → phase_diagram.png,
 sweep_phase.png; rug → rug.png, rug_2e20_crop.png, rug_vs_trained.png; loss_curves →
 loss_vs_ratio.png, loss_vs_feature_prob.png; convergence → convergence.png; compare → (table
 only); modular → modular_grokking/spectrum/neurons/weights.png; memorization →
 memorization_double_descent/geometry/dimensionality.png; reconstruction →
-memorization_reconstruction.png."""
+memorization_reconstruction.png; structure → structure_phase.png, structure_families.png;
+two_features → nonuniform_two_feature_phase.png; tms → nonuniform_tms_norms.png,
+nonuniform_tms_dimensionality.png; width → nonuniform_loss_vs_width.png; pairs →
+nonuniform_pair_geometry.png; grok_phase → grok_phase.png."""
 
 ItemCallback = Callable[[str, "ItemResult"], None]
 
