@@ -64,11 +64,11 @@ def item_two_features(ctx: ReportContext) -> tuple[list[Path], list[Table], dict
     rows = tuple(
         (name, float(np.mean(diagram.phase == k))) for k, name in enumerate(TWO_FEATURE_LAYOUTS)
     )
-    probe = (0.01, 0.1, 0.3, 1.0)
+    probe = (0.01, 0.1, 0.3, 0.5)
     boundary = Table(
-        title="Antipodal boundary: the relative importance below which the two features share "
-        "one dimension antipodally",
-        columns=("density s", "boundary r"),
+        title="Antipodal boundary r_b = 2s / (4 - 5s): the antipodal layout wins for r between "
+        "r_b and 1 / r_b (an antipodal phase exists for s < 4/7)",
+        columns=("density s", "r_b"),
         rows=tuple((value, float(antipodal_boundary(value))) for value in probe),
     )
     share = Table(
