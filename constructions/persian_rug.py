@@ -1,7 +1,7 @@
 """The Persian-rug autoencoder, built directly from Walsh–Hadamard rows (no training).
 
 Cowsik, Dolev, Infanger (2024, arXiv:2410.12101) and their code KfirD/PersianRug
-(``hadamard_model.py``); docs/persian_rug.md#the-construction:
+(``hadamard_model.py``); docs/rug_construction.md#the-construction:
 
 * ``W_in = H[S, :]``: a set S of ``n_hidden`` distinct rows of the Sylvester–Hadamard matrix H
   of order ``n_features`` (entries ±1, ``H_kj = (−1)^{popcount(k AND j)}``);
@@ -13,19 +13,19 @@ Cowsik, Dolev, Infanger (2024, arXiv:2410.12101) and their code KfirD/PersianRug
   large-N theory (:func:`toyforge.theory.predict` at r_eff = n_hidden/n_features,
   docs/large_n_theory.md#paper-grid-and-training-recipe): ``scale = a*`` and ``bias = a*·(c* − μ0)``
   where ``μ0 = (p/2)((1/r)·1[0∈S] − 1)`` is
-  the mean interference of this row set (docs/persian_rug.md#scale-and-bias-from-the-theory).
+  the mean interference of this row set (docs/rug_construction.md#scale-and-bias-from-the-theory).
 
 The model is stored matrix-free (the row set and two scalars), so n_features = 2^20 needs
 no n × n matrix; :meth:`PersianRugAutoencoder.materialize` returns the dense
 :class:`~toyforge.constructions.models.ReluAutoencoder` when it fits in memory.
 
-Row selection (docs/persian_rug.md#row-selection): ``"random"`` (uniform, the paper's choice),
+Row selection (docs/rug_construction.md#row-selection): ``"random"`` (uniform, the paper's choice),
 ``"min-skewness"`` (the lowest interference skewness ``Σ_{t≠0} f_S(t)³`` among ``n_candidates``
 uniform draws;
 docs/finite_n.md#dependence-on-the-row-set: the loss rises with that skewness) and ``"first"`` (rows
 0 … n_hidden−1, a
 repetition code kept as the documented failure case: +108 % at (1024, 0.25, 0.05),
-docs/persian_rug.md#row-selection). Sylvester matrices exist only for n = 2^k: other sizes are
+docs/rug_construction.md#row-selection). Sylvester matrices exist only for n = 2^k: other sizes are
 refused with the nearest valid ones.
 """
 
@@ -124,7 +124,7 @@ def _select_rows(
 
 def rug_parameters(rows: np.ndarray, n_features: int, feature_prob: float) -> tuple[float, float]:
     """(scale, bias) of the rug with rows S from the large-N theory, exactly
-    (docs/persian_rug.md#scale-and-bias-from-the-theory).
+    (docs/rug_construction.md#scale-and-bias-from-the-theory).
 
     ``scale = a*``, ``bias = a*·(c* − μ0)``, ``μ0 = (p/2)((1/r)·1[0 ∈ S] − 1)``, with
     (a*, c*) the symmetric optimum of :func:`toyforge.theory.predict` at r_eff.
@@ -146,7 +146,7 @@ def persian_rug(
     selection: str = "random",
     n_candidates: int = 16,
 ) -> PersianRugAutoencoder:
-    """Build the Persian-rug autoencoder directly (docs/persian_rug.md#the-construction).
+    """Build the Persian-rug autoencoder directly (docs/rug_construction.md#the-construction).
 
     Parameters
     ----------
@@ -278,7 +278,7 @@ class PersianRugAutoencoder:
     @property
     def contains_row_zero(self) -> bool:
         """Whether the all-ones row 0 is in S (it shifts the mean interference,
-        docs/persian_rug.md#exact-properties)."""
+        docs/rug_construction.md#exact-properties)."""
         return bool(self.rows[0] == 0)
 
     def to_arrays(self) -> dict[str, np.ndarray]:
@@ -309,7 +309,7 @@ class PersianRugAutoencoder:
 
     def interference_kernel(self) -> np.ndarray:
         """``f_S(t)``, t = 0 … n−1, shape (n_features,): ``W_ij = f_S(i ⊕ j)``
-        (docs/persian_rug.md#why-it-looks-like-a-rug)."""
+        (docs/rug_construction.md#why-it-looks-like-a-rug)."""
         return interference_kernel(self.rows, self.n_features)
 
     def offdiagonal_weights(self) -> np.ndarray:
@@ -318,7 +318,7 @@ class PersianRugAutoencoder:
 
     def mean_interference(self, feature_prob: float) -> float:
         """μ0 = (p/2)·((1/r)·1[0 ∈ S] − 1), exact at every n
-        (docs/persian_rug.md#exact-properties)."""
+        (docs/rug_construction.md#exact-properties)."""
         p = check_probability("feature_prob", feature_prob)
         return p / 2 * ((1.0 / self.ratio) * float(self.contains_row_zero) - 1.0)
 

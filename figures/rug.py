@@ -5,7 +5,8 @@ Renderers take arrays and result objects (:mod:`toyforge.verify.compare.persian_
 (docs/index.md#layers-and-conventions).
 
 * :func:`rug_figure` — ``W = W_out W_in`` as an image (diverging colormap centred at zero,
-  nearest interpolation; docs/persian_rug.md#why-it-looks-like-a-rug), optionally beside a trained W
+  nearest interpolation; docs/rug_construction.md#why-it-looks-like-a-rug), optionally beside a
+  trained W
   of the same size, and histograms of the off-diagonal weights.
 * :func:`loss_curves_figure` — loss against ratio or feature probability: large-N theory
   (symmetric branch and time-sharing envelope), linear baseline, rug Monte Carlo points with
@@ -167,7 +168,7 @@ def _histograms(axes: Any, rug: np.ndarray | None, trained: np.ndarray | None) -
 def loss_curves_figure(curves: Any, *, title: str | None = None) -> Figure:
     """Loss against ratio or feature probability.
 
-    ``curves`` is a :class:`toyforge.verify.compare.persian_rug.LossCurves`.
+    ``curves`` is a :class:`toyforge.verify.compare.rug_curves.LossCurves`.
     """
     with style():
         figure, axes = new_figure(width=5.6, height=4.0)
@@ -219,7 +220,7 @@ def loss_curves_figure(curves: Any, *, title: str | None = None) -> Figure:
 def convergence_figure(study: Any, *, title: str | None = None) -> Figure:
     """|rug / theory − 1| against p·n, log-log.
 
-    ``study`` is a :class:`toyforge.verify.compare.persian_rug.ConvergenceStudy`.
+    ``study`` is a :class:`toyforge.verify.compare.rug_curves.ConvergenceStudy`.
     """
     active = np.array([point.active_features for point in study.points])
     gap = np.array([point.relative_gap for point in study.points])

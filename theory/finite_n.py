@@ -1,8 +1,9 @@
 """Finite-N theory of the Persian-rug autoencoder: the exact loss from the interference law.
 
-For the Persian rug (docs/persian_rug.md#the-construction) every row of ``W = H_Sᵀ H_S / n_hidden``
+For the Persian rug (docs/rug_construction.md#the-construction) every row of ``W = H_Sᵀ H_S /
+n_hidden``
 is a permutation of the same vector ``f_S(t) = (1/n_hidden) Σ_{k∈S} (−1)^{popcount(k AND t)}``
-(``W_ij = f_S(i ⊕ j)``, docs/persian_rug.md#why-it-looks-like-a-rug), ``W_ii = 1``. The
+(``W_ij = f_S(i ⊕ j)``, docs/rug_construction.md#why-it-looks-like-a-rug), ``W_ii = 1``. The
 pre-activation of output i is
 ``scale·(x_i + ν_i) + bias`` with interference ``ν_i = Σ_{j≠i} W_ij x_j``, a sum of independent
 sparse terms whose law does not depend on i. Only Gaussianity of ν fails at finite n
@@ -81,7 +82,8 @@ def walsh_hadamard_transform(values: np.ndarray) -> np.ndarray:
 
     ``out[..., k] = Σ_j values[..., j] · (−1)^{popcount(k AND j)}``, i.e. ``values @ H`` with
     H the Sylvester–Hadamard matrix (``scipy.linalg.hadamard``), computed with log2(n)
-    butterfly stages in O(n log n) (docs/persian_rug.md#the-construction). This is the project's one
+    butterfly stages in O(n log n) (docs/rug_construction.md#the-construction). This is the
+    project's one
     numpy FWHT: the rug construction uses it, and the numba kernel
     ``toyforge.verify.kernels.fwht.fwht`` is tested against it.
 
@@ -129,7 +131,8 @@ def _check_rows(rows: Any, n_features: int) -> np.ndarray:
 def interference_kernel(rows: Any, n_features: int) -> np.ndarray:
     """``f_S(t) = (1/n_hidden) Σ_{k∈S} (−1)^{popcount(k AND t)}`` for t = 0 … n−1.
 
-    Row i of the rug's ``W`` is ``W_ij = f_S(i ⊕ j)`` (docs/persian_rug.md#why-it-looks-like-a-rug);
+    Row i of the rug's ``W`` is ``W_ij = f_S(i ⊕ j)``
+    (docs/rug_construction.md#why-it-looks-like-a-rug);
     ``f_S(0) = 1`` is the diagonal. One Walsh–Hadamard transform of the indicator of S.
 
     Parameters
@@ -507,7 +510,7 @@ def large_n_optimum(ratio: float, feature_prob: float) -> tuple[float, float, fl
 
 def _large_n_parameters(ratio: float, feature_prob: float, mean: float) -> tuple[float, float]:
     """(scale, bias) of the large-N optimum for this row set: bias = a*·(c* − μ0)
-    (docs/persian_rug.md#scale-and-bias-from-the-theory)."""
+    (docs/rug_construction.md#scale-and-bias-from-the-theory)."""
     scale, c, _ = large_n_optimum(ratio, feature_prob)
     return scale, scale * (c - mean)
 

@@ -34,9 +34,9 @@ from toyforge.theory import predict
 from toyforge.verify.compare.persian_rug import (
     compare_persian_rug,
     comparison_summary,
-    loss_curves,
     train_autoencoder,
 )
+from toyforge.verify.compare.rug_curves import loss_curves
 from toyforge.verify.evaluate.rug_monte_carlo import rug_monte_carlo
 
 DEMO_RATIOS_FOR_CURVES = (0.05, 0.1, 0.25, 0.5)

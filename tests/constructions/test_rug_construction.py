@@ -1,4 +1,4 @@
-"""Exact properties of the Persian-rug construction (docs/persian_rug.md#exact-properties),
+"""Exact properties of the Persian-rug construction (docs/rug_construction.md#exact-properties),
 refusals, io."""
 
 from __future__ import annotations

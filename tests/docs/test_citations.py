@@ -199,7 +199,7 @@ def test_section_signs_in_code_belong_to_papers() -> None:
     [
         ("see docs/large_n_theory.md#the-closed-form-loss", False),
         ("(spec persian_rug.md §2.3)", True),
-        ("see docs/persian_rug.md#row-selection", False),
+        ("see docs/rug_construction.md#row-selection", False),
         ("DESIGN.md numba rules", True),
         ("spec §7 runs", True),
         ("Spec §3.3.", True),

@@ -137,7 +137,7 @@ def test_summary_has_tables_version_timing_and_figures(tmp_path: Path) -> None:
 
 def test_curve_point_task_matches_the_whole_curve() -> None:
     """Assembling curves point by point gives the numbers of one loss_curves call."""
-    from toyforge.verify.compare.persian_rug import loss_curves
+    from toyforge.verify.compare.rug_curves import loss_curves
 
     whole = loss_curves("ratio", 0.05, [0.1, 0.3], n_features=256, n_samples=200, seed=3)
     for index, value in enumerate((0.1, 0.3)):

@@ -63,7 +63,7 @@ def run_curves(args: argparse.Namespace) -> int:
     """Compute the curve data and draw it."""
     from toyforge.figures._style import save_figure
     from toyforge.figures.rug import loss_curves_figure
-    from toyforge.verify.compare.persian_rug import loss_curves
+    from toyforge.verify.compare.rug_curves import loss_curves
 
     out = figure_path(args.out)
     axis = args.axis.replace("-", "_")
@@ -99,7 +99,7 @@ def run_convergence(args: argparse.Namespace) -> int:
     """Measure the gap at each size and draw it."""
     from toyforge.figures._style import save_figure
     from toyforge.figures.rug import convergence_figure
-    from toyforge.verify.compare.persian_rug import convergence_study
+    from toyforge.verify.compare.rug_curves import convergence_study
 
     out = figure_path(args.out)
     study = convergence_study(

@@ -18,11 +18,11 @@ from toyforge.report.context import ReportContext, save_report_figure
 from toyforge.report.results import Table, relative_change
 from toyforge.theory import predict_grid
 from toyforge.verify.compare.curve_points import curves_from_points
-from toyforge.verify.compare.persian_rug import (
+from toyforge.verify.compare.persian_rug import large_n_losses
+from toyforge.verify.compare.rug_curves import (
     ConvergencePoint,
     ConvergenceStudy,
     convergence_study,
-    large_n_losses,
     loss_curves,
 )
 
@@ -32,7 +32,7 @@ _PAPER_AXIS = [0.002001, 0.8]
 
 
 def curve_point_task(params: dict[str, Any], seed: int) -> dict[str, Any]:
-    """Sweep task: one point of :func:`toyforge.verify.compare.persian_rug.loss_curves`.
+    """Sweep task: one point of :func:`toyforge.verify.compare.rug_curves.loss_curves`.
 
     Parameters ``axis``, ``fixed``, ``value``, ``n_features``, ``n_samples``, ``train_steps``
     and ``seed`` (the curve's seed, so the point is the same as in a whole-curve call).
@@ -59,7 +59,7 @@ def curve_point_task(params: dict[str, Any], seed: int) -> dict[str, Any]:
 
 
 def convergence_point_task(params: dict[str, Any], seed: int) -> dict[str, Any]:
-    """Sweep task: one size of :func:`toyforge.verify.compare.persian_rug.convergence_study`."""
+    """Sweep task: one size of :func:`toyforge.verify.compare.rug_curves.convergence_study`."""
     study = convergence_study(
         params["ratio"],
         params["feature_prob"],

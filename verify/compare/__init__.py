@@ -11,15 +11,15 @@ from typing import Any
 
 _EXPORTS: dict[str, str] = {
     "ComparisonResult": "toyforge.verify.compare.persian_rug",
-    "ConvergencePoint": "toyforge.verify.compare.persian_rug",
-    "ConvergenceStudy": "toyforge.verify.compare.persian_rug",
-    "LossCurves": "toyforge.verify.compare.persian_rug",
+    "ConvergencePoint": "toyforge.verify.compare.rug_curves",
+    "ConvergenceStudy": "toyforge.verify.compare.rug_curves",
+    "LossCurves": "toyforge.verify.compare.rug_curves",
     "RugCompareConfig": "toyforge.verify.compare.persian_rug",
     "TrainedPoint": "toyforge.verify.compare.persian_rug",
     "compare_persian_rug": "toyforge.verify.compare.persian_rug",
-    "convergence_study": "toyforge.verify.compare.persian_rug",
+    "convergence_study": "toyforge.verify.compare.rug_curves",
     "large_n_losses": "toyforge.verify.compare.persian_rug",
-    "loss_curves": "toyforge.verify.compare.persian_rug",
+    "loss_curves": "toyforge.verify.compare.rug_curves",
     "train_autoencoder": "toyforge.verify.compare.persian_rug",
 }
 

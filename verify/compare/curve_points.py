@@ -1,6 +1,6 @@
 """Loss curves assembled from points computed one at a time (e.g. by a resumable sweep).
 
-:func:`toyforge.verify.compare.persian_rug.loss_curves` computes the theory curves and every
+:func:`toyforge.verify.compare.rug_curves.loss_curves` computes the theory curves and every
 Monte Carlo point in one call. A caller that computes the points separately (the report runs
 each point as a cached sweep task) assembles the same :class:`LossCurves` with
 :func:`curves_from_points`: the theory curves on the grid of :func:`loss_curve_grid` plus the
@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 
 from toyforge.core.validate import check_choice
-from toyforge.verify.compare.persian_rug import LossCurves, large_n_losses
+from toyforge.verify.compare.persian_rug import large_n_losses
+from toyforge.verify.compare.rug_curves import LossCurves
 
 __all__ = ["POINT_FIELDS", "curves_from_points", "loss_curve_grid"]
 

@@ -1,7 +1,7 @@
 """Matrix-free Monte Carlo loss of the Persian-rug autoencoder, with its standard error.
 
 The rug ``y = ReLU(scale · W x + bias)``, ``W = H_Sᵀ H_S / n_hidden``
-(docs/persian_rug.md#the-construction), is evaluated without any n × n matrix: per sample,
+(docs/rug_construction.md#the-construction), is evaluated without any n × n matrix: per sample,
 ``W x = FWHT(mask_S ⊙ FWHT(x)) / n_hidden``
 (the first transform replaced by a direct parity sum when the sample is very sparse), in the
 numba kernels of :mod:`toyforge.verify.kernels.fwht`. Memory is O(n) per thread, so

@@ -124,6 +124,6 @@ def load_history(path: str | Path) -> TrainingHistory:
         with np.load(path, allow_pickle=False) as data:
             return TrainingHistory.from_arrays({name: data[name] for name in data.files})
     except (ValueError, zipfile.BadZipFile, EOFError) as error:
-        # numpy's own message suggests allow_pickle=True: never pass that advice on
+        # numpy's own message recommends enabling pickles: never pass that advice on
         reason = "it holds pickled data" if "pickle" in str(error).lower() else str(error)
         raise CorruptFile(f"{path}: not a training history ({reason})") from error

@@ -1,7 +1,8 @@
 """Fast Walsh–Hadamard transform and the matrix-free Persian-rug loss kernel (numba).
 
-The rug's ``W = H_Sᵀ H_S / n_hidden`` (docs/persian_rug.md#the-construction; H Sylvester–Hadamard, S
-the row set) is applied without any matrix: ``W x = H (mask_S ⊙ H x) / n_hidden``, H symmetric.
+The rug's ``W = H_Sᵀ H_S / n_hidden`` (docs/rug_construction.md#the-construction;
+H Sylvester–Hadamard, S the row set) is applied without any matrix:
+``W x = H (mask_S ⊙ H x) / n_hidden``, H symmetric.
 
 Routes, per sample with k active features (chosen per sample, both exact):
 

@@ -7,7 +7,7 @@ import pytest
 
 from toyforge.core.errors import InvalidParameter
 from toyforge.verify.compare.curve_points import curves_from_points, loss_curve_grid
-from toyforge.verify.compare.persian_rug import loss_curves
+from toyforge.verify.compare.rug_curves import loss_curves
 
 
 @pytest.mark.parametrize(("axis", "fixed", "points"), [("ratio", 0.05, (0.1, 0.3))])
