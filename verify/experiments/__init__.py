@@ -9,8 +9,7 @@ holds what the modular-addition figures show (for the CLI and the report).
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from toyforge.core.lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     "AllocationBuild": "toyforge.verify.experiments.class_construction",
@@ -80,12 +79,4 @@ _EXPORTS: dict[str, str] = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -10,8 +10,7 @@ import its siblings.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from toyforge.core.lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     "Adam": "toyforge.verify.train.optim",
@@ -57,12 +56,4 @@ _EXPORTS: dict[str, str] = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
