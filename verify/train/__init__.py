@@ -36,7 +36,6 @@ _EXPORTS: dict[str, str] = {
     "TrainConfig": "toyforge.verify.train.config",
     "TrainHistory": "toyforge.verify.train.result",
     "TrainResult": "toyforge.verify.train.result",
-    "constant_schedule": "toyforge.verify.train.optim",
     "cross_entropy_loss": "toyforge.verify.train.gradients",
     "eval_seed": "toyforge.verify.train.heldout",
     "held_out_loss": "toyforge.verify.train.heldout",

@@ -24,7 +24,7 @@ import numpy as np
 
 from toyforge.core.validate import check_choice, check_int, check_interval
 
-__all__ = ["Adam", "AdamConfig", "Schedule", "constant_schedule", "warmup_cosine_schedule"]
+__all__ = ["Adam", "AdamConfig", "Schedule", "warmup_cosine_schedule"]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -73,11 +73,6 @@ class Schedule:
         span = max(self.total_steps - self.warmup_steps, 1)
         progress = min(max(step - self.warmup_steps, 0) / span, 1.0)
         return self.final + (1.0 - self.final) * 0.5 * (1.0 + math.cos(math.pi * progress))
-
-
-def constant_schedule(warmup_steps: int = 0) -> Schedule:
-    """Constant learning rate after an optional linear warm-up."""
-    return Schedule(kind="constant", warmup_steps=warmup_steps)
 
 
 def warmup_cosine_schedule(total_steps: int, warmup_steps: int = 0, final: float = 0.0) -> Schedule:
