@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -95,19 +94,19 @@ def _cache_files(folder: Path) -> dict[Path, int]:
 
 
 @pytest.mark.slow
-def test_second_run_recomputes_nothing_and_is_faster(tmp_path: Path) -> None:
-    begin = time.perf_counter()
+def test_second_run_recomputes_nothing(tmp_path: Path) -> None:
+    """A rerun reads every cached task: no computation, no new or rewritten cache file.
+
+    (No wall-clock comparison: with the tiny config both runs take seconds, and timing is the
+    benchmarks' business, not a test's.)
+    """
     first = run_report(tmp_path, TINY, only=CHEAP_ITEMS, workers=1)
-    first_seconds = time.perf_counter() - begin
     records = _cache_files(tmp_path)
     assert any(path.parent.name == "tasks" for path in records)  # sweep records exist
     assert all(item.computed > 0 for item in first.items)
-    begin = time.perf_counter()
     second = run_report(tmp_path, TINY, only=CHEAP_ITEMS, workers=1)
-    second_seconds = time.perf_counter() - begin
     assert [item.computed for item in second.items] == [0] * len(CHEAP_ITEMS)
     assert _cache_files(tmp_path) == records  # no new or rewritten cache file
-    assert second_seconds < first_seconds
     names = {path.name for item in second.items for path in item.figures}
     assert names == {
         "rug.png",
