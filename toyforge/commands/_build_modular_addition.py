@@ -15,8 +15,7 @@ from toyforge.commands._common import (
     float_arg,
     float_list_arg,
     int_list_arg,
-    print_json,
-    print_table,
+    save_and_report_construction,
     weights_path,
 )
 
@@ -106,7 +105,6 @@ def _build(args: argparse.Namespace) -> tuple[Any, tuple[int, ...]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from toyforge.constructions.io import save
     from toyforge.constructions.modular_addition import fold_frequency
     from toyforge.verify.evaluate import evaluate_modular_addition
 
@@ -126,10 +124,5 @@ def run(args: argparse.Namespace) -> int:
         "cross_entropy": report.cross_entropy,
         "n_pairs": report.n_pairs,
     }
-    save(model, out, metadata={"construction": info})
-    if args.json:
-        print_json(info)
-    else:
-        print_table([[key, value] for key, value in info.items()], header=["quantity", "value"])
-        print(f"wrote {out}")
+    save_and_report_construction(model, out, info, args.json)
     return 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from toyforge.commands._common import float_arg, print_json, print_table, weights_path
+from toyforge.commands._common import float_arg, save_and_report_construction, weights_path
 
 
 def register(members: Any) -> None:
@@ -40,7 +40,6 @@ def _check(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from toyforge.constructions.io import save
     from toyforge.constructions.sparse_parity import (
         parity_construction,
         verify_parity_construction,
@@ -59,10 +58,5 @@ def run(args: argparse.Namespace) -> int:
         "margin": check.margin,
         "proof_complete": check.proof_complete,
     }
-    save(model, out, metadata={"construction": info})
-    if args.json:
-        print_json(info)
-    else:
-        print_table([[key, value] for key, value in info.items()], header=["quantity", "value"])
-        print(f"wrote {out}")
+    save_and_report_construction(model, out, info, args.json)
     return 0

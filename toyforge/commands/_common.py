@@ -164,6 +164,23 @@ def print_table(rows: Sequence[Sequence[Any]], header: Sequence[str] | None = No
             print("  ".join("-" * width for width in widths))
 
 
+def save_and_report_construction(
+    model: Any, out: Path, info: dict[str, Any], as_json: bool
+) -> None:
+    """Write a built model with ``info`` as its construction metadata, then print ``info``.
+
+    ``--json`` prints the dictionary; otherwise a quantity/value table and the path written.
+    """
+    from toyforge.constructions.io import save  # the CLI loads no layer before a command runs
+
+    save(model, out, metadata={"construction": info})
+    if as_json:
+        print_json(info)
+    else:
+        print_table([[key, value] for key, value in info.items()], header=["quantity", "value"])
+        print(f"wrote {out}")
+
+
 def progress(
     iterable: Iterable[T], *, total: int | None = None, desc: str = "", enabled: bool = True
 ) -> Iterator[T]:
