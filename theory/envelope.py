@@ -10,7 +10,6 @@ is achievable: a ratio ``r`` between hull vertices ``A`` and ``B`` gives a fract
 * every polytope block of :data:`toyforge.theory.families.FAMILIES` (``d / k``, exact loss),
   except those equivalent to digons (square, cross-polytopes: same point);
 * the asymmetric digon (0.5, exact; scale and bias reported for its first feature);
-* the asymmetric digon (0.5, exact; scale and bias reported for its first feature);
 * the Persian-rug curve ``(r', L_sym(r', p))`` and the pair-rug curve ``(r', L_pair(r', p))``
   (:mod:`toyforge.theory.structured_rug`) on fixed geometric grids of ``r'``.
 
@@ -35,6 +34,7 @@ from toyforge.theory.families import (
     family_optimum,
 )
 from toyforge.theory.large_n_loss import symmetric_optimum
+from toyforge.theory.solution_hull import lower_hull
 from toyforge.theory.structured_rug import pair_rug_optimum
 
 __all__ = ["Envelope", "RUG_CURVES", "envelope"]
@@ -95,24 +95,6 @@ def _candidates(p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
     return np.array(xs), stack[0], stack[1], stack[2], names
 
 
-def _lower_hull(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Indices of the lower convex hull vertices (x sorted ascending, ties: lowest y)."""
-    order = np.lexsort((y, x))
-    hull: list[int] = []
-    for i in order:
-        if hull and x[hull[-1]] == x[i]:
-            continue
-        while len(hull) >= 2:
-            a, b = hull[-2], hull[-1]
-            cross = (x[b] - x[a]) * (y[i] - y[a]) - (y[b] - y[a]) * (x[i] - x[a])
-            if cross <= 0:
-                hull.pop()
-            else:
-                break
-        hull.append(int(i))
-    return np.array(hull)
-
-
 _CURVE_GRIDS = {"persian-rug": _PERSIAN_GRID, "pair-rug": _PAIR_GRID}
 
 
@@ -161,7 +143,7 @@ def _tangent_points(tasks: list[tuple], p: np.ndarray) -> list[tuple[float, ...]
 
 def _column_vertices(xs, ys, scales, biases, names, j):
     """Hull vertices of column j as ``[name, x, loss, scale, bias, index]`` lists."""
-    hull = _lower_hull(xs, ys[j])
+    hull = lower_hull(xs, ys[j])
     vertices = [[names[i], xs[i], ys[j, i], scales[j, i], biases[j, i], i] for i in hull]
     return vertices
 

@@ -36,6 +36,7 @@ from toyforge.core.errors import InvalidParameter
 from toyforge.core.validate import check_int, check_interval
 from toyforge.theory.families import EQUIVALENT, FAMILIES, dropped_loss, family_optimum
 from toyforge.theory.large_n_loss import symmetric_optimum
+from toyforge.theory.solution_hull import lower_hull
 from toyforge.theory.structured_rug import pair_rug_optimum
 
 __all__ = [
@@ -117,22 +118,6 @@ class _Hull:
     names: tuple[str, ...]
 
 
-def _lower_hull(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Indices of the lower convex hull (Andrew's monotone chain, x ascending)."""
-    hull: list[int] = []
-    for i in np.lexsort((y, x)):
-        if hull and x[hull[-1]] == x[i]:
-            continue
-        while len(hull) >= 2:
-            a, b = hull[-2], hull[-1]
-            if (x[b] - x[a]) * (y[i] - y[a]) - (y[b] - y[a]) * (x[i] - x[a]) <= 0:
-                hull.pop()
-            else:
-                break
-        hull.append(int(i))
-    return np.array(hull)
-
-
 def class_hulls(feature_probs: np.ndarray) -> list[_Hull]:
     """The solution hull (neurons per feature -> loss per feature) at each probability."""
     p = np.atleast_1d(np.asarray(feature_probs, float))
@@ -160,7 +145,7 @@ def class_hulls(feature_probs: np.ndarray) -> list[_Hull]:
     y, s, b = (np.stack(v, axis=1) for v in (ys, scales, biases))
     hulls = []
     for j in range(p.size):
-        idx = _lower_hull(x, y[j])
+        idx = lower_hull(x, y[j])
         hulls.append(
             _Hull(
                 dims=x[idx],

@@ -7,7 +7,6 @@ import pytest
 
 from toyforge.core.errors import InvalidParameter
 from toyforge.theory import predict, predict_grid
-from toyforge.theory.envelope import _lower_hull
 from toyforge.theory.families import (
     FAMILIES,
     asymmetric_digon_optimum,
@@ -79,20 +78,6 @@ def test_pair_rug_wins_where_it_should():
     prediction = predict(0.25, 0.05)
     assert [c.family for c in prediction.structure] == ["pair-rug"]
     assert prediction.envelope_loss < 0.8 * prediction.symmetric_loss
-
-
-def test_lower_hull_against_brute_force():
-    rng = np.random.default_rng(3)
-    x = np.concatenate([[0.0, 1.0], rng.uniform(0, 1, 30)])
-    y = rng.uniform(0, 1, x.size)
-    hull = _lower_hull(x, y)
-    for i in range(x.size):  # every point lies on or above every hull edge's line
-        for a, b in zip(hull[:-1], hull[1:], strict=True):
-            if x[a] <= x[i] <= x[b]:
-                line = y[a] + (y[b] - y[a]) * (x[i] - x[a]) / (x[b] - x[a])
-                assert y[i] >= line - 1e-12
-    for k in hull:  # no hull vertex lies above the chord of its neighbours
-        assert np.all(y[k] <= y.max())
 
 
 def test_grid_matches_pointwise():
