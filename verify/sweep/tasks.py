@@ -233,7 +233,7 @@ _TRAIN_PARAMS = (
 
 def train_evaluate_task(params: dict[str, Any], seed: int) -> dict[str, Any]:
     """[``train+evaluate``] Train a ReLU autoencoder on fresh sparse data
-    (:func:`toyforge.verify.train.autoencoder.train`) and estimate its loss like
+    (:func:`toyforge.verify.train.runs.train_run`) and estimate its loss like
     ``construct+evaluate``.
 
     Parameters: ``n_features``, ``ratio`` (``n_hidden = max(floor(n r), 1)``),
@@ -248,21 +248,28 @@ def train_evaluate_task(params: dict[str, Any], seed: int) -> dict[str, Any]:
     Outputs: ``loss``/``loss_stderr`` (held-out), ``converged``, ``steps_run``,
     ``final_train_loss``, ``n_hidden``, ``train_seconds``, ``steps_per_second``; the model.
     Initialisation, training data and evaluation use three seeds spawned from ``seed``.
+    A sweep may train several points together (:mod:`toyforge.verify.sweep.batch_tasks`);
+    both paths use :func:`train_evaluate_run` and :func:`train_evaluate_outputs`.
     """
     # deferred: a task loads only its own library part (see the module docstring)
-    from toyforge.verify.train.autoencoder import (
-        SparseFeatureData,
-        TrainConfig,
-        init_relu_autoencoder,
-        train,
-    )
+    from toyforge.verify.train.runs import train_run
+
+    run, evaluate_seed = train_evaluate_run(params, seed)
+    return train_evaluate_outputs(params, run, train_run(run), evaluate_seed)
+
+
+def train_evaluate_run(params: Mapping[str, Any], seed: int) -> tuple[Any, int]:
+    """The :class:`~toyforge.verify.train.runs.AutoencoderRun` of a ``train+evaluate`` point
+    and the seed of its evaluation (see :func:`train_evaluate_task`)."""
+    # deferred: a task loads only its own library part (see the module docstring)
+    from toyforge.verify.train.config import TrainConfig
     from toyforge.verify.train.convergence import ConvergenceRule, default_learning_rate
     from toyforge.verify.train.optim import AdamConfig
+    from toyforge.verify.train.runs import AutoencoderRun
 
     _check_known("train+evaluate", params, _TRAIN_PARAMS)
     init_seed, train_seed, evaluate_seed = _sub_seeds(seed, 3)
     n_features = int(params["n_features"])
-    n_hidden, _ = effective_ratio(n_features, params["ratio"])
     optimizer = AdamConfig(
         lr=float(params.get("lr", default_learning_rate(n_features))),
         eps=float(params.get("eps", 1e-7)),
@@ -280,15 +287,28 @@ def train_evaluate_task(params: dict[str, Any], seed: int) -> dict[str, Any]:
         if params.get("converge", True)
         else None,
     )
-    data = SparseFeatureData(n_features=n_features, feature_prob=params["feature_prob"])
-    result = train(init_relu_autoencoder(n_features, n_hidden, seed=init_seed), data, config)
+    run = AutoencoderRun(
+        n_features=n_features,
+        ratio=params["ratio"],
+        feature_prob=params["feature_prob"],
+        train=config,
+        init_seed=init_seed,
+    )
+    return run, evaluate_seed
+
+
+def train_evaluate_outputs(
+    params: Mapping[str, Any], run: Any, result: Any, evaluate_seed: int
+) -> dict[str, Any]:
+    """The outputs of a ``train+evaluate`` point from its training result (see
+    :func:`train_evaluate_task`)."""
     estimate = _evaluate(result.model, params, evaluate_seed)
     return {
         "loss": estimate,
         "converged": bool(result.converged),
         "steps_run": int(result.steps),
         "final_train_loss": float(result.history.train_loss[-1]),
-        "n_hidden": n_hidden,
+        "n_hidden": run.n_hidden,
         "train_seconds": float(result.train_seconds),
         "steps_per_second": float(result.steps_per_second),
         "model": result.model,
