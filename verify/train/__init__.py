@@ -33,6 +33,7 @@ _EXPORTS: dict[str, str] = {
     "REDUCTIONS": "toyforge.verify.train.gradients",
     "Schedule": "toyforge.verify.train.optim",
     "SparseFeatureData": "toyforge.verify.train.data",
+    "SparseSource": "toyforge.verify.train.data",
     "TrainConfig": "toyforge.verify.train.config",
     "TrainHistory": "toyforge.verify.train.result",
     "TrainResult": "toyforge.verify.train.result",

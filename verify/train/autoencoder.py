@@ -10,8 +10,11 @@ Two backends:
 
 * ``"kernel"``: the sparse-aware numba step of
   :mod:`toyforge.verify.kernels.autoencoder_train`, used automatically for an untied
-  :class:`ReluAutoencoder` trained with MSE on fresh sparse data (:class:`SparseFeatureData`),
-  the Persian-rug setting; and the fused dense step of
+  :class:`ReluAutoencoder` trained with MSE on fresh sparse data (any
+  :class:`~toyforge.verify.train.data.SparseSource`: the uniform :class:`SparseFeatureData` of
+  the Persian-rug setting, or a
+  :class:`~toyforge.verify.data.feature_sampler.FeatureDistribution` of non-identical
+  features, whose importance weights the loss); and the fused dense step of
   :mod:`toyforge.verify.kernels.autoencoder_train_tied` for a tied one trained with MSE on a
   fixed dataset or generated dense batches (the TMS setting).
 * ``"numpy"``: the plain-numpy reference gradients of :mod:`toyforge.verify.train.gradients`, for
@@ -47,7 +50,9 @@ from toyforge.verify.train.data import (
     FixedData,
     GeneratedData,
     SparseFeatureData,
+    SparseSource,
     draw_batch,
+    source_importance,
 )
 from toyforge.verify.train.gradients import (
     mlp_loss_gradients,
@@ -67,6 +72,7 @@ __all__ = [
     "FixedData",
     "GeneratedData",
     "SparseFeatureData",
+    "SparseSource",
     "TrainConfig",
     "TrainHistory",
     "TrainResult",
@@ -155,11 +161,11 @@ class _Recorder:
 
 
 class _KernelEngine:
-    """The sparse-aware numba step on fresh sparse batches."""
+    """The sparse-aware numba step on fresh sparse batches from any :class:`SparseSource`."""
 
     backend = "kernel"
 
-    def __init__(self, model: ReluAutoencoder, data: SparseFeatureData, config: TrainConfig):
+    def __init__(self, model: ReluAutoencoder, data: SparseSource, config: TrainConfig):
         parallel = False
         if config.threads is not None:
             import numba  # deferred: only runs that ask for threads touch numba's pool
@@ -334,7 +340,7 @@ def _engine(model: Any, data: Data, config: TrainConfig) -> type:
     untied = (
         autoencoder_mse
         and not model.tied
-        and isinstance(data, SparseFeatureData)
+        and isinstance(data, SparseSource)
         and config.batch_size is not None
     )
     tied = autoencoder_mse and model.tied and isinstance(data, FixedData | GeneratedData)
@@ -342,24 +348,32 @@ def _engine(model: Any, data: Data, config: TrainConfig) -> type:
         raise InvalidParameter(
             "backend",
             "kernel",
-            "'kernel' only for an autoencoder with MSE: untied on SparseFeatureData with a "
-            "batch size, or tied on FixedData / GeneratedData",
+            "'kernel' only for an autoencoder with MSE: untied on a sparse source "
+            "(SparseFeatureData, FeatureDistribution) with a batch size, or tied on "
+            "FixedData / GeneratedData",
         )
     if config.backend == "numpy":
         return _NumpyEngine
     return _KernelEngine if untied else _TiedKernelEngine if tied else _NumpyEngine
 
 
-def _check_fit(model: Any, data: Data, config: TrainConfig) -> None:
+def _check_fit(model: Any, data: Data, config: TrainConfig) -> TrainConfig:
+    """Refuse a model, data source and config that do not fit together; return the config
+    with the loss weights of :func:`~toyforge.verify.train.data.source_importance`."""
     if not isinstance(config, TrainConfig):
         raise InvalidParameter("config", type(config).__name__, "a TrainConfig")
     if not isinstance(model, ReluAutoencoder | MLP):
         raise InvalidParameter("model_init", type(model).__name__, "a ReluAutoencoder or MLP")
-    if not isinstance(data, SparseFeatureData | FixedData | GeneratedData):
+    if not isinstance(data, (SparseSource, FixedData, GeneratedData)):
         raise InvalidParameter(
-            "data", type(data).__name__, "SparseFeatureData, FixedData or GeneratedData"
+            "data",
+            type(data).__name__,
+            "a sparse source (SparseFeatureData, FeatureDistribution), FixedData or GeneratedData",
         )
-    if isinstance(data, SparseFeatureData) and data.n_features != model.n_features:
+    importance = source_importance(data, config.importance)
+    if importance != config.importance:
+        config = dataclasses.replace(config, importance=importance)
+    if isinstance(data, SparseSource) and data.n_features != model.n_features:
         raise InvalidParameter(
             "data.n_features", data.n_features, f"the model's n_features = {model.n_features}"
         )
@@ -379,6 +393,7 @@ def _check_fit(model: Any, data: Data, config: TrainConfig) -> None:
                 f"{len(config.importance)} weights",
                 f"{width} weights (one per output)",
             )
+    return config
 
 
 # --------------------------------------------------------------------------- the loop
@@ -394,7 +409,7 @@ class TrainingRun:
     """
 
     def __init__(self, model_init: ReluAutoencoder | MLP, data: Data, config: TrainConfig):
-        _check_fit(model_init, data, config)
+        config = _check_fit(model_init, data, config)
         self.engine = _engine(model_init, data, config)(model_init, data, config)
         self.data, self.config = data, config
         self.recorder = _Recorder(
@@ -471,7 +486,10 @@ def train(
     ----------
     model_init : ReluAutoencoder or MLP
         Initial weights (e.g. :func:`init_relu_autoencoder`, :func:`init_mlp`).
-    data : SparseFeatureData, FixedData or GeneratedData
+    data : SparseSource, FixedData or GeneratedData
+        A sparse source (:class:`SparseFeatureData`, a
+        :class:`~toyforge.verify.data.feature_sampler.FeatureDistribution`) trains on the
+        sparse kernel path; its importance, if not all ones, weights the loss.
     config : TrainConfig
         ``config.steps`` is the budget; ``config.convergence`` may stop the run earlier.
     progress : callable, optional

@@ -1,13 +1,19 @@
 """Where the trainer's batches come from: fresh sparse features, a fixed dataset, a user function.
 
-See ``docs/training.md#the-trainer-protocol``.
+Any object with ``n_features`` and ``sample(rng, batch_size, dtype) -> SparseBatch`` is a
+:class:`SparseSource` and trains on the sparse kernel path: the uniform
+:class:`SparseFeatureData`, and the non-identical features of
+:class:`toyforge.verify.data.feature_sampler.FeatureDistribution` (per-feature firing rates,
+importances, magnitude laws, correlated pairs, exclusive groups). See
+``docs/training.md#the-trainer-protocol`` and
+``docs/non_uniform_features.md#training-on-non-identical-features``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -15,7 +21,33 @@ from toyforge.core.errors import InvalidParameter
 from toyforge.core.validate import check_choice, check_int, check_probability
 from toyforge.verify.data.sampling import sample_sparse_batch
 
-__all__ = ["Data", "FixedData", "GeneratedData", "SparseFeatureData", "draw_batch"]
+__all__ = [
+    "Data",
+    "FixedData",
+    "GeneratedData",
+    "SparseFeatureData",
+    "SparseSource",
+    "draw_batch",
+    "source_importance",
+]
+
+
+@runtime_checkable
+class SparseSource(Protocol):
+    """Fresh sparse batches: ``sample(rng, batch_size, dtype)`` returns a CSR
+    :class:`~toyforge.verify.data.sampling.SparseBatch` of ``n_features`` columns drawn from
+    ``rng`` alone (the same generator state gives the same batch), target = input.
+
+    :class:`SparseFeatureData` and :class:`toyforge.verify.data.feature_sampler.FeatureDistribution`
+    are sparse sources. A source may carry ``importance`` (one loss weight per feature), which
+    the trainer uses as :attr:`toyforge.verify.train.config.TrainConfig.importance`
+    (:func:`source_importance`).
+    """
+
+    @property
+    def n_features(self) -> int: ...
+
+    def sample(self, rng: np.random.Generator, batch_size: int, dtype: Any) -> Any: ...
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -103,14 +135,47 @@ class GeneratedData:
     sample: Callable[[np.random.Generator, int], Any]
 
 
-Data = SparseFeatureData | FixedData | GeneratedData
+Data = SparseSource | FixedData | GeneratedData
+
+
+def source_importance(
+    data: object, importance: tuple[float, ...] | None
+) -> tuple[float, ...] | None:
+    """The loss weights of a run on ``data``: the config's ``importance`` and the source's own.
+
+    A source whose ``importance`` is all ones (the default of a
+    :class:`~toyforge.verify.data.feature_sampler.FeatureDistribution`) states nothing, and the
+    config's weights (or None) are used; otherwise the source's weights are used, and a config
+    that gives different weights is refused.
+
+    Raises
+    ------
+    InvalidParameter
+        ``importance`` given in both places with different values.
+    """
+    own = getattr(data, "importance", None)
+    if own is None or not isinstance(data, SparseSource):
+        return importance
+    weights = np.asarray(own, dtype=np.float64).ravel()
+    if np.all(weights == 1.0):
+        return importance
+    if importance is None:
+        return tuple(weights.tolist())
+    given = np.asarray(importance, dtype=np.float64).ravel()
+    if given.shape != weights.shape or not np.allclose(given, weights, rtol=1e-12, atol=0.0):
+        raise InvalidParameter(
+            "importance",
+            f"{given.size} weights that differ from the data's",
+            "None (the data's own importance is used) or the data's importance",
+        )
+    return importance
 
 
 def draw_batch(
     data: Data, rng: np.random.Generator, size: int, dtype: np.dtype
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """``size`` fresh dense samples ``(inputs, targets)`` (targets None: autoencoding)."""
-    if isinstance(data, SparseFeatureData):
+    if isinstance(data, SparseSource):
         return data.sample(rng, size, dtype).to_dense(), None
     drawn = data.sample(rng, size)  # type: ignore[union-attr]
     if isinstance(drawn, tuple):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -30,7 +31,7 @@ from toyforge.core.validate import (
 )
 from toyforge.verify.train.autoencoder import TrainingRun
 from toyforge.verify.train.config import TrainConfig
-from toyforge.verify.train.data import SparseFeatureData
+from toyforge.verify.train.data import SparseFeatureData, SparseSource
 from toyforge.verify.train.initialisers import init_relu_autoencoder
 from toyforge.verify.train.result import TrainResult
 
@@ -55,8 +56,8 @@ class AutoencoderRun:
     n_features : int
     ratio : float
         ``n_hidden = max(floor(ratio · n_features), 1)``, ratio in (0, 1].
-    feature_prob : float
-        Probability that a feature is active, in (0, 1].
+    feature_prob : float or None
+        Probability that a feature is active, in (0, 1]; None when ``features`` is given.
     train : TrainConfig
         The optimiser, budget, convergence rule and data seed (``train.seed``).
     init_seed : int
@@ -64,20 +65,27 @@ class AutoencoderRun:
     restarts : int
         Train this many initialisations and keep the best by final training loss.
     value_dist : {"uniform", "constant"}
+    features : SparseSource, optional
+        Non-identical features instead of ``feature_prob`` and ``value_dist``: a
+        :class:`~toyforge.verify.data.feature_sampler.FeatureDistribution` (or any
+        :class:`~toyforge.verify.train.data.SparseSource`) of ``n_features`` features; its
+        importance weights the loss
+        (docs/non_uniform_features.md#training-on-non-identical-features).
     """
 
     n_features: int
     ratio: float
-    feature_prob: float
+    feature_prob: float | None = None
     train: TrainConfig
     init_seed: int = 0
     restarts: int = 1
     value_dist: str = "uniform"
+    features: Any = None
 
     def __post_init__(self) -> None:
         check_int("n_features", self.n_features, minimum=1)
         check_interval("ratio", self.ratio, 0.0, 1.0, low_open=True)
-        check_probability("feature_prob", self.feature_prob)
+        self._check_features()
         if not isinstance(self.train, TrainConfig):
             raise InvalidParameter("train", type(self.train).__name__, "a TrainConfig")
         check_seed("init_seed", self.init_seed)
@@ -86,13 +94,30 @@ class AutoencoderRun:
         check_int("restarts", self.restarts, minimum=1)
         check_choice("value_dist", self.value_dist, ("uniform", "constant"))
 
+    def _check_features(self) -> None:
+        if self.features is None:
+            check_probability("feature_prob", self.feature_prob)
+            return
+        if not isinstance(self.features, SparseSource):
+            raise InvalidParameter(
+                "features", type(self.features).__name__, "a sparse source (FeatureDistribution)"
+            )
+        if self.features.n_features != self.n_features:
+            raise InvalidParameter(
+                "features", f"{self.features.n_features} features", f"{self.n_features}"
+            )
+        if self.feature_prob is not None:
+            raise InvalidParameter("feature_prob", self.feature_prob, "None when features is given")
+
     @property
     def n_hidden(self) -> int:
         """``max(floor(ratio · n_features), 1)``."""
         return max(int(self.n_features * self.ratio), 1)
 
-    def data(self) -> SparseFeatureData:
-        """The fresh-batch data source of the run."""
+    def data(self) -> SparseSource:
+        """The fresh-batch data source of the run (``features`` when given)."""
+        if self.features is not None:
+            return self.features
         return SparseFeatureData(
             n_features=self.n_features, feature_prob=self.feature_prob, value_dist=self.value_dist
         )
