@@ -30,14 +30,22 @@ in-process, process-pool and Dask executors give identical results: each task is
 grid point (the ``seed`` parameter when the grid or the fixed settings have one, else the first
 32 bits of the content hash).
 
+A task that trains models may come with a batch function: the pending points of one shape
+(for ``train+evaluate``: one ``n_features``, batch size, dtype) then train together, one
+batched job per worker, each point's record stored as soon as it finishes and identical to
+the unbatched one; ``batch_training = false`` in a spec turns it off
+(``docs/sweeps.md#batched-training``).
+
 The package, one concern per module: :mod:`.registry` (which tasks may run), :mod:`.spec`,
-:mod:`.hashing`, :mod:`.worker` (one job on a worker), :mod:`.executors`, :mod:`.store` (the
-folder), :mod:`.plan` (planning and running) and :mod:`.table`; :mod:`.tasks` holds the
-built-in tasks.
+:mod:`.hashing`, :mod:`.worker` (one job on a worker), :mod:`.batching` (batched jobs),
+:mod:`.executors`, :mod:`.store` (the folder), :mod:`.plan` (planning and running) and
+:mod:`.table`; :mod:`.tasks` holds the built-in tasks and :mod:`.batch_tasks` their batch
+functions.
 """
 
 from typing import Any
 
+from toyforge.verify.sweep.batching import batch_jobs
 from toyforge.verify.sweep.executors import (
     CHEAP_IN_PROCESS,
     TINY_SWEEP,
@@ -47,6 +55,7 @@ from toyforge.verify.sweep.executors import (
     ProcessPoolExecutor,
     available_cpus,
     choose_executor,
+    executor_slots,
 )
 from toyforge.verify.sweep.hashing import (
     HASH_LENGTH,
@@ -75,6 +84,7 @@ from toyforge.verify.sweep.registry import (
     resolve_task,
 )
 from toyforge.verify.sweep.spec import (
+    EXECUTION_KEYS,
     RESERVED_COLUMNS,
     SPEC_KEYS,
     Axis,
@@ -91,10 +101,11 @@ from toyforge.verify.sweep.table import (
     table_rows,
     write_table,
 )
-from toyforge.verify.sweep.worker import flatten_outputs, run_job, watch_parent
+from toyforge.verify.sweep.worker import flatten_outputs, run_batch_job, run_job, watch_parent
 
 __all__ = [
     "CHEAP_IN_PROCESS",
+    "EXECUTION_KEYS",
     "HASH_LENGTH",
     "RESERVED_COLUMNS",
     "SCHEMA_VERSION",
@@ -115,10 +126,12 @@ __all__ = [
     "as_spec",
     "available_cpus",
     "axis_length",
+    "batch_jobs",
     "canonical_json",
     "check_task_name",
     "choose_executor",
     "execute_plan",
+    "executor_slots",
     "expand_axis",
     "flatten_outputs",
     "load_spec",
@@ -130,6 +143,7 @@ __all__ = [
     "register_task",
     "registered_tasks",
     "resolve_task",
+    "run_batch_job",
     "run_job",
     "run_sweep",
     "same_results",

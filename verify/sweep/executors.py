@@ -2,6 +2,13 @@
 
 In-process (tiny or cheap sweeps), a local spawn process pool whose workers die with their
 parent, or Dask distributed (a LocalCluster started for the sweep, or an existing scheduler).
+
+A job is one task (:func:`~toyforge.verify.sweep.worker.run_job`) or a batched job of several
+(:func:`~toyforge.verify.sweep.worker.run_batch_job`, :mod:`.batching`). A batched job's
+records come back one by one as its tasks finish, not at its end: through a queue from a
+thread (in-process), a pipe from the pool workers, Dask's event log (``log_event`` /
+``subscribe_topic``). Each record is yielded once; the job's own return value carries them all
+again, so a record that was on its way when the job ended is not lost.
 """
 
 from __future__ import annotations
@@ -11,6 +18,8 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import queue
+import threading
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -18,7 +27,7 @@ from typing import Any, Protocol
 
 from toyforge.core.errors import InvalidParameter, ToyforgeError
 from toyforge.core.validate import check_choice, check_int
-from toyforge.verify.sweep.worker import _lost_record, run_job, watch_parent
+from toyforge.verify.sweep.worker import _lost_record, run_batch_job, run_job, watch_parent
 
 __all__ = [
     "CHEAP_IN_PROCESS",
@@ -29,6 +38,7 @@ __all__ = [
     "ProcessPoolExecutor",
     "available_cpus",
     "choose_executor",
+    "executor_slots",
 ]
 
 TINY_SWEEP = 4
@@ -40,26 +50,109 @@ in-process by default: a spawn pool's start-up (1–2 s) would cost more than it
 
 
 class Executor(Protocol):
-    """What the sweep needs of an executor."""
+    """What the sweep needs of an executor.
+
+    An executor that also has ``n_slots() -> int`` (the number of tasks it runs at once) is
+    given batched jobs (:mod:`.batching`); one without it gets one task per job.
+    """
 
     label: str
 
     def run(self, jobs: Sequence[Mapping[str, Any]]) -> Iterator[dict[str, Any]]:
-        """Yield one record per job as each finishes (any order)."""
+        """Yield one record per task as each finishes (any order)."""
         ...
+
+
+def executor_slots(executor: Any) -> int | None:
+    """``executor.n_slots()``, or ``None`` for an executor that does not run batched jobs."""
+    n_slots = getattr(executor, "n_slots", None)
+    return None if n_slots is None else max(int(n_slots()), 1)
+
+
+def _is_batch(job: Mapping[str, Any]) -> bool:
+    return "jobs" in job
+
+
+def _members(job: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The tasks of a job: itself, or the tasks of a batched job."""
+    return list(job["jobs"]) if _is_batch(job) else [job]
+
+
+class _Stopped(BaseException):
+    """Raised inside an in-process batched job when its consumer has gone (not a failure)."""
+
+
+def _batch_in_thread(job: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+    """Run a batched job in a thread of this process; yield its records as they come.
+
+    Closing the iterator (Ctrl-C, an error in the consumer) stops the job at its next step.
+    """
+    records: queue.Queue[Any] = queue.Queue()
+    stop = threading.Event()
+    done = object()
+    outcome: dict[str, Any] = {}
+
+    def check(*_: Any) -> None:
+        if stop.is_set():
+            raise _Stopped
+
+    def emit(record: dict[str, Any]) -> None:
+        records.put(record)
+        check()
+
+    def target() -> None:
+        try:
+            outcome["records"] = run_batch_job(job, emit, check)
+        except BaseException as error:  # noqa: BLE001 - handed to the consumer
+            outcome["error"] = error
+        finally:
+            records.put(done)
+
+    thread = threading.Thread(target=target, name="toyforge-batch", daemon=True)
+    thread.start()
+    seen: set[str] = set()
+    try:
+        while True:
+            try:
+                item = records.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            if item is done:
+                break
+            seen.add(item["hash"])
+            yield item
+        error = outcome.get("error")
+        if error is not None and not isinstance(error, _Stopped):
+            raise error
+        for record in outcome.get("records", ()):
+            if record["hash"] not in seen:
+                yield record
+    finally:
+        stop.set()
+        thread.join()
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class InProcessExecutor:
-    """Run the tasks one after another in this process (tiny or cheap sweeps, debugging)."""
+    """Run the tasks one after another in this process (tiny or cheap sweeps, debugging).
+
+    A batched job runs in a thread, so its records arrive as its tasks finish.
+    """
 
     @property
     def label(self) -> str:
         return "in-process"
 
+    def n_slots(self) -> int:
+        """One task at a time."""
+        return 1
+
     def run(self, jobs: Sequence[Mapping[str, Any]]) -> Iterator[dict[str, Any]]:
         for job in jobs:
-            yield run_job(job)
+            if _is_batch(job):
+                yield from _batch_in_thread(job)
+            else:
+                yield run_job(job)
 
 
 _WORKER_THREAD_VARIABLES = (
@@ -100,34 +193,83 @@ class ProcessPoolExecutor:
     def label(self) -> str:
         return f"process pool ({self.workers} workers, {self.context})"
 
+    def n_slots(self) -> int:
+        """``workers`` tasks at a time."""
+        return self.workers
+
     def run(self, jobs: Sequence[Mapping[str, Any]]) -> Iterator[dict[str, Any]]:
         if not jobs:
             return
+        context = multiprocessing.get_context(self.context)
+        interim = context.SimpleQueue()  # records of batched jobs, as their tasks finish
         pool = concurrent.futures.ProcessPoolExecutor(
             max_workers=min(self.workers, len(jobs)),
-            mp_context=multiprocessing.get_context(self.context),
-            initializer=watch_parent,
-            initargs=(os.getpid() if self.context == "spawn" else None,),
+            mp_context=context,
+            initializer=_pool_worker_start,
+            initargs=(os.getpid() if self.context == "spawn" else None, interim),
         )
         finished = False
+        seen: set[str] = set()
         try:
             with _single_threaded_children():  # spawn happens on submit
-                futures = {pool.submit(run_job, dict(job)): job for job in jobs}
-            for future in concurrent.futures.as_completed(futures):
-                try:
-                    yield future.result()
-                except concurrent.futures.process.BrokenProcessPool as error:
-                    raise ToyforgeError(
-                        "a worker process died (out of memory, a crash in native code, or a "
-                        "script calling the sweep without `if __name__ == '__main__':` — "
-                        "spawned workers re-import the main script); the finished tasks are "
-                        "saved: rerun the sweep to resume"
-                    ) from error
+                pending = {pool.submit(_pool_run, dict(job)) for job in jobs}
+            while pending:
+                done, pending = concurrent.futures.wait(
+                    pending, timeout=0.1, return_when=concurrent.futures.FIRST_COMPLETED
+                )
+                yield from _unseen(_drain(interim), seen)
+                for future in done:
+                    try:
+                        records = future.result()
+                    except concurrent.futures.process.BrokenProcessPool as error:
+                        yield from _unseen(_drain(interim), seen)
+                        raise ToyforgeError(
+                            "a worker process died (out of memory, a crash in native code, or "
+                            "a script calling the sweep without `if __name__ == '__main__':` "
+                            "— spawned workers re-import the main script); the finished tasks "
+                            "are saved: rerun the sweep to resume"
+                        ) from error
+                    yield from _unseen(records, seen)
             finished = True
         finally:
             if not finished:
                 _terminate(pool)
             pool.shutdown(wait=finished, cancel_futures=not finished)
+            interim.close()
+
+
+def _unseen(records: Iterator[dict[str, Any]] | list[dict[str, Any]], seen: set[str]):
+    """The records whose hash is not in ``seen`` yet (added as they pass)."""
+    for record in records:
+        if record["hash"] not in seen:
+            seen.add(record["hash"])
+            yield record
+
+
+def _drain(interim: Any) -> list[dict[str, Any]]:
+    """Every record waiting in a pool's queue of interim records."""
+    records = []
+    while not interim.empty():
+        records.append(interim.get())
+    return records
+
+
+_pool_interim: Any = None
+"""In a pool worker: the queue that carries the records of batched jobs to the driver."""
+
+
+def _pool_worker_start(parent_pid: int | None, interim: Any) -> None:
+    """Pool-worker initializer: die with the parent (:func:`watch_parent`), keep the queue."""
+    global _pool_interim
+    watch_parent(parent_pid)
+    _pool_interim = interim
+
+
+def _pool_run(job: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Run a job in a pool worker; a batched job sends each record as its task finishes."""
+    if _is_batch(job):
+        return run_batch_job(job, _pool_interim.put if _pool_interim is not None else None)
+    return [run_job(job)]
 
 
 def _terminate(pool: concurrent.futures.ProcessPoolExecutor) -> None:
@@ -166,6 +308,14 @@ class DaskExecutor:
             return f"dask ({self.scheduler})"
         return f"dask LocalCluster ({self.n_workers} workers)"
 
+    def n_slots(self) -> int:
+        """``n_workers``, or the threads of the scheduler's workers (asked once)."""
+        if self.n_workers is not None:
+            return self.n_workers
+        with self.client() as client:
+            workers = client.scheduler_info().get("workers", {})
+            return max(sum(int(info.get("nthreads", 1)) for info in workers.values()), 1)
+
     @contextlib.contextmanager
     def client(self) -> Iterator[Any]:
         """A connected ``distributed.Client`` (and its LocalCluster, if one is started)."""
@@ -195,19 +345,55 @@ class DaskExecutor:
     def run(self, jobs: Sequence[Mapping[str, Any]]) -> Iterator[dict[str, Any]]:
         if not jobs:
             return
-        distributed = _import_distributed()
+        _import_distributed()
         with self.client() as client:
-            keys = [f"toyforge-sweep-{job['hash']}-{uuid.uuid4().hex[:8]}" for job in jobs]
-            futures = client.map(run_job, [dict(job) for job in jobs], key=keys, pure=False)
-            by_key = {key: job for key, job in zip(keys, jobs, strict=True)}
+            yield from _run_on_dask(client, jobs)
+
+
+def _run_on_dask(client: Any, jobs: Sequence[Mapping[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Submit ``jobs`` to a Dask client; yield records as tasks finish (batched jobs send
+    theirs through the event log topic of this run)."""
+    topic = f"toyforge-sweep-{uuid.uuid4().hex}"
+    arrivals: queue.Queue[Any] = queue.Queue()
+    client.subscribe_topic(topic, lambda event: arrivals.put(("record", event[1])))
+    keys = [f"toyforge-sweep-{job['hash']}-{uuid.uuid4().hex[:8]}" for job in jobs]
+    futures = client.map(_dask_run, [dict(job) for job in jobs], topic=topic, key=keys, pure=False)
+    by_key = {key: job for key, job in zip(keys, jobs, strict=True)}
+    for future in futures:
+        future.add_done_callback(lambda done: arrivals.put(("done", done)))
+    seen: set[str] = set()
+    try:
+        remaining = len(futures)
+        while remaining:
             try:
-                for future in distributed.as_completed(futures):
-                    try:
-                        yield future.result()
-                    except Exception as error:  # noqa: BLE001 - e.g. KilledWorker
-                        yield _lost_record(by_key[future.key], error)
-            finally:
-                client.cancel(futures)
+                kind, item = arrivals.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            if kind == "record":
+                yield from _unseen([item], seen)
+                continue
+            remaining -= 1
+            job = by_key[item.key]
+            try:
+                records = item.result()
+            except Exception as error:  # noqa: BLE001 - e.g. KilledWorker
+                records = [_lost_record(member, error) for member in _members(job)]
+            yield from _unseen(records, seen)
+    finally:
+        client.cancel(futures)
+        with contextlib.suppress(Exception):
+            client.unsubscribe_topic(topic)
+
+
+def _dask_run(job: Mapping[str, Any], topic: str) -> list[dict[str, Any]]:
+    """Run a job on a Dask worker; a batched job logs each record to ``topic`` as its task
+    finishes."""
+    if not _is_batch(job):
+        return [run_job(job)]
+    from distributed import get_worker  # deferred: runs on a Dask worker only
+
+    worker = get_worker()
+    return run_batch_job(job, lambda record: worker.log_event(topic, record))
 
 
 _DASK_LOG_VARIABLE = "DASK_DISTRIBUTED__LOGGING__DISTRIBUTED"

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from toyforge.verify.sweep.executors import Executor, choose_executor
+from toyforge.verify.sweep.batching import batch_jobs
+from toyforge.verify.sweep.executors import Executor, choose_executor, executor_slots
 from toyforge.verify.sweep.hashing import TaskPoint
 from toyforge.verify.sweep.registry import TaskInfo, resolve_task
 from toyforge.verify.sweep.spec import SweepSpec, load_spec
@@ -63,6 +64,23 @@ class SweepPlan:
             }
             for point in self.pending
         ]
+
+    @property
+    def batched(self) -> bool:
+        """Whether pending points of one shape are run together (the task has a batch
+        function and the spec does not set ``batch_training = false``)."""
+        return self.spec.batch_training and self.task.batch is not None
+
+    def work(self, slots: int | None) -> list[dict[str, Any]]:
+        """The jobs for an executor with ``slots`` workers: batched jobs
+        (:func:`~toyforge.verify.sweep.batching.batch_jobs`) when :attr:`batched` and the
+        executor runs them (``slots`` not ``None``), else :meth:`jobs`."""
+        jobs = self.jobs()
+        if slots is None or not self.batched:
+            return jobs
+        return batch_jobs(
+            jobs, batch_reference=self.task.batch, keys=self.task.batch_keys, slots=slots
+        )
 
 
 def as_spec(spec: SweepSpec | Mapping[str, Any] | str | os.PathLike[str]) -> SweepSpec:
@@ -111,12 +129,14 @@ def plan_sweep(
 
 
 def execute_plan(plan: SweepPlan, executor: Executor | None = None) -> Iterator[dict[str, Any]]:
-    """Run the pending tasks of ``plan``; write and yield each record as it arrives."""
+    """Run the pending tasks of ``plan``; write and yield each record as it arrives (the tasks
+    of a batched job one by one, as each finishes)."""
     if executor is None:
         executor = choose_executor(len(plan.pending), cheap=plan.task.cheap)
     run_id = uuid.uuid4().hex
     expected = {point.hash for point in plan.pending}
-    for record in executor.run(plan.jobs()):
+    slots = executor_slots(executor) if plan.batched else None
+    for record in executor.run(plan.work(slots)):
         if record.get("hash") not in expected:  # pragma: no cover - defensive
             logger.warning("ignoring a record for an unknown task %s", record.get("hash"))
             continue

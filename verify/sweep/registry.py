@@ -54,17 +54,30 @@ class TaskInfo:
         :data:`~toyforge.verify.sweep.executors.CHEAP_IN_PROCESS`).
     description : str
         One line for ``toyforge sweep --help``-style listings.
+    batch : str, optional
+        ``"package.module:function"`` of the task's batch function, which runs several points
+        in one call (:mod:`~toyforge.verify.sweep.batching`); ``None``: one point per job.
+    batch_keys : tuple of str
+        Parameters whose values the points of one batched job share (``n_features``, ...).
     """
 
     name: str
     reference: str
     cheap: bool = False
     description: str = ""
+    batch: str | None = None
+    batch_keys: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
             raise InvalidParameter("task name", self.name, "a non-empty string")
         check_reference(self.reference)
+        if self.batch is not None:
+            check_reference(self.batch, "batch")
+        keys = tuple(self.batch_keys)
+        if not all(isinstance(key, str) and key for key in keys):
+            raise InvalidParameter("batch_keys", self.batch_keys, "parameter names")
+        object.__setattr__(self, "batch_keys", keys)
 
 
 def check_reference(reference: object, name: str = "task") -> str:
@@ -84,6 +97,8 @@ def register_task(
     cheap: bool = False,
     description: str = "",
     replace: bool = False,
+    batch: str | None = None,
+    batch_keys: tuple[str, ...] = (),
 ) -> TaskInfo:
     """Register a task under ``name``: the way a program allows a custom task.
 
@@ -95,7 +110,7 @@ def register_task(
         ``"package.module:function"`` or a module-level function (its module must be importable
         by the workers; a function defined in ``__main__`` or a test file works in-process
         only).
-    cheap, description
+    cheap, description, batch, batch_keys
         See :class:`TaskInfo`.
     replace : bool
         Allow overwriting an existing registration.
@@ -104,7 +119,14 @@ def register_task(
         reference = f"{target.__module__}:{target.__qualname__}"
     else:
         reference = target
-    info = TaskInfo(name=name, reference=reference, cheap=cheap, description=description)
+    info = TaskInfo(
+        name=name,
+        reference=reference,
+        cheap=cheap,
+        description=description,
+        batch=batch,
+        batch_keys=batch_keys,
+    )
     if name in _REGISTRY and not replace and _REGISTRY[name] != info:
         raise InvalidParameter("task name", name, "a name not registered yet (or replace=True)")
     _REGISTRY[name] = info
@@ -176,6 +198,12 @@ def load_task_function(reference: str) -> Callable[[dict, int], dict]:
 
 
 # The built-in tasks live in toyforge.verify.sweep.tasks (imported by workers on first use).
+_BATCHED = {
+    "train+evaluate": (
+        "toyforge.verify.sweep.batch_tasks:train_evaluate_batch",
+        ("n_features", "batch_size", "dtype", "backend"),
+    )
+}
 for _name, _function, _cheap, _description in (
     ("predict", "predict_task", True, "large-N theory loss (toyforge.theory.predict)"),
     (
@@ -187,6 +215,12 @@ for _name, _function, _cheap, _description in (
     ("train+evaluate", "train_evaluate_task", False, "train a ReLU autoencoder, evaluate it"),
     ("compare", "compare_task", False, "theory vs construction vs trained"),
 ):
+    _batch, _keys = _BATCHED.get(_name, (None, ()))
     register_task(
-        _name, f"toyforge.verify.sweep.tasks:{_function}", cheap=_cheap, description=_description
+        _name,
+        f"toyforge.verify.sweep.tasks:{_function}",
+        cheap=_cheap,
+        description=_description,
+        batch=_batch,
+        batch_keys=_keys,
     )

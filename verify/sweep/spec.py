@@ -28,6 +28,7 @@ from toyforge.verify.sweep.hashing import TaskPoint, canonical_json, point_seed,
 from toyforge.verify.sweep.registry import check_task_name
 
 __all__ = [
+    "EXECUTION_KEYS",
     "RESERVED_COLUMNS",
     "SPEC_KEYS",
     "Axis",
@@ -37,7 +38,10 @@ __all__ = [
     "load_spec",
 ]
 
-SPEC_KEYS = ("name", "task", "grid", "fixed", "save_models")
+SPEC_KEYS = ("name", "task", "grid", "fixed", "save_models", "batch_training")
+EXECUTION_KEYS = ("batch_training",)
+"""Spec keys that change how a sweep runs but not one number it stores: a folder's stored spec
+may differ from a new one in them."""
 RESERVED_COLUMNS = (
     "hash",
     "status",
@@ -209,6 +213,10 @@ class SweepSpec:
         Free label (shown by the CLI).
     save_models : bool
         Ask the workers to save the ``model`` a task returns as ``DIR/models/<hash>.npz``.
+    batch_training : bool
+        Let a task that trains models run the pending points of one shape together
+        (``docs/sweeps.md#batched-training``); ``False``: one point per job. The stored rows
+        are the same either way.
     """
 
     task: str
@@ -216,13 +224,15 @@ class SweepSpec:
     fixed: Mapping[str, Any] = field(default_factory=dict)
     name: str = ""
     save_models: bool = False
+    batch_training: bool = True
 
     def __post_init__(self) -> None:
         check_task_name(self.task)
         if not isinstance(self.name, str):
             raise InvalidParameter("name", self.name, "a string")
-        if not isinstance(self.save_models, bool):
-            raise InvalidParameter("save_models", self.save_models, "true or false")
+        for flag in ("save_models", "batch_training"):
+            if not isinstance(getattr(self, flag), bool):
+                raise InvalidParameter(flag, getattr(self, flag), "true or false")
         axes = tuple(self.axes)
         if not axes or not all(isinstance(axis, Axis) for axis in axes):
             raise InvalidParameter("grid", axes, "at least one axis")
@@ -254,6 +264,7 @@ class SweepSpec:
             "name": self.name,
             "task": self.task,
             "save_models": self.save_models,
+            "batch_training": self.batch_training,
             "grid": {axis.name: list(axis.values) for axis in self.axes},
             "fixed": dict(self.fixed),
         }
@@ -281,6 +292,7 @@ class SweepSpec:
             fixed=data.get("fixed", {}),
             name=data.get("name", ""),
             save_models=data.get("save_models", False),
+            batch_training=data.get("batch_training", True),
         )
 
     def points(self) -> list[TaskPoint]:

@@ -2,7 +2,8 @@
 
 ``DIR/sweep.json`` holds the canonical spec; a different spec in a folder that already holds
 finished tasks is refused (a folder without any, e.g. left by a spec whose every task failed,
-takes the corrected spec; records of the old spec's points are then simply not part of it).
+takes the corrected spec; records of the old spec's points are then simply not part of it). A
+spec that differs only in how it runs (``batch_training``) is taken: it changes no stored number.
 ``DIR/tasks/<hash>.json`` holds one record per finished task, written atomically.
 """
 
@@ -19,7 +20,7 @@ from toyforge.core.errors import CorruptFile, InvalidParameter
 from toyforge.core.fileio import atomic_path
 from toyforge.core.serde import to_jsonable
 from toyforge.verify.sweep.hashing import SCHEMA_VERSION, canonical_json
-from toyforge.verify.sweep.spec import SweepSpec
+from toyforge.verify.sweep.spec import EXECUTION_KEYS, SweepSpec
 
 __all__ = ["prepare_folder", "read_records", "read_stored", "stored_spec", "write_record"]
 
@@ -28,6 +29,14 @@ logger = logging.getLogger(__name__)
 
 def _stored_form(spec: SweepSpec) -> dict[str, Any]:
     return {"schema_version": SCHEMA_VERSION, "spec": spec.to_dict()}
+
+
+def _identity(stored: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored form without the execution-only keys (which change no stored number)."""
+    spec = {
+        key: value for key, value in stored.get("spec", {}).items() if key not in EXECUTION_KEYS
+    }
+    return {**stored, "spec": spec}
 
 
 def _differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
@@ -50,6 +59,8 @@ def _check_same_spec(spec: SweepSpec, out_dir: Path, source: Path | None) -> boo
     old = read_stored(out_dir)
     if old == json.loads(canonical_json(new)):
         return False
+    if _identity(old) == _identity(json.loads(canonical_json(new))):
+        return True  # only how it runs changed (batch_training): keep the records
     if not _has_results(out_dir):
         logger.info("%s holds no finished task: it takes the new spec", out_dir)
         return True

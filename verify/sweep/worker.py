@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import logging
 import os
 import signal
 import socket
@@ -17,7 +18,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,9 @@ from toyforge.verify.sweep.hashing import SCHEMA_VERSION
 from toyforge.verify.sweep.registry import load_task_function
 from toyforge.verify.sweep.spec import _SCALARS, RESERVED_COLUMNS
 
-__all__ = ["flatten_outputs", "run_job", "watch_parent"]
+__all__ = ["flatten_outputs", "run_batch_job", "run_job", "watch_parent"]
+
+logger = logging.getLogger(__name__)
 
 PARENT_POLL_SECONDS = 0.5
 """How often a pool worker checks that its parent is alive."""
@@ -117,13 +120,9 @@ def _save_model(model: Any, model_dir: str, digest: str) -> str:
     return path.name
 
 
-def run_job(job: Mapping[str, Any]) -> dict[str, Any]:
-    """Run one task and return its record; task exceptions become a ``failed`` record.
-
-    ``job`` holds ``task``, ``reference``, ``hash``, ``params``, ``seed`` and ``model_dir``
-    (``None`` unless models are saved). Executed on the workers: plain dicts in, plain dict out.
-    """
-    record: dict[str, Any] = {
+def _new_record(job: Mapping[str, Any]) -> dict[str, Any]:
+    """The record of ``job`` before its task ran (status ``done``, no outputs yet)."""
+    return {
         "hash": job["hash"],
         "task": job["task"],
         "params": dict(job["params"]),
@@ -139,29 +138,114 @@ def run_job(job: Mapping[str, Any]) -> dict[str, Any]:
         "host": socket.gethostname(),
         "pid": os.getpid(),
     }
+
+
+def _store_outputs(record: dict[str, Any], job: Mapping[str, Any], outputs: Any) -> None:
+    """Flatten a task's outputs into ``record`` (saving its model); raises like the task."""
+    outputs = dict(outputs)
+    model = outputs.pop("model", None)
+    flat = flatten_outputs(outputs)
+    clashes = sorted(set(flat) & (set(job["params"]) | set(RESERVED_COLUMNS)))
+    if clashes:
+        raise ValueError(f"outputs {clashes} clash with parameter or reserved column names")
+    if model is not None and job.get("model_dir"):
+        record["model_file"] = "models/" + _save_model(model, job["model_dir"], job["hash"])
+    record["outputs"] = to_jsonable(flat)
+
+
+def _record_failure(record: dict[str, Any], error: BaseException) -> None:
+    record["status"] = "failed"
+    record["outputs"] = {}
+    record["error"] = f"{type(error).__name__}: {error}"
+    lines = traceback.format_exception(type(error), error, error.__traceback__, limit=20)
+    record["traceback"] = "".join(lines)[-4000:]
+
+
+def run_job(job: Mapping[str, Any]) -> dict[str, Any]:
+    """Run one task and return its record; task exceptions become a ``failed`` record.
+
+    ``job`` holds ``task``, ``reference``, ``hash``, ``params``, ``seed`` and ``model_dir``
+    (``None`` unless models are saved). Executed on the workers: plain dicts in, plain dict out.
+    """
+    record = _new_record(job)
     wall, cpu = time.perf_counter(), time.process_time()
     try:
         function = load_task_function(job["reference"])
-        outputs = dict(function(dict(job["params"]), int(job["seed"])))
-        model = outputs.pop("model", None)
-        flat = flatten_outputs(outputs)
-        clashes = sorted(set(flat) & (set(job["params"]) | set(RESERVED_COLUMNS)))
-        if clashes:
-            raise ValueError(f"outputs {clashes} clash with parameter or reserved column names")
-        if model is not None and job.get("model_dir"):
-            record["model_file"] = "models/" + _save_model(model, job["model_dir"], job["hash"])
-        record["outputs"] = to_jsonable(flat)
+        _store_outputs(record, job, function(dict(job["params"]), int(job["seed"])))
     except Exception as error:  # noqa: BLE001 - every task failure is recorded, not raised
-        record["status"] = "failed"
-        record["error"] = f"{type(error).__name__}: {error}"
-        record["traceback"] = traceback.format_exc(limit=20)[-4000:]
+        _record_failure(record, error)
     record["elapsed_s"] = time.perf_counter() - wall
     record["cpu_s"] = time.process_time() - cpu
     return record
 
 
+def run_batch_job(
+    job: Mapping[str, Any],
+    emit: Callable[[dict[str, Any]], None] | None = None,
+    progress: Callable[[int, int, float], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Run a batched job (several tasks trained together) and return one record per task.
+
+    ``job`` holds ``batch_reference`` (the task's batch function, see
+    :mod:`toyforge.verify.sweep.batching`), ``memory_share`` and ``jobs``: the tasks, each a
+    job of :func:`run_job`. Each task's record is built as :func:`run_job` builds it and passed
+    to ``emit`` as soon as that task finishes (the driver stores it then: a killed batched job
+    loses only its unfinished tasks). Its ``elapsed_s`` and ``cpu_s`` count from the start of
+    the batched job, and ``batch`` says which job it was part of. If the batch function itself
+    raises, the tasks it has not finished run one by one with :func:`run_job`, so every record
+    is the one an unbatched sweep writes. ``progress(run_index, steps_done, batch_loss)`` is
+    passed to the batch function (it may raise to stop the job).
+    """
+    members = list(job["jobs"])
+    records: dict[int, dict[str, Any]] = {}
+    started_at = _now()
+    wall, cpu = time.perf_counter(), time.process_time()
+
+    def finish(index: int, record: dict[str, Any]) -> None:
+        records[index] = record
+        if emit is not None:
+            emit(record)
+
+    def on_outputs(index: int, outputs: Any) -> None:
+        member = members[index]
+        record = _new_record(member)
+        record["started_at"] = started_at
+        record["batch"] = {"job": job["hash"], "size": len(members)}
+        try:
+            if isinstance(outputs, BaseException):
+                raise outputs
+            _store_outputs(record, member, outputs)
+        except Exception as error:  # noqa: BLE001 - every task failure is recorded
+            _record_failure(record, error)
+        record["elapsed_s"] = time.perf_counter() - wall
+        record["cpu_s"] = time.process_time() - cpu
+        finish(index, record)
+
+    try:
+        function = load_task_function(job["batch_reference"])
+        points = [(dict(member["params"]), int(member["seed"])) for member in members]
+        function(
+            points,
+            on_outputs,
+            progress=progress,
+            memory_share=float(job.get("memory_share", 1.0)),
+        )
+    except Exception as error:  # noqa: BLE001 - the unfinished tasks run one by one
+        logger.warning(
+            "batched job %s stopped (%s: %s); its %d unfinished tasks run one by one",
+            job["hash"],
+            type(error).__name__,
+            error,
+            len(members) - len(records),
+        )
+    for index, member in enumerate(members):
+        if index not in records:
+            finish(index, run_job(member))
+    return [records[index] for index in range(len(members))]
+
+
 def _lost_record(job: Mapping[str, Any], error: BaseException) -> dict[str, Any]:
-    """A failed record for a job whose worker died or whose result could not come back."""
+    """A failed record for a task whose worker died or whose result could not come back."""
     return {
         "hash": job["hash"],
         "task": job["task"],

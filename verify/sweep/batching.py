@@ -1,0 +1,103 @@
+"""Batched sweep jobs: pending tasks that train models of one shape, trained together.
+
+A task may come with a *batch function* (``TaskInfo.batch``): ``batch(points, on_outputs, *,
+progress=None, memory_share=1.0)`` takes a list of ``(params, seed)`` and calls
+``on_outputs(index, outputs)`` as each point finishes (``outputs`` is the dict the task would
+return for that point, or the exception it would raise), in any order. The built-in
+``train+evaluate`` has one (:func:`toyforge.verify.sweep.batch_tasks.train_evaluate_batch`):
+it trains the autoencoders of its points with :func:`toyforge.verify.train.runs.train_runs`,
+one step of each in turn, each with its own convergence state and the bits it gets alone.
+
+The rule (:func:`batch_jobs`): the pending tasks are grouped by the values of the task's
+``batch_keys`` (for ``train+evaluate``: ``n_features``, ``batch_size``, ``dtype``,
+``backend``), in grid order; with ``S`` executor slots (workers) and ``P`` pending tasks a
+batched job holds at most ``ceil(P / S)`` tasks, each group being split into that many
+near-equal jobs. One group (one ``n``) thus gives one job per worker; a lone task stays a
+plain job. A spec turns batching off with ``batch_training = false``. See
+``docs/sweeps.md#batched-training``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from toyforge.verify.sweep.hashing import canonical_json
+
+__all__ = ["BATCH_JOB_PREFIX", "batch_jobs", "fitting_chunks", "group_key", "split_evenly"]
+
+BATCH_JOB_PREFIX = "batch-"
+"""A batched job's ``hash`` is this prefix and the hash of its first task."""
+
+
+def group_key(params: Mapping[str, Any], keys: Sequence[str]) -> str:
+    """The values of ``keys`` in ``params`` (missing ones as ``null``) as canonical JSON."""
+    return canonical_json([params.get(name) for name in keys])
+
+
+def split_evenly(items: Sequence[Any], n_parts: int) -> list[list[Any]]:
+    """``items`` cut in order into ``n_parts`` consecutive parts whose sizes differ by at most
+    one (the first ones are the larger)."""
+    base, extra = divmod(len(items), n_parts)
+    parts, start = [], 0
+    for part in range(n_parts):
+        stop = start + base + (part < extra)
+        parts.append(list(items[start:stop]))
+        start = stop
+    return [part for part in parts if part]
+
+
+def batch_jobs(
+    jobs: Sequence[Mapping[str, Any]],
+    *,
+    batch_reference: str,
+    keys: Sequence[str],
+    slots: int,
+) -> list[dict[str, Any]]:
+    """Group ``jobs`` (plain task jobs, see :func:`~toyforge.verify.sweep.worker.run_job`)
+    into batched jobs for ``slots`` workers (the rule is in the module docstring).
+
+    A batched job is ``{"task", "reference", "hash", "batch_reference", "memory_share",
+    "jobs"}``; ``memory_share = 1 / slots`` is the part of the memory limit it may use (its
+    workers run at the same time). Jobs alone in their group stay as they are.
+    """
+    if not jobs:
+        return []
+    slots = max(int(slots), 1)
+    size = math.ceil(len(jobs) / slots)
+    groups: dict[str, list[Mapping[str, Any]]] = {}
+    for job in jobs:
+        groups.setdefault(group_key(job["params"], keys), []).append(job)
+    work: list[dict[str, Any]] = []
+    for members in groups.values():
+        for part in split_evenly(members, math.ceil(len(members) / size)):
+            if len(part) == 1:
+                work.append(dict(part[0]))
+                continue
+            work.append(
+                {
+                    "task": part[0]["task"],
+                    "reference": part[0]["reference"],
+                    "hash": BATCH_JOB_PREFIX + part[0]["hash"],
+                    "batch_reference": batch_reference,
+                    "memory_share": 1.0 / slots,
+                    "jobs": [dict(member) for member in part],
+                }
+            )
+    return work
+
+
+def fitting_chunks(sizes: Sequence[float], limit: float) -> list[list[int]]:
+    """Consecutive index chunks of ``sizes`` whose sums stay within ``limit`` (greedy, in
+    order); an item larger than ``limit`` on its own is a chunk of one."""
+    chunks: list[list[int]] = []
+    total = 0.0
+    for index, size in enumerate(sizes):
+        if chunks and total + size <= limit:
+            chunks[-1].append(index)
+            total += size
+        else:
+            chunks.append([index])
+            total = size
+    return chunks
