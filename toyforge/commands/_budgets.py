@@ -27,6 +27,13 @@ SCAN_BYTES_PER_POINT = 4096
 IMAGE_BYTES_PER_PIXEL = 64
 """A figure pixel: the float image, its RGBA conversion and matplotlib's copies."""
 
+LAW_BYTES_PER_FEATURE = 48
+"""Per-feature laws: probabilities, importances and their validated copies (float64)."""
+
+LAW_FILE_FACTOR = 6
+"""A ``file:`` law in memory per byte of the ``.npy`` file: the array, a tuple of Python
+floats (32 bytes per 8-byte value) and the law's array."""
+
 
 def _count(value: object) -> int:
     """A size argument as a non-negative int (invalid values are the command's to refuse)."""
@@ -60,12 +67,33 @@ def _autoencoder_bytes(n_features: int, n_hidden: int, batch: int, itemsize: int
     return float(itemsize) * (weights + 16 * batch * max(n_features, n_hidden))
 
 
+def _law_file_bytes(text: object) -> float:
+    """Memory a ``file:PATH`` law takes when read (0 for other laws or a missing file)."""
+    if not isinstance(text, str) or not text.strip().startswith("file:"):
+        return 0.0
+    path = Path(text.strip()[len("file:") :])
+    return float(LAW_FILE_FACTOR * path.stat().st_size) if path.is_file() else 0.0
+
+
+def _feature_laws(args: argparse.Namespace, n_features: int) -> float:
+    """Bytes of the per-feature laws of ``--feature-probs`` / ``--importance``, refusing a
+    ``file:`` law too large to read."""
+    flags = (("--feature-probs", "feature_probs"), ("--importance", "importance"))
+    texts = [(flag, getattr(args, name, None)) for flag, name in flags]
+    for flag, text in texts:
+        check_memory(flag, text, _law_file_bytes(text), what="the law's file")
+    if all(text is None for _, text in texts):
+        return 0.0
+    return float(LAW_BYTES_PER_FEATURE * n_features)
+
+
 def _train_relu_ae(args: argparse.Namespace) -> None:
     n_features = _count(args.features)
     n_hidden = _hidden(n_features, args.ratio)
     itemsize = 4 if args.dtype == "float32" else F64
     batch = _count(args.batch)
     need = _autoencoder_bytes(n_features, n_hidden, batch, itemsize)
+    need += _feature_laws(args, n_features)
     flag, value = ("--batch", args.batch) if batch > n_features else ("--features", args.features)
     check_memory(flag, value, need, what=f"a {n_features} x {n_hidden} autoencoder and its batch")
     samples = _count(args.eval_samples)

@@ -9,9 +9,19 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from toyforge.core.budget import check_memory
 from toyforge.core.errors import InvalidParameter
 
-__all__ = ["parse_classes", "parse_groups", "parse_pairs", "parse_ratios"]
+__all__ = [
+    "MAX_FEATURES",
+    "feature_distribution",
+    "parse_classes",
+    "parse_groups",
+    "parse_pairs",
+    "parse_ratios",
+]
+
+MAX_FEATURES = 2**31 - 1
 
 
 def _number(flag: str, text: str, whole: str) -> float:
@@ -90,3 +100,41 @@ def parse_groups(text: str | None, flag: str = "--exclusive") -> tuple[tuple[int
             raise InvalidParameter(flag, text, "groups of 2+ feature indices like 0:1:2,5:6")
         groups.append(tuple(int(field) for field in fields))
     return tuple(groups)
+
+
+def feature_distribution(
+    n_features: object,
+    feature_probs: str,
+    importance: str = "constant:1",
+    magnitudes: str = "uniform",
+    pairs: str | None = None,
+    exclusive: str | None = None,
+) -> Any:
+    """The :class:`~toyforge.verify.data.feature_sampler.FeatureDistribution` of the flags
+    ``--features``, ``--feature-probs``, ``--importance``, ``--magnitudes``, ``--pairs`` and
+    ``--exclusive`` (laws as text, docs/non_uniform_features.md#laws-as-text); every refusal
+    names its flag."""
+    from toyforge.verify.data.feature_sampler import FeatureDistribution
+    from toyforge.verify.data.laws import parse_law, parse_magnitudes
+
+    if not isinstance(n_features, int) or not 1 <= n_features <= MAX_FEATURES:
+        raise InvalidParameter("--features", n_features, f"an integer in [1, {MAX_FEATURES}]")
+    check_memory("--features", n_features, 40.0 * n_features, what="the per-feature laws")
+    probs = parse_law(feature_probs, name="--feature-probs").values(n_features)
+    weights = parse_law(importance, role="importance", name="--importance").values(n_features)
+    magnitude_law = parse_magnitudes(magnitudes, name="--magnitudes")
+    pair_list, groups = parse_pairs(pairs), parse_groups(exclusive)
+    try:
+        return FeatureDistribution.from_laws(
+            n_features,
+            probs,
+            weights,
+            magnitudes=magnitude_law,
+            pairs=pair_list,
+            exclusive_groups=groups,
+        )
+    except InvalidParameter as error:
+        flag = "--pairs" if error.name.startswith("pair") else "--exclusive"
+        if error.name == "features" and not groups:
+            flag = "--pairs"
+        raise InvalidParameter(flag, error.value, error.allowed) from error

@@ -24,11 +24,10 @@ from toyforge.commands._common import (
     print_json,
     print_table,
 )
-from toyforge.commands._feature_args import parse_groups, parse_pairs
+from toyforge.commands._feature_args import feature_distribution
 from toyforge.core.budget import check_memory
 from toyforge.core.errors import InvalidParameter
 
-MAX_FEATURES = 2**31 - 1
 CONFIG_FLAGS = {
     "correlation": "--correlations",
     "pair correlation": "--correlations",
@@ -114,31 +113,10 @@ def register(members: Any) -> None:
 
 
 def _distribution(args: argparse.Namespace) -> Any:
-    from toyforge.verify.data.feature_sampler import FeatureDistribution
-    from toyforge.verify.data.laws import parse_law, parse_magnitudes
-
-    if not isinstance(args.features, int) or not 1 <= args.features <= MAX_FEATURES:
-        raise InvalidParameter("--features", args.features, f"an integer in [1, {MAX_FEATURES}]")
-    check_memory("--features", args.features, 40.0 * args.features, what="the per-feature laws")
-    probs = parse_law(args.feature_probs, name="--feature-probs").values(args.features)
-    importance = parse_law(args.importance, role="importance", name="--importance")
-    weights = importance.values(args.features)
-    magnitudes = parse_magnitudes(args.magnitudes, name="--magnitudes")
-    pairs, groups = parse_pairs(args.pairs), parse_groups(args.exclusive)
-    try:
-        return FeatureDistribution.from_laws(
-            args.features,
-            probs,
-            weights,
-            magnitudes=magnitudes,
-            pairs=pairs,
-            exclusive_groups=groups,
-        )
-    except InvalidParameter as error:
-        flag = "--pairs" if error.name.startswith("pair") else "--exclusive"
-        if error.name == "features" and not groups:
-            flag = "--pairs"
-        raise InvalidParameter(flag, error.value, error.allowed) from error
+    return feature_distribution(
+        args.features, args.feature_probs, args.importance, args.magnitudes, args.pairs,
+        args.exclusive,
+    )  # fmt: skip
 
 
 def run_sample(args: argparse.Namespace) -> int:

@@ -8,6 +8,12 @@ loss ± SE from fresh samples, whether it converged, and the large-N theory's pr
 Weights (with the run summary as metadata) and loss histories are written only after every
 model has finished; Ctrl-C writes nothing and says how far training got. See
 ``docs/training.md``.
+
+Non-identical features (``--feature-probs LAW`` instead of ``--feature-prob``, ``--importance``,
+``--magnitudes``, ``--pairs``, ``--exclusive``: the flags and parsing of ``toyforge features``)
+train on the same sparse kernel path; their theory column is the class theory
+(:func:`toyforge.theory.feature_classes.binned_allocation`), or says why there is none
+(``docs/non_uniform_features.md#training-on-non-identical-features``).
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from toyforge.commands._common import (
     progress,
     weights_path,
 )
+from toyforge.commands._feature_args import feature_distribution
 from toyforge.core.budget import check_memory
 from toyforge.core.errors import InvalidParameter
 from toyforge.core.validate import check_int, check_interval
@@ -42,6 +49,7 @@ DEFAULT_MAX_STEPS = 20_000
 DEFAULT_TOL = 1e-3
 DEFAULT_WINDOW = 200
 DEFAULT_PATIENCE = 2
+THEORY_BINS = 64
 
 
 def register(members: Any) -> None:
@@ -56,7 +64,16 @@ def register(members: Any) -> None:
     add = parser.add_argument
     add("--features", type=int, required=True, help="n_features (n_s)")
     add("--ratio", type=float_list_arg, required=True, help="r = n_hidden / n_features (list)")
-    add("--feature-prob", type=float_list_arg, required=True, help="p, active probability (list)")
+    probs = parser.add_mutually_exclusive_group(required=True)
+    probs.add_argument("--feature-prob", type=float_list_arg, help="p, active probability (list)")
+    probs.add_argument("--feature-probs", help="one law of firing rates per feature, e.g. "
+                       "zipf:1.2:0.4:5e-4, constant:0.01, file:p.npy")  # fmt: skip
+    add("--importance", default=None, help="law of per-feature loss weights, e.g. geometric:0.9")
+    add(
+        "--magnitudes", default="uniform", help="active values: uniform, constant, exponential:MEAN"
+    )
+    add("--pairs", default=None, help="correlated pairs I:J:RHO,... (RHO < 0: anticorrelated)")
+    add("--exclusive", default=None, help="mutually exclusive groups like 0:1:2,5:6")
     add("--max-steps", "--steps", dest="max_steps", type=int, default=DEFAULT_MAX_STEPS,
         help=f"step budget per model (default {DEFAULT_MAX_STEPS})")  # fmt: skip
     add("--tol", type=float_arg, default=DEFAULT_TOL,
@@ -92,7 +109,7 @@ def _check_args(args: argparse.Namespace) -> tuple[int, list[int]]:
     n_features = check_int("--features", args.features, minimum=1)
     for ratio in args.ratio:
         check_interval("--ratio", ratio, 0.0, 1.0, low_open=True)
-    for prob in args.feature_prob:
+    for prob in args.feature_prob or ():
         check_interval("--feature-prob", prob, 0.0, 1.0, low_open=True)
     check_int("--max-steps", args.max_steps, minimum=1)
     check_interval("--tol", args.tol, 0.0, 1.0, high_open=True)
@@ -143,28 +160,109 @@ def _config(args: argparse.Namespace, n_features: int, seed: int) -> Any:
     )
 
 
-def _targets(out: Path, points: list[tuple[float, float, int]]) -> list[Path]:
+def _non_uniform(args: argparse.Namespace) -> bool:
+    """Whether the flags ask for non-identical features (a FeatureDistribution)."""
+    return (
+        args.feature_probs is not None
+        or args.importance is not None
+        or args.magnitudes != "uniform"
+        or bool(args.pairs)
+        or bool(args.exclusive)
+    )
+
+
+def _sources(args: argparse.Namespace, n_features: int) -> dict[Any, Any]:
+    """Probability (or law text) -> the data source of its runs; None = the uniform
+    :class:`~toyforge.verify.train.data.SparseFeatureData` (parsed before any allocation)."""
+    keys = [args.feature_probs] if args.feature_probs is not None else list(args.feature_prob)
+    if not _non_uniform(args):
+        return dict.fromkeys(keys)
+    return {
+        key: feature_distribution(
+            n_features,
+            key if isinstance(key, str) else f"constant:{key!r}",
+            args.importance or "constant:1",
+            args.magnitudes,
+            args.pairs,
+            args.exclusive,
+        )
+        for key in keys
+    }
+
+
+def _targets(out: Path, points: list[tuple[float, Any, int]]) -> list[Path]:
     if len(points) == 1:
         return [out]
     return [
-        out.with_name(f"{out.stem}.r{ratio:g}-p{prob:g}-s{seed}{out.suffix}")
+        out.with_name(
+            f"{out.stem}.r{ratio:g}"
+            + (f"-p{prob:g}" if isinstance(prob, float) else "")
+            + f"-s{seed}{out.suffix}"
+        )
         for ratio, prob, seed in points
     ]
 
 
-def _summary(run: Any, result: Any, args: argparse.Namespace) -> dict[str, Any]:
+def _probs_text(run: Any, args: argparse.Namespace) -> str:
+    """The law of firing rates of a run on non-identical features, as text."""
+    return args.feature_probs or f"constant:{float(run.features.feature_probs[0])!r}"
+
+
+def _theory(run: Any, args: argparse.Namespace) -> dict[str, Any]:
+    """The theory column: the symmetric large-N loss for identical features, the class theory
+    (binned, with its bracket) for non-identical ones, or why there is none."""
     from toyforge.theory import predict
+    from toyforge.theory.feature_classes import binned_allocation
+    from toyforge.verify.data.laws import parse_law
+
+    ratio_eff = run.n_hidden / run.n_features
+    if run.features is None:
+        loss = float(predict(ratio_eff, run.feature_prob).loss)
+        return {"theory": "symmetric large-N", "theory_loss": loss, "theory_error": 0.0}
+    why = None
+    if args.magnitudes != "uniform":
+        why = "none: the class theory assumes U[0,1) magnitudes"
+    elif args.pairs or args.exclusive:
+        why = "none: the class theory assumes independent features"
+    elif run.n_features < 2:
+        why = "none: the class theory needs 2 or more features"
+    if why is None:
+        probs = parse_law(_probs_text(run, args), name="--feature-probs")
+        probs = probs.continuous(run.n_features)
+        weights = parse_law(args.importance or "constant:1", role="importance", name="--importance")
+        try:
+            (point,) = binned_allocation(
+                probs, weights.continuous(run.n_features), ratio_eff, n_bins=THEORY_BINS
+            )
+        except InvalidParameter as error:  # e.g. a law from a file that is not monotone
+            why = f"none: {error.allowed}"
+        else:
+            theory = f"class theory, {point.n_bins} bins"
+            return {"theory": theory, "theory_loss": point.loss, "theory_error": point.error}
+    return {"theory": why, "theory_loss": None, "theory_error": None}
+
+
+def _summary(run: Any, result: Any, args: argparse.Namespace) -> dict[str, Any]:
     from toyforge.verify.train.heldout import eval_seed, held_out_loss
 
     held_out = held_out_loss(
         result.model, run.data(), run.train, eval_seed(run.train.seed), args.eval_samples
     )
     ratio_eff = run.n_hidden / run.n_features
+    laws = {}
+    if run.features is not None:
+        laws = {
+            "feature_probs": _probs_text(run, args),
+            "importance": args.importance or "constant:1",
+            "magnitudes": args.magnitudes,
+            "pairs": args.pairs,
+            "exclusive": args.exclusive,
+        }
     return {
         "n_features": run.n_features,
         "n_hidden": run.n_hidden,
         "ratio": ratio_eff,
-        "feature_prob": run.feature_prob,
+        **(laws or {"feature_prob": run.feature_prob}),
         "seed": run.train.seed,
         "steps": result.steps,
         "max_steps": run.train.steps,
@@ -178,7 +276,7 @@ def _summary(run: Any, result: Any, args: argparse.Namespace) -> dict[str, Any]:
         "held_out_loss": held_out.value,
         "held_out_stderr": held_out.stderr,
         "held_out_samples": held_out.n_samples,
-        "theory_loss": float(predict(ratio_eff, run.feature_prob).loss),
+        **_theory(run, args),
         "steps_per_second": result.steps_per_second,
         "sparse_steps": result.sparse_steps,
     }
@@ -219,12 +317,14 @@ def run(args: argparse.Namespace) -> int:
 
     n_features, seeds = _check_args(args)
     out = weights_path(args.out)
-    points = list(itertools.product(args.ratio, args.feature_prob, seeds))
+    sources = _sources(args, n_features)
+    points = list(itertools.product(args.ratio, sources, seeds))
     runs = [
         AutoencoderRun(
             n_features=n_features,
             ratio=ratio,
-            feature_prob=prob,
+            feature_prob=None if sources[prob] is not None else prob,
+            features=sources[prob],
             train=_config(args, n_features, seed),
             init_seed=seed,
             restarts=args.restarts,
@@ -255,9 +355,10 @@ def _print(summaries: list[dict[str, Any]], as_json: bool) -> None:
         print_table(list(summaries[0].items()), header=("quantity", "value"))
     else:
         rows = [
-            (s["ratio"], s["feature_prob"], s["seed"], s["steps"],
+            (s["ratio"], s.get("feature_prob") or s["feature_probs"], s["seed"], s["steps"],
              "yes" if s["converged"] else "NO (budget)",
-             f"{s['held_out_loss']:.5g} ± {s['held_out_stderr']:.2g}", s["theory_loss"], s["out"])
+             f"{s['held_out_loss']:.5g} ± {s['held_out_stderr']:.2g}",
+             s["theory"] if s["theory_loss"] is None else s["theory_loss"], s["out"])
             for s in summaries
         ]  # fmt: skip
         print_table(
