@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from toyforge.core.errors import InvalidParameter
+from toyforge.core.validate import check_int, check_probability
 
 __all__ = [
     "compare_task",
@@ -217,6 +218,8 @@ _TRAIN_PARAMS = (
     "n_features",
     "ratio",
     "feature_prob",
+    "feature_probs",
+    "importance",
     "steps",
     "batch_size",
     "lr",
@@ -243,7 +246,11 @@ def train_evaluate_task(params: dict[str, Any], seed: int) -> dict[str, Any]:
     ("auto": the numba kernel), ``n_samples`` (evaluation, 100 000); ``steps`` is a budget:
     the convergence rule (``converge``, default true; ``tol``, ``window``,
     ``docs/training.md#the-convergence-rule``) stops earlier. Serial kernels (one thread per
-    task: the sweep parallelises over tasks).
+    task: the sweep parallelises over tasks). Non-identical features: ``feature_probs`` (a law
+    as text, such as ``"zipf:1.2:0.4:5e-4"``, instead of ``feature_prob``) and/or
+    ``importance`` (a law as text, such as ``"geometric:0.9"``, weighting the loss; unlike the
+    number ``importance`` of ``construct+evaluate``), checked before anything is imported or
+    trained (docs/non_uniform_features.md#training-on-non-identical-features).
 
     Outputs: ``loss``/``loss_stderr`` (held-out), ``converged``, ``steps_run``,
     ``final_train_loss``, ``n_hidden``, ``train_seconds``, ``steps_per_second``; the model.
@@ -251,23 +258,24 @@ def train_evaluate_task(params: dict[str, Any], seed: int) -> dict[str, Any]:
     A sweep may train several points together (:mod:`toyforge.verify.sweep.batch_tasks`);
     both paths use :func:`train_evaluate_run` and :func:`train_evaluate_outputs`.
     """
+    run, evaluate_seed = train_evaluate_run(params, seed)  # checks params before any import
     # deferred: a task loads only its own library part (see the module docstring)
     from toyforge.verify.train.runs import train_run
 
-    run, evaluate_seed = train_evaluate_run(params, seed)
     return train_evaluate_outputs(params, run, train_run(run), evaluate_seed)
 
 
 def train_evaluate_run(params: Mapping[str, Any], seed: int) -> tuple[Any, int]:
     """The :class:`~toyforge.verify.train.runs.AutoencoderRun` of a ``train+evaluate`` point
     and the seed of its evaluation (see :func:`train_evaluate_task`)."""
+    _check_known("train+evaluate", params, _TRAIN_PARAMS)
+    features = _feature_laws(params)
     # deferred: a task loads only its own library part (see the module docstring)
     from toyforge.verify.train.config import TrainConfig
     from toyforge.verify.train.convergence import ConvergenceRule, default_learning_rate
     from toyforge.verify.train.optim import AdamConfig
     from toyforge.verify.train.runs import AutoencoderRun
 
-    _check_known("train+evaluate", params, _TRAIN_PARAMS)
     init_seed, train_seed, evaluate_seed = _sub_seeds(seed, 3)
     n_features = int(params["n_features"])
     optimizer = AdamConfig(
@@ -290,11 +298,37 @@ def train_evaluate_run(params: Mapping[str, Any], seed: int) -> tuple[Any, int]:
     run = AutoencoderRun(
         n_features=n_features,
         ratio=params["ratio"],
-        feature_prob=params["feature_prob"],
+        feature_prob=None if features is not None else params["feature_prob"],
+        features=features,
         train=config,
         init_seed=init_seed,
     )
     return run, evaluate_seed
+
+
+def _feature_laws(params: Mapping[str, Any]) -> Any:
+    """The FeatureDistribution of the ``feature_probs`` / ``importance`` laws of a
+    ``train+evaluate`` point, or None for identical features (``feature_prob`` alone)."""
+    if "feature_probs" not in params and "importance" not in params:
+        return None
+    if ("feature_probs" in params) == ("feature_prob" in params):
+        raise InvalidParameter(
+            "feature_probs",
+            params.get("feature_probs"),
+            "exactly one of feature_prob (a number) and feature_probs (a law as text)",
+        )
+    for name in ("feature_probs", "importance"):
+        if name in params and not isinstance(params[name], str):
+            raise InvalidParameter(name, params[name], "a law as text, e.g. 'geometric:0.9'")
+    # deferred: a task loads only its own library part (see the module docstring)
+    from toyforge.verify.data.feature_sampler import FeatureDistribution
+
+    if "feature_probs" in params:
+        probs = params["feature_probs"]
+    else:
+        probs = f"constant:{check_probability('feature_prob', params['feature_prob'])!r}"
+    n_features = check_int("n_features", params["n_features"], minimum=1)
+    return FeatureDistribution.from_laws(n_features, probs, params.get("importance", "constant:1"))
 
 
 def train_evaluate_outputs(
@@ -302,7 +336,14 @@ def train_evaluate_outputs(
 ) -> dict[str, Any]:
     """The outputs of a ``train+evaluate`` point from its training result (see
     :func:`train_evaluate_task`)."""
-    estimate = _evaluate(result.model, params, evaluate_seed)
+    if getattr(run, "features", None) is None:
+        estimate = _evaluate(result.model, params, evaluate_seed)
+    else:  # non-identical features: the trainer's held-out evaluator of the same source
+        # deferred: a task loads only its own library part (see the module docstring)
+        from toyforge.verify.train.heldout import held_out_loss
+
+        n_samples = int(params.get("n_samples", DEFAULT_EVAL_SAMPLES))
+        estimate = held_out_loss(result.model, run.data(), run.train, evaluate_seed, n_samples)
     return {
         "loss": estimate,
         "converged": bool(result.converged),
