@@ -10,9 +10,10 @@ one step of each in turn, each with its own convergence state and the bits it ge
 
 The rule (:func:`batch_jobs`): the pending tasks are grouped by the values of the task's
 ``batch_keys`` (for ``train+evaluate``: ``n_features``, ``batch_size``, ``dtype``,
-``backend``), in grid order; with ``S`` executor slots (workers) and ``P`` pending tasks a
-batched job holds at most ``ceil(P / S)`` tasks, each group being split into that many
-near-equal jobs. One group (one ``n``) thus gives one job per worker; a lone task stays a
+``backend``), in grid order; with ``S`` executor slots (workers) and ``P`` pending tasks, a
+group of ``G`` tasks is cut into ``ceil(G · S / P)`` consecutive jobs of near-equal size. So
+one group (one ``n``) gives one job per worker, there are at least ``min(S, P)`` jobs (every
+worker gets work), and no job holds more than ``ceil(P / S)`` tasks; a lone task stays a
 plain job. A spec turns batching off with ``batch_training = false``. See
 ``docs/sweeps.md#batched-training``.
 """
@@ -65,13 +66,13 @@ def batch_jobs(
     if not jobs:
         return []
     slots = max(int(slots), 1)
-    size = math.ceil(len(jobs) / slots)
     groups: dict[str, list[Mapping[str, Any]]] = {}
     for job in jobs:
         groups.setdefault(group_key(job["params"], keys), []).append(job)
     work: list[dict[str, Any]] = []
     for members in groups.values():
-        for part in split_evenly(members, math.ceil(len(members) / size)):
+        n_parts = min(math.ceil(len(members) * slots / len(jobs)), len(members))
+        for part in split_evenly(members, n_parts):
             if len(part) == 1:
                 work.append(dict(part[0]))
                 continue

@@ -1,0 +1,306 @@
+"""Batched sweep jobs: pending training points of one shape trained together.
+
+The reference of every comparison is the same spec run with ``batch_training = false`` (one
+point per job, the path that existed before batching); batching must store the same rows.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from toyforge.core.budget import memory_limit_set_to
+from toyforge.core.errors import InvalidParameter, ToyforgeError
+from toyforge.verify import sweep
+from toyforge.verify.sweep import batch_tasks, registry
+from toyforge.verify.sweep.batching import batch_jobs, fitting_chunks, split_evenly
+
+HERE = Path(__file__).resolve().parent
+SQUARE = "sweep_testtasks:noisy_square"
+TIMING_OUTPUTS = ("train_seconds", "steps_per_second")
+TRAIN_SPEC = {
+    "name": "batched",
+    "task": "train+evaluate",
+    "grid": {"ratio": [0.25, 0.5], "feature_prob": [0.05, 0.2], "seed": [0, 1]},
+    "fixed": {
+        "n_features": 16,
+        "steps": 300,
+        "batch_size": 64,
+        "window": 100,
+        "n_samples": 2000,
+    },
+}
+
+
+@pytest.fixture(autouse=True)
+def _batched_test_task(monkeypatch):
+    """noisy_square with a batch function, registered as a user program would."""
+    monkeypatch.syspath_prepend(str(HERE))  # spawned workers inherit sys.path
+    info = sweep.TaskInfo(
+        name=SQUARE,
+        reference=SQUARE,
+        batch="sweep_batchtasks:square_batch",
+        batch_keys=("n",),
+    )
+    monkeypatch.setitem(registry._REGISTRY, SQUARE, info)
+
+
+def square_spec(**fixed):
+    return {
+        "name": "squares",
+        "task": SQUARE,
+        "grid": {"x": {"range": [0, 6]}},
+        "fixed": {"n": 8, **fixed},
+    }
+
+
+def records(folder):
+    return sweep.read_records(folder)
+
+
+def stored_outputs(folder):
+    """hash -> what a record stores about its point, timing left out."""
+    return {
+        digest: {
+            "params": record["params"],
+            "seed": record["seed"],
+            "status": record["status"],
+            "error": record["error"],
+            "model_file": record.get("model_file"),
+            "outputs": {
+                key: value for key, value in record["outputs"].items() if key not in TIMING_OUTPUTS
+            },
+        }
+        for digest, record in records(folder).items()
+    }
+
+
+def run(spec, folder, executor=None, **spec_keys):
+    return sweep.run_sweep(
+        {**spec, **spec_keys}, folder, executor=executor or sweep.InProcessExecutor()
+    )
+
+
+# --------------------------------------------------------------------------- the rule
+
+
+def job(digest, n):
+    return {"task": "t", "reference": "m:f", "hash": digest, "params": {"n": n}, "seed": 0}
+
+
+def test_one_shape_gives_one_batched_job_per_worker():
+    jobs = [job(f"h{i}", 256) for i in range(9)]
+    work = batch_jobs(jobs, batch_reference="m:batch", keys=("n",), slots=2)
+    assert [len(item["jobs"]) for item in work] == [5, 4]
+    assert [member["hash"] for item in work for member in item["jobs"]] == [
+        f"h{i}" for i in range(9)
+    ]
+    assert work[0]["hash"] == "batch-h0" and work[1]["hash"] == "batch-h5"
+    assert all(item["batch_reference"] == "m:batch" for item in work)
+    assert all(item["memory_share"] == 0.5 for item in work)
+
+
+def test_points_of_different_shapes_are_never_in_one_job_and_lone_points_stay_plain():
+    jobs = [job("a", 64), job("b", 128), job("c", 64), job("d", 32)]
+    work = batch_jobs(jobs, batch_reference="m:batch", keys=("n",), slots=1)
+    assert [m["hash"] for m in work[0]["jobs"]] == ["a", "c"]
+    assert work[1:] == [jobs[1], jobs[3]]  # alone in their shape: plain jobs
+
+
+@given(st.integers(1, 40), st.integers(1, 3), st.integers(1, 8))
+def test_every_point_in_one_job_every_worker_busy_no_job_above_ceil_pending_over_slots(
+    n_jobs, n_shapes, slots
+):
+    jobs = [job(f"h{i}", i % n_shapes) for i in range(n_jobs)]
+    work = batch_jobs(jobs, batch_reference="m:batch", keys=("n",), slots=slots)
+    members = [item.get("jobs", [item]) for item in work]
+    assert sorted(m["hash"] for group in members for m in group) == sorted(j["hash"] for j in jobs)
+    assert max(len(group) for group in members) <= math.ceil(n_jobs / slots)
+    assert all(len({m["params"]["n"] for m in group}) == 1 for group in members)
+    assert len(work) >= min(slots, n_jobs)
+    if n_shapes == 1:
+        assert len(work) == min(slots, n_jobs)
+
+
+@given(st.lists(st.floats(0.0, 10.0), max_size=30), st.floats(0.5, 20.0))
+def test_fitting_chunks_cover_in_order_and_fit_the_limit(sizes, limit):
+    chunks = fitting_chunks(sizes, limit)
+    assert [index for chunk in chunks for index in chunk] == list(range(len(sizes)))
+    for chunk, following in zip(chunks, [*chunks[1:], None], strict=False):
+        total = sum(sizes[index] for index in chunk)
+        assert len(chunk) == 1 or total <= limit
+        if following is not None and total <= limit:  # greedy: the next item did not fit
+            assert total + sizes[following[0]] > limit
+
+
+def test_split_evenly():
+    assert split_evenly(list(range(9)), 2) == [[0, 1, 2, 3, 4], [5, 6, 7, 8]]
+    assert split_evenly(list(range(3)), 5) == [[0], [1], [2]]
+
+
+# --------------------------------------------------------------------------- the spec
+
+
+def test_batch_training_is_validated_like_every_spec_key():
+    with pytest.raises(InvalidParameter, match="batch_training"):
+        sweep.SweepSpec.from_dict({**TRAIN_SPEC, "batch_training": "no"})
+    assert sweep.SweepSpec.from_dict(TRAIN_SPEC).batch_training is True
+
+
+def test_toggling_batch_training_keeps_a_folders_finished_tasks(tmp_path):
+    first = run(square_spec(), tmp_path, batch_training=False)
+    assert first.n_ran == 6
+    again = run(square_spec(), tmp_path, batch_training=True)
+    assert again.n_ran == 0 and again.n_skipped == 6
+    assert json.loads((tmp_path / "sweep.json").read_text())["spec"]["batch_training"] is True
+
+
+def test_an_executor_without_slots_gets_one_point_per_job(tmp_path):
+    class Plain:
+        label = "plain"
+
+        def run(self, jobs):
+            for item in jobs:
+                assert "jobs" not in item
+                yield sweep.run_job(item)
+
+    summary = run(square_spec(), tmp_path, Plain())
+    assert summary.n_ran == 6
+    assert not any("batch" in record for record in records(tmp_path).values())
+
+
+# --------------------------------------------------------------------------- same rows
+
+
+def test_batched_train_sweep_stores_the_rows_of_the_unbatched_sweep(tmp_path):
+    spec = {**TRAIN_SPEC, "save_models": True}
+    alone = run(spec, tmp_path / "alone", batch_training=False)
+    batched = run(spec, tmp_path / "batched")
+    assert alone.n_ran == batched.n_ran == 8 and batched.status.n_failed == 0
+    stored = records(tmp_path / "batched").values()
+    batch_of = {record.get("batch", {}).get("job") for record in stored}
+    assert len(batch_of) == 1 and None not in batch_of  # all eight trained in one job
+    assert stored_outputs(tmp_path / "batched") == stored_outputs(tmp_path / "alone")
+    ignore = ("elapsed_s", "cpu_s", *TIMING_OUTPUTS)
+    rows_alone = sweep.read_table(alone.table_path)
+    assert sweep.same_results(sweep.read_table(batched.table_path), rows_alone, ignore=ignore)
+    assert len({row["loss"] for row in rows_alone}) == 8  # distinct points, not one repeated
+    for model in (tmp_path / "alone" / "models").glob("*.npz"):
+        with (
+            np.load(model, allow_pickle=False) as left,
+            np.load(tmp_path / "batched" / "models" / model.name, allow_pickle=False) as right,
+        ):
+            assert sorted(left.files) == sorted(right.files)
+            for name in left.files:
+                np.testing.assert_array_equal(left[name], right[name])
+
+
+def test_a_point_that_fails_fails_the_same_way_inside_a_batched_job(tmp_path):
+    spec = {**TRAIN_SPEC, "grid": {**TRAIN_SPEC["grid"], "feature_prob": [0.05, 1.5]}}
+    alone = run(spec, tmp_path / "alone", batch_training=False)
+    batched = run(spec, tmp_path / "batched")
+    assert alone.status.n_failed == batched.status.n_failed == 4
+    assert stored_outputs(tmp_path / "batched") == stored_outputs(tmp_path / "alone")
+    errors = {r["error"] for r in records(tmp_path / "batched").values() if r["error"]}
+    assert len(errors) == 1 and "feature_prob" in errors.pop()
+
+
+def test_a_batched_job_beyond_the_memory_limit_trains_in_parts_that_fit(monkeypatch):
+    from toyforge.verify.train import runs
+
+    sizes = []
+    real = runs.train_runs
+
+    def counting(batch, *args, **kwargs):
+        sizes.append(len(batch))
+        return real(batch, *args, **kwargs)
+
+    monkeypatch.setattr(runs, "train_runs", counting)
+    params = {**TRAIN_SPEC["fixed"], "ratio": 0.25, "feature_prob": 0.1}
+    points = [(params, seed) for seed in range(5)]
+    one = runs.run_bytes(batch_tasks.train_evaluate_run(params, 0)[0])
+    got = {}
+    with memory_limit_set_to(int(2.5 * one)):
+        batch_tasks.train_evaluate_batch(points, got.__setitem__)
+    assert sizes == [2, 2, 1]
+    assert sorted(got) == list(range(5))
+    alone = sweep.train_evaluate_task(dict(params), 3)
+    assert got[3]["loss"].value == alone["loss"].value
+    np.testing.assert_array_equal(got[3]["model"].W_in, alone["model"].W_in)
+
+
+def test_a_batch_that_breaks_runs_its_unfinished_points_one_by_one(tmp_path):
+    spec = square_spec(raise_after=2)
+    alone = run(spec, tmp_path / "alone", batch_training=False)
+    broken = run(spec, tmp_path / "broken")
+    assert alone.n_ran == broken.n_ran == 6 and broken.status.n_failed == 0
+    got = records(tmp_path / "broken")
+    assert sorted(r["params"]["x"] for r in got.values() if "batch" in r) == [0, 1]
+    assert stored_outputs(tmp_path / "broken") == stored_outputs(tmp_path / "alone")
+
+
+# --------------------------------------------------------------------------- streaming, kills
+
+
+def test_a_finished_point_is_stored_while_its_batched_job_runs_in_process(tmp_path):
+    out = tmp_path / "out"
+    summary = run(square_spec(wait_dir=str(out)), out)
+    assert summary.n_ran == 6 and summary.status.n_failed == 0
+    assert all("batch" in record for record in records(out).values())
+
+
+@pytest.mark.slow
+def test_a_finished_point_is_stored_while_its_batched_job_runs_in_a_pool(tmp_path):
+    out = tmp_path / "out"
+    summary = run(square_spec(wait_dir=str(out)), out, sweep.ProcessPoolExecutor(workers=1))
+    assert summary.n_ran == 6 and summary.status.n_failed == 0
+    assert all("batch" in record for record in records(out).values())
+
+
+@pytest.mark.slow
+def test_a_killed_batched_job_loses_only_its_unfinished_points(tmp_path):
+    out = tmp_path / "out"
+    spec = square_spec(die_after=3, die_marker=str(tmp_path / "killed"))
+    pool = sweep.ProcessPoolExecutor(workers=1)
+    with pytest.raises(ToyforgeError, match="worker process died"):
+        run(spec, out, pool)
+    first = {path.name: path.read_text() for path in (out / "tasks").glob("*.json")}
+    assert sorted(json.loads(text)["params"]["x"] for text in first.values()) == [0, 1, 2]
+    resumed = run(spec, out, pool)
+    assert resumed.n_skipped == 3 and resumed.n_ran == 3 and resumed.status.n_done == 6
+    assert {name: (out / "tasks" / name).read_text() for name in first} == first
+
+
+@pytest.mark.slow
+def test_process_pool_batched_training_matches_unbatched_in_process(tmp_path):
+    alone = run(TRAIN_SPEC, tmp_path / "alone", batch_training=False)
+    pooled = run(TRAIN_SPEC, tmp_path / "pool", sweep.ProcessPoolExecutor(workers=2))
+    jobs = {r["batch"]["job"] for r in records(tmp_path / "pool").values()}
+    assert len(jobs) == 2 and alone.n_ran == pooled.n_ran == 8
+    assert stored_outputs(tmp_path / "pool") == stored_outputs(tmp_path / "alone")
+
+
+@pytest.mark.slow
+def test_dask_batched_training_matches_unbatched_in_process(tmp_path):
+    pytest.importorskip("distributed")
+    alone = run(TRAIN_SPEC, tmp_path / "alone", batch_training=False)
+    out = tmp_path / "dask"
+    dask = run({**TRAIN_SPEC}, out, sweep.DaskExecutor(n_workers=1))
+    assert dask.n_ran == 8 and all("batch" in r for r in records(out).values())
+    assert stored_outputs(out) == stored_outputs(tmp_path / "alone")
+    assert alone.n_ran == 8
+
+
+@pytest.mark.slow
+def test_dask_stores_a_finished_point_while_its_batched_job_runs(tmp_path):
+    pytest.importorskip("distributed")
+    out = tmp_path / "out"
+    summary = run(square_spec(wait_dir=str(out)), out, sweep.DaskExecutor(n_workers=1))
+    assert summary.n_ran == 6 and summary.status.n_failed == 0
+    assert all("batch" in record for record in records(out).values())
