@@ -25,7 +25,12 @@ from typing import Any
 
 import numpy as np
 
-from toyforge.constructions.persian_rug import SELECTIONS, check_power_of_two, persian_rug
+from toyforge.constructions.persian_rug import (
+    SELECTIONS,
+    check_power_of_two,
+    hidden_size,
+    persian_rug,
+)
 from toyforge.core.errors import InvalidParameter
 from toyforge.core.serde import to_jsonable
 from toyforge.core.validate import (
@@ -48,10 +53,13 @@ __all__ = [
     "ComparisonResult",
     "RugCompareConfig",
     "TrainedPoint",
+    "autoencoder_run",
     "compare_persian_rug",
+    "comparison_run",
     "large_n_losses",
     "train_autoencoder",
     "trained_label",
+    "trained_point",
 ]
 
 logger = logging.getLogger(__name__)
@@ -126,9 +134,41 @@ def train_autoencoder(
 
     Adam at ``learning_rate`` (default ``0.1/√n_features``), the convergence rule (``tol``,
     ``window``; ``converge=False`` runs the whole budget of ``steps``), PyTorch-default init;
-    the held-out loss uses fresh data (docs/training.md#the-convergence-rule).
+    the held-out loss uses fresh data (docs/training.md#the-convergence-rule). The run is
+    :func:`autoencoder_run`, its report :func:`trained_point` (a sweep trains several such runs
+    together with :func:`~toyforge.verify.train.runs.train_runs`).
     """
+    run = autoencoder_run(
+        n_features,
+        n_hidden,
+        feature_prob,
+        steps=steps,
+        learning_rate=learning_rate,
+        batch_size=batch_size,
+        seed=seed,
+        threads=threads,
+        converge=converge,
+        tol=tol,
+        window=window,
+    )
+    return trained_point(run, train_run(run), eval_samples=eval_samples)
 
+
+def autoencoder_run(
+    n_features: int,
+    n_hidden: int,
+    feature_prob: float,
+    *,
+    steps: int = DEFAULT_TRAIN_STEPS,
+    learning_rate: float | None = None,
+    batch_size: int = 1024,
+    seed: int = 0,
+    threads: int | None = None,
+    converge: bool = True,
+    tol: float = DEFAULT_TOL,
+    window: int = DEFAULT_WINDOW,
+) -> AutoencoderRun:
+    """The :class:`~toyforge.verify.train.runs.AutoencoderRun` of :func:`train_autoencoder`."""
     lr = default_learning_rate(n_features) if learning_rate is None else learning_rate
     config = TrainConfig(
         steps=steps,
@@ -137,32 +177,52 @@ def train_autoencoder(
         seed=seed,
         log_every=max(1, min(steps // 100, 100)),
         threads=threads,
-        eval_samples=2,  # the estimate below is the reported one
+        eval_samples=2,  # the estimate of trained_point is the reported one
         convergence=ConvergenceRule(tol=tol, window=window) if converge else None,
     )
     # floor(n · ratio) = n_hidden exactly, whatever the rounding of ratio
     ratio = min(1.0, (n_hidden + 0.5) / n_features)
-    run = AutoencoderRun(
+    return AutoencoderRun(
         n_features=n_features, ratio=ratio, feature_prob=feature_prob, train=config,
         init_seed=seed,
     )  # fmt: skip
-    result = train_run(run)
+
+
+def trained_point(run: AutoencoderRun, result: Any, *, eval_samples: int = 20_000) -> TrainedPoint:
+    """The :class:`TrainedPoint` of a trained :func:`autoencoder_run`: its held-out loss on
+    ``eval_samples`` fresh samples (seed ``run.init_seed + 1_000_003``)."""
     estimate = evaluate(
         result.model,
-        SparseDataSpec(feature_prob=feature_prob),
+        SparseDataSpec(feature_prob=run.feature_prob),
         n_samples=eval_samples,
-        seed=seed + 1_000_003,
+        seed=run.init_seed + 1_000_003,
     )
     return TrainedPoint(
         loss=estimate.value,
         stderr=estimate.stderr,
         n_samples=estimate.n_samples,
         steps=result.steps,
-        learning_rate=lr,
+        learning_rate=run.train.optimizer.lr,
         seconds=result.train_seconds,
         converged=result.converged,
-        max_steps=steps,
+        max_steps=run.train.steps,
         model=result.model,
+    )
+
+
+def comparison_run(config: RugCompareConfig) -> AutoencoderRun:
+    """The training run :func:`compare_persian_rug` makes for ``config`` (``train=True``): the
+    autoencoder of the construction's size (:func:`autoencoder_run`)."""
+    return autoencoder_run(
+        config.n_features,
+        hidden_size(config.n_features, config.ratio),
+        config.feature_prob,
+        steps=config.train_steps,
+        learning_rate=config.train_lr,
+        seed=config.seed,
+        converge=config.train_converge,
+        tol=config.train_tol,
+        window=config.train_window,
     )
 
 
@@ -391,18 +451,8 @@ def compare_persian_rug(
             "trained", trained.model.n_features, f"a model with n_features = {config.n_features}"
         )
     if trained is None and config.train:
-        trained = train_autoencoder(
-            config.n_features,
-            model.n_hidden,
-            p,
-            steps=config.train_steps,
-            learning_rate=config.train_lr,
-            seed=config.seed,
-            eval_samples=config.eval_samples,
-            converge=config.train_converge,
-            tol=config.train_tol,
-            window=config.train_window,
-        )
+        run = comparison_run(config)  # of model.n_hidden = hidden_size(n_features, ratio)
+        trained = trained_point(run, train_run(run), eval_samples=config.eval_samples)
     return ComparisonResult(
         config=config,
         n_hidden=model.n_hidden,

@@ -4,9 +4,9 @@ A task may come with a *batch function* (``TaskInfo.batch``): ``batch(points, on
 progress=None, memory_share=1.0)`` takes a list of ``(params, seed)`` and calls
 ``on_outputs(index, outputs)`` as each point finishes (``outputs`` is the dict the task would
 return for that point, or the exception it would raise), in any order. The built-in
-``train+evaluate`` has one (:func:`toyforge.verify.sweep.batch_tasks.train_evaluate_batch`):
-it trains the autoencoders of its points with :func:`toyforge.verify.train.runs.train_runs`,
-one step of each in turn, each with its own convergence state and the bits it gets alone.
+``train+evaluate`` and ``compare`` have one (:mod:`toyforge.verify.sweep.batch_tasks`): it
+trains the autoencoders of its points with :func:`toyforge.verify.train.runs.train_runs`, one
+step of each in turn, each with its own convergence state and the bits it gets alone.
 
 The rule (:func:`batch_jobs`): the pending tasks are grouped by the values of the task's
 ``batch_keys`` (for ``train+evaluate``: ``n_features``, ``batch_size``, ``dtype``,
@@ -14,8 +14,9 @@ The rule (:func:`batch_jobs`): the pending tasks are grouped by the values of th
 group of ``G`` tasks is cut into ``ceil(G · S / P)`` consecutive jobs of near-equal size. So
 one group (one ``n``) gives one job per worker, there are at least ``min(S, P)`` jobs (every
 worker gets work), and no job holds more than ``ceil(P / S)`` tasks; a lone task stays a
-plain job. A spec turns batching off with ``batch_training = false``. See
-``docs/sweeps.md#batched-training``.
+plain job, as does a task whose ``TaskInfo.batch_when`` parameter is not true (``compare``
+batches only points with ``train = true``). A spec turns batching off with
+``batch_training = false``. See ``docs/sweeps.md#batched-training``.
 """
 
 from __future__ import annotations
@@ -55,21 +56,26 @@ def batch_jobs(
     batch_reference: str,
     keys: Sequence[str],
     slots: int,
+    when: str | None = None,
 ) -> list[dict[str, Any]]:
     """Group ``jobs`` (plain task jobs, see :func:`~toyforge.verify.sweep.worker.run_job`)
     into batched jobs for ``slots`` workers (the rule is in the module docstring).
 
     A batched job is ``{"task", "reference", "hash", "batch_reference", "memory_share",
     "jobs"}``; ``memory_share = 1 / slots`` is the part of the memory limit it may use (its
-    workers run at the same time). Jobs alone in their group stay as they are.
+    workers run at the same time). Jobs alone in their group, and jobs whose parameter
+    ``when`` (if given) is not true, stay as they are.
     """
     if not jobs:
         return []
     slots = max(int(slots), 1)
     groups: dict[str, list[Mapping[str, Any]]] = {}
-    for job in jobs:
-        groups.setdefault(group_key(job["params"], keys), []).append(job)
     work: list[dict[str, Any]] = []
+    for job in jobs:
+        if when is not None and job["params"].get(when) is not True:
+            work.append(dict(job))
+            continue
+        groups.setdefault(group_key(job["params"], keys), []).append(job)
     for members in groups.values():
         n_parts = min(math.ceil(len(members) * slots / len(jobs)), len(members))
         for part in split_evenly(members, n_parts):

@@ -79,7 +79,11 @@ class SweepPlan:
         if slots is None or not self.batched:
             return jobs
         return batch_jobs(
-            jobs, batch_reference=self.task.batch, keys=self.task.batch_keys, slots=slots
+            jobs,
+            batch_reference=self.task.batch,
+            keys=self.task.batch_keys,
+            slots=slots,
+            when=self.task.batch_when,
         )
 
 

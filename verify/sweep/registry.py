@@ -59,6 +59,8 @@ class TaskInfo:
         in one call (:mod:`~toyforge.verify.sweep.batching`); ``None``: one point per job.
     batch_keys : tuple of str
         Parameters whose values the points of one batched job share (``n_features``, ...).
+    batch_when : str, optional
+        A boolean parameter: only points where it is true are batched (``compare``: ``train``).
     """
 
     name: str
@@ -67,6 +69,7 @@ class TaskInfo:
     description: str = ""
     batch: str | None = None
     batch_keys: tuple[str, ...] = ()
+    batch_when: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -99,6 +102,7 @@ def register_task(
     replace: bool = False,
     batch: str | None = None,
     batch_keys: tuple[str, ...] = (),
+    batch_when: str | None = None,
 ) -> TaskInfo:
     """Register a task under ``name``: the way a program allows a custom task.
 
@@ -110,7 +114,7 @@ def register_task(
         ``"package.module:function"`` or a module-level function (its module must be importable
         by the workers; a function defined in ``__main__`` or a test file works in-process
         only).
-    cheap, description, batch, batch_keys
+    cheap, description, batch, batch_keys, batch_when
         See :class:`TaskInfo`.
     replace : bool
         Allow overwriting an existing registration.
@@ -126,6 +130,7 @@ def register_task(
         description=description,
         batch=batch,
         batch_keys=batch_keys,
+        batch_when=batch_when,
     )
     if name in _REGISTRY and not replace and _REGISTRY[name] != info:
         raise InvalidParameter("task name", name, "a name not registered yet (or replace=True)")
@@ -202,7 +207,9 @@ _BATCHED = {
     "train+evaluate": (
         "toyforge.verify.sweep.batch_tasks:train_evaluate_batch",
         ("n_features", "batch_size", "dtype", "backend"),
-    )
+        None,
+    ),
+    "compare": ("toyforge.verify.sweep.batch_tasks:compare_batch", ("n_features",), "train"),
 }
 for _name, _function, _cheap, _description in (
     ("predict", "predict_task", True, "large-N theory loss (toyforge.theory.predict)"),
@@ -215,7 +222,7 @@ for _name, _function, _cheap, _description in (
     ("train+evaluate", "train_evaluate_task", False, "train a ReLU autoencoder, evaluate it"),
     ("compare", "compare_task", False, "theory vs construction vs trained"),
 ):
-    _batch, _keys = _BATCHED.get(_name, (None, ()))
+    _batch, _keys, _when = _BATCHED.get(_name, (None, (), None))
     register_task(
         _name,
         f"toyforge.verify.sweep.tasks:{_function}",
@@ -223,4 +230,5 @@ for _name, _function, _cheap, _description in (
         description=_description,
         batch=_batch,
         batch_keys=_keys,
+        batch_when=_when,
     )

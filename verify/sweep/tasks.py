@@ -373,7 +373,20 @@ def compare_task(params: dict[str, Any], seed: int) -> dict[str, Any]:
     …) and ``construction_vs_finite_z``.
     """
     # deferred: a task loads only its own library part (see the module docstring)
-    from toyforge.verify.compare.persian_rug import RugCompareConfig, compare_persian_rug
+    from toyforge.verify.compare.persian_rug import compare_persian_rug
+
+    n_features, ratio, feature_prob, options = compare_arguments(params, seed)
+    result = compare_persian_rug(n_features, ratio, feature_prob, **options)
+    return compare_outputs(params, result)
+
+
+def compare_arguments(
+    params: Mapping[str, Any], seed: int
+) -> tuple[int, float, float, dict[str, Any]]:
+    """``(n_features, ratio, feature_prob, options)`` of :func:`compare_task` for
+    :func:`~toyforge.verify.compare.persian_rug.compare_persian_rug` (parameters checked)."""
+    # deferred: a task loads only its own library part (see the module docstring)
+    from toyforge.verify.compare.persian_rug import RugCompareConfig
 
     allowed = {f.name for f in dataclasses.fields(RugCompareConfig)}
     _check_known("compare", params, allowed)
@@ -385,9 +398,11 @@ def compare_task(params: dict[str, Any], seed: int) -> dict[str, Any]:
     }
     options["seed"] = construct_seed
     options.setdefault("mc_seed", mc_seed)
-    result = compare_persian_rug(
-        int(params["n_features"]), params["ratio"], params["feature_prob"], **options
-    )
+    return int(params["n_features"]), params["ratio"], params["feature_prob"], options
+
+
+def compare_outputs(params: Mapping[str, Any], result: Any) -> dict[str, Any]:
+    """The outputs of :func:`compare_task` from its comparison result."""
     outputs = _scalar_fields(result, skip=set(params) | {"config"})
     z_score = getattr(result, "construction_vs_finite_z", None)
     z_score = z_score() if callable(z_score) else z_score

@@ -23,7 +23,7 @@ from toyforge.verify.sweep.batching import batch_jobs, fitting_chunks, split_eve
 
 HERE = Path(__file__).resolve().parent
 SQUARE = "sweep_testtasks:noisy_square"
-TIMING_OUTPUTS = ("train_seconds", "steps_per_second")
+TIMING_OUTPUTS = ("train_seconds", "steps_per_second", "construction_samples_per_second")
 TRAIN_SPEC = {
     "name": "batched",
     "task": "train+evaluate",
@@ -304,3 +304,39 @@ def test_dask_stores_a_finished_point_while_its_batched_job_runs(tmp_path):
     summary = run(square_spec(wait_dir=str(out)), out, sweep.DaskExecutor(n_workers=1))
     assert summary.n_ran == 6 and summary.status.n_failed == 0
     assert all("batch" in record for record in records(out).values())
+
+
+# --------------------------------------------------------------------------- compare
+
+
+COMPARE_SPEC = {
+    "name": "compare-batched",
+    "task": "compare",
+    "grid": {"ratio": [0.25, 0.5], "feature_prob": [0.05, 0.2], "train": [True, False]},
+    "fixed": {
+        "n_features": 16,
+        "train_steps": 300,
+        "train_window": 100,
+        "n_samples": 2000,
+        "eval_samples": 2000,
+    },
+}
+
+
+def test_only_points_that_train_are_batched():
+    jobs = [{**job(f"h{i}", 16), "params": {"n": 16, "train": i % 2 == 0}} for i in range(6)]
+    work = batch_jobs(jobs, batch_reference="m:batch", keys=("n",), slots=1, when="train")
+    batched = [item for item in work if "jobs" in item]
+    assert len(batched) == 1 and [m["hash"] for m in batched[0]["jobs"]] == ["h0", "h2", "h4"]
+    assert sorted(item["hash"] for item in work if "jobs" not in item) == ["h1", "h3", "h5"]
+
+
+def test_batched_compare_sweep_stores_the_rows_of_the_unbatched_sweep(tmp_path):
+    alone = run(COMPARE_SPEC, tmp_path / "alone", batch_training=False)
+    batched = run(COMPARE_SPEC, tmp_path / "batched")
+    assert alone.n_ran == batched.n_ran == 8 and batched.status.n_failed == 0
+    got = records(tmp_path / "batched").values()
+    assert sorted(r["params"]["train"] for r in got if "batch" in r) == [True] * 4
+    assert stored_outputs(tmp_path / "batched") == stored_outputs(tmp_path / "alone")
+    trained = [r["outputs"]["trained_loss"] for r in got if r["params"]["train"]]
+    assert len(set(trained)) == 4 and all(value > 0 for value in trained)
