@@ -249,14 +249,13 @@ def _summary(run: Any, result: Any, args: argparse.Namespace) -> dict[str, Any]:
         result.model, run.data(), run.train, eval_seed(run.train.seed), args.eval_samples
     )
     ratio_eff = run.n_hidden / run.n_features
-    laws = {}
+    laws, ties = {}, (("pairs", args.pairs), ("exclusive", args.exclusive))
     if run.features is not None:
         laws = {
             "feature_probs": _probs_text(run, args),
             "importance": args.importance or "constant:1",
             "magnitudes": args.magnitudes,
-            "pairs": args.pairs,
-            "exclusive": args.exclusive,
+            **{name: text for name, text in ties if text},
         }
     return {
         "n_features": run.n_features,
@@ -348,6 +347,15 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _theory_cell(summary: dict[str, Any]) -> Any:
+    """The theory's loss, with the class theory's binning bracket, or why there is none."""
+    if summary["theory_loss"] is None:
+        return summary["theory"]
+    if summary["theory_error"]:
+        return f"{summary['theory_loss']:.4g} ± {summary['theory_error']:.2g}"
+    return summary["theory_loss"]
+
+
 def _print(summaries: list[dict[str, Any]], as_json: bool) -> None:
     if as_json:
         print_json(summaries[0] if len(summaries) == 1 else summaries)
@@ -358,7 +366,7 @@ def _print(summaries: list[dict[str, Any]], as_json: bool) -> None:
             (s["ratio"], s.get("feature_prob") or s["feature_probs"], s["seed"], s["steps"],
              "yes" if s["converged"] else "NO (budget)",
              f"{s['held_out_loss']:.5g} ± {s['held_out_stderr']:.2g}",
-             s["theory"] if s["theory_loss"] is None else s["theory_loss"], s["out"])
+             _theory_cell(s), s["out"])
             for s in summaries
         ]  # fmt: skip
         print_table(
