@@ -13,10 +13,13 @@ is achievable: a ratio ``r`` between hull vertices ``A`` and ``B`` gives a fract
 * the Persian-rug curve ``(r', L_sym(r', p))`` and the pair-rug curve ``(r', L_pair(r', p))``
   (:mod:`toyforge.theory.structured_rug`) on fixed geometric grids of ``r'``.
 
-Time sharing (dropped + rug) is the special case with vertices ``dropped`` and a rug point.
-The reported envelope is the minimum of the hull value and the exactly evaluated single
-solutions at ``r`` itself (symmetric, time sharing, pair rug), so it is never above the
-existing ``loss`` and every value is the loss of an explicit mixture.
+:func:`solution_points` is the one list of these points and :func:`solution_hulls` their hull
+per ``p``, with tangent points to the rug curves refined off the grids; the feature-class
+allocation (:mod:`toyforge.theory.feature_classes`) uses the same hulls. Time sharing
+(dropped + rug) is the special case with vertices ``dropped`` and a rug point. The envelope
+that :func:`toyforge.theory.predict.predict` reports is the minimum of the hull value and the
+exactly evaluated single solutions at ``r`` itself (symmetric, time sharing, pair rug), so it
+is never above the existing ``loss`` and every value is the loss of an explicit mixture.
 """
 
 from __future__ import annotations
@@ -37,11 +40,23 @@ from toyforge.theory.large_n_loss import symmetric_optimum
 from toyforge.theory.solution_hull import lower_hull
 from toyforge.theory.structured_rug import pair_rug_optimum
 
-__all__ = ["Envelope", "RUG_CURVES", "envelope"]
+__all__ = [
+    "CURVE_GRIDS",
+    "Envelope",
+    "RUG_CURVES",
+    "SolutionHull",
+    "SolutionPoints",
+    "envelope",
+    "solution_hulls",
+    "solution_points",
+]
 
 RUG_CURVES = ("persian-rug", "pair-rug")
-_PERSIAN_GRID = np.geomspace(1e-3, 1.0, 40)[:-1]
-_PAIR_GRID = np.geomspace(1e-3, 0.5, 32)[:-1]
+CURVE_GRIDS = {
+    "persian-rug": np.geomspace(1e-3, 1.0, 40)[:-1],
+    "pair-rug": np.geomspace(1e-3, 0.5, 32)[:-1],
+}
+"""Neurons per feature at which each rug curve is sampled (the pair rug needs <= 1/2)."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -58,8 +73,35 @@ class Envelope:
     bias: np.ndarray
 
 
-def _candidates(p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list]:
-    """Family points per p column: x (n_c,), y, scale, bias (n_p, n_c) and names."""
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SolutionPoints:
+    """Every solution point at each ``p``: ``dims`` (n_c,) neurons per feature, ``loss``,
+    ``scale``, ``bias`` (n_p, n_c) and the family ``names`` (n_c)."""
+
+    dims: np.ndarray
+    loss: np.ndarray
+    scale: np.ndarray
+    bias: np.ndarray
+    names: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SolutionHull:
+    """The lower convex hull at one ``p``: vertices by increasing ``dims`` (neurons per
+    feature, 0 to 1), their ``loss``, ``scale``, ``bias`` and family ``names``."""
+
+    dims: np.ndarray
+    loss: np.ndarray
+    scale: np.ndarray
+    bias: np.ndarray
+    names: tuple[str, ...]
+
+
+def solution_points(feature_probs: np.ndarray) -> SolutionPoints:
+    """Every solution the envelope knows, as points per feature probability (module
+    docstring): dropped, dedicated, the polytopes, the asymmetric digon, and the rug curves
+    on :data:`CURVE_GRIDS`."""
+    p = np.atleast_1d(np.asarray(feature_probs, float))
     names, xs, ys, scales, biases = [], [], [], [], []
     n_p = p.size
     names += ["dropped", "dedicated"]
@@ -82,25 +124,27 @@ def _candidates(p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
     ys.append(asym.loss)
     scales.append(asym.scale_a)
     biases.append(asym.bias_a)
-    sym = symmetric_optimum(_PERSIAN_GRID[:, None], p[None, :])
-    pair = pair_rug_optimum(_PAIR_GRID[:, None], p[None, :])
-    for grid, opt, name in ((_PERSIAN_GRID, sym, "persian-rug"), (_PAIR_GRID, pair, "pair-rug")):
+    for name in RUG_CURVES:
+        grid = CURVE_GRIDS[name]
+        opt = _curve_optimum(name, grid[:, None], p[None, :])
         for i, x in enumerate(grid):
             names.append(name)
             xs.append(float(x))
             ys.append(opt.loss[i])
             scales.append(opt.scale[i])
             biases.append(opt.bias[i])
-    stack = [np.stack(v, axis=1) for v in (ys, scales, biases)]
-    return np.array(xs), stack[0], stack[1], stack[2], names
+    loss, scale, bias = (np.stack(v, axis=1) for v in (ys, scales, biases))
+    return SolutionPoints(dims=np.array(xs), loss=loss, scale=scale, bias=bias, names=tuple(names))
 
 
-_CURVE_GRIDS = {"persian-rug": _PERSIAN_GRID, "pair-rug": _PAIR_GRID}
+def _curve_optimum(name: str, r: np.ndarray, p: np.ndarray):
+    """The optimum of a rug curve at (r, p), exactly (loss, scale, bias arrays)."""
+    return symmetric_optimum(r, p) if name == "persian-rug" else pair_rug_optimum(r, p)
 
 
 def _curve(name: str, r: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, ...]:
     """(loss, scale, bias) of a rug curve at (r, p), exactly."""
-    opt = symmetric_optimum(r, p) if name == "persian-rug" else pair_rug_optimum(r, p)
+    opt = _curve_optimum(name, r, p)
     return opt.loss, opt.scale, np.asarray(opt.bias)
 
 
@@ -117,7 +161,7 @@ def _tangent_points(tasks: list[tuple], p: np.ndarray) -> list[tuple[float, ...]
         index = [t for t, task in enumerate(tasks) if task[1] == curve]
         if not index:
             continue
-        grid = _CURVE_GRIDS[curve]
+        grid = CURVE_GRIDS[curve]
         top = 0.5 if curve == "pair-rug" else 1.0
         k = np.array([tasks[t][2] for t in index])
         low = grid[np.maximum(k - 1, 0)]
@@ -141,21 +185,29 @@ def _tangent_points(tasks: list[tuple], p: np.ndarray) -> list[tuple[float, ...]
     return out
 
 
-def _column_vertices(xs, ys, scales, biases, names, j):
-    """Hull vertices of column j as ``[name, x, loss, scale, bias, index]`` lists."""
-    hull = lower_hull(xs, ys[j])
-    vertices = [[names[i], xs[i], ys[j, i], scales[j, i], biases[j, i], i] for i in hull]
-    return vertices
+def _column_vertices(points: SolutionPoints, j: int) -> list[list]:
+    """Hull vertices of column j as ``[name, x, loss, scale, bias]`` lists."""
+    hull = lower_hull(points.dims, points.loss[j])
+    return [
+        [
+            points.names[i],
+            points.dims[i],
+            points.loss[j, i],
+            points.scale[j, i],
+            points.bias[j, i],
+        ]
+        for i in hull
+    ]
 
 
-def _refined_hulls(xs, ys, scales, biases, names, p) -> list[list[list]]:
-    """Per p column, the hull vertices with every fixed-point-to-rug-curve edge ending at its
-    refined tangent point (a curve vertex between two fixed points may split in two)."""
+def _refined_hulls(points: SolutionPoints, p: np.ndarray) -> list[list[list]]:
+    """Per p column, the hull vertices plus, for every fixed-point-to-rug-curve edge, its
+    refined tangent point (the hull of these is taken by :func:`_as_hull`)."""
     grid_index = {}
-    for curve, grid in _CURVE_GRIDS.items():
+    for curve, grid in CURVE_GRIDS.items():
         for k, x in enumerate(grid):
             grid_index[(curve, float(x))] = k
-    hulls = [_column_vertices(xs, ys, scales, biases, names, j) for j in range(p.size)]
+    hulls = [_column_vertices(points, j) for j in range(p.size)]
     tasks, where = [], []
     for j, vertices in enumerate(hulls):
         for v, (name, x, *_rest) in enumerate(vertices):
@@ -171,25 +223,39 @@ def _refined_hulls(xs, ys, scales, biases, names, p) -> list[list[list]]:
     replacements: dict[tuple[int, int], dict[int, list]] = {}
     for (j, v, side), point in zip(where, refined, strict=True):
         name = hulls[j][v][0]
-        replacements.setdefault((j, v), {})[side] = [name, *point, -1]
+        replacements.setdefault((j, v), {})[side] = [name, *point]
     for (j, v), sides in sorted(replacements.items(), reverse=True):
-        new = [sides.get(-1, hulls[j][v]), sides.get(1, hulls[j][v])]
-        if sides.get(-1) is not None and sides.get(1) is not None and new[0][1] > new[1][1]:
-            new = new[:1]
-        if len(new) == 2 and new[0][1] == new[1][1]:
-            new = new[:1]
-        hulls[j][v : v + 1] = new
+        new = [sides[side] for side in (-1, 1) if side in sides]
+        hulls[j][v : v + 1] = sorted([*new, hulls[j][v]], key=lambda vertex: vertex[1])
     return hulls
 
 
+def _as_hull(vertices: list[list]) -> SolutionHull:
+    """The lower convex hull of the grid vertices and refined tangent points, frozen."""
+    names = [v[0] for v in vertices]
+    dims, loss, scale, bias = (np.array([v[i] for v in vertices], float) for i in (1, 2, 3, 4))
+    keep = lower_hull(dims, loss)
+    arrays = {"dims": dims[keep], "loss": loss[keep], "scale": scale[keep], "bias": bias[keep]}
+    for array in arrays.values():
+        array.flags.writeable = False
+    return SolutionHull(names=tuple(names[i] for i in keep), **arrays)
+
+
 @functools.lru_cache(maxsize=64)
-def _hulls_for(p_key: tuple[float, ...]) -> tuple[tuple[tuple, ...], ...]:
-    """Refined hull vertices per p column; they depend on p only, so repeated calls with the
-    same feature probabilities (a sweep over ratios) reuse them."""
+def _hulls_for(p_key: tuple[float, ...]) -> tuple[SolutionHull, ...]:
     p = np.array(p_key)
-    xs, ys, scales, biases, names = _candidates(p)
-    hulls = _refined_hulls(xs, ys, scales, biases, names, p)
-    return tuple(tuple(tuple(v) for v in vertices) for vertices in hulls)
+    return tuple(_as_hull(v) for v in _refined_hulls(solution_points(p), p))
+
+
+def solution_hulls(feature_probs: np.ndarray) -> list[SolutionHull]:
+    """The lower convex hull of :func:`solution_points` at each feature probability.
+
+    Every edge from a fixed point (dropped, dedicated, a polytope) to a rug curve ends at its
+    tangent point refined off the grid (:func:`_tangent_points`). The hulls depend on ``p``
+    only, so repeated calls with the same probabilities (a sweep over ratios) reuse them.
+    """
+    p = np.atleast_1d(np.asarray(feature_probs, float))
+    return list(_hulls_for(tuple(float(v) for v in p)))
 
 
 def envelope(ratios: np.ndarray, feature_probs: np.ndarray) -> Envelope:
@@ -210,7 +276,7 @@ def envelope(ratios: np.ndarray, feature_probs: np.ndarray) -> Envelope:
     """
     r = np.asarray(ratios, float)
     p = np.asarray(feature_probs, float)
-    hulls = _hulls_for(tuple(float(v) for v in p))
+    hulls = solution_hulls(p)
     shape = (r.size, p.size)
     out = {
         "loss": np.empty(shape),
@@ -220,9 +286,9 @@ def envelope(ratios: np.ndarray, feature_probs: np.ndarray) -> Envelope:
         "scale": np.zeros(shape + (2,)),
         "bias": np.zeros(shape + (2,)),
     }
-    for j, vertices in enumerate(hulls):
-        hname = np.array([v[0] for v in vertices], dtype=object)
-        hx, hy, hs, hb = (np.array([v[i] for v in vertices]) for i in (1, 2, 3, 4))
+    for j, hull in enumerate(hulls):
+        hname = np.array(hull.names, dtype=object)
+        hx, hy, hs, hb = hull.dims, hull.loss, hull.scale, hull.bias
         right = np.clip(np.searchsorted(hx, r, side="left"), 1, hx.size - 1)
         a, b = right - 1, right
         share_a = (hx[b] - r) / (hx[b] - hx[a])

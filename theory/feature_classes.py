@@ -9,13 +9,18 @@ neurons: a block-diagonal construction), so with ``rho_k`` neurons per feature f
     L(r) = min  sum_k w_k I_k H_k(rho_k)   subject to  sum_k w_k rho_k <= r,  0 <= rho_k <= 1,
 
 where ``H_k`` is the lower convex hull, at ``p_k``, of the solution points (neurons per
-feature, loss per feature): dropped ``(0, p/3 - p^2/4)``, dedicated ``(1, 0)``, every polytope
-block of :mod:`toyforge.theory.families`, and the Persian-rug and pair-rug curves
-(:func:`toyforge.theory.large_n_loss.symmetric_optimum`,
-:func:`toyforge.theory.structured_rug.pair_rug_optimum`) sampled on fixed grids. Each ``H_k``
-is convex and piecewise linear, so the problem is a separable convex allocation solved exactly
-by water filling: hull segments of all classes are taken in order of their loss reduction per
-neuron ``I_k (L_a - L_b) / (x_b - x_a)`` until the budget ``r`` is spent.
+feature, loss per feature) of the identical-feature envelope — the one list,
+:func:`toyforge.theory.envelope.solution_points`: dropped ``(0, p/3 - p^2/4)``, dedicated
+``(1, 0)``, every polytope block of :mod:`toyforge.theory.families`, the asymmetric digon, and
+the Persian-rug and pair-rug curves sampled on fixed grids with tangent points refined off
+them (:func:`toyforge.theory.envelope.solution_hulls`). Each ``H_k`` is convex and piecewise
+linear, so the problem is a separable convex allocation solved exactly by water filling: hull
+segments of all classes are taken in order of their loss reduction per neuron
+``I_k (L_a - L_b) / (x_b - x_a)`` until the budget ``r`` is spent. Each class's solution is
+then evaluated exactly at its ``rho_k`` where that is lower than the hull's chord (the exact
+pair rug, the Persian rug or time sharing at ``rho_k``;
+:func:`toyforge.theory.predict.exact_at_ratio`), so one class reproduces the envelope that
+:func:`toyforge.theory.predict.predict` reports.
 
 Sampling the rug curves on a grid makes ``H_k`` an upper bound of the hull of the continuous
 curves (every value is the loss of an explicit mixture); the test suite bounds the effect of
@@ -34,10 +39,8 @@ import numpy as np
 
 from toyforge.core.errors import InvalidParameter
 from toyforge.core.validate import check_int, check_interval
-from toyforge.theory.families import EQUIVALENT, FAMILIES, dropped_loss, family_optimum
-from toyforge.theory.large_n_loss import symmetric_optimum
-from toyforge.theory.solution_hull import lower_hull
-from toyforge.theory.structured_rug import pair_rug_optimum
+from toyforge.theory.envelope import SolutionHull, solution_hulls
+from toyforge.theory.predict import MIN_RATIO, exact_at_ratio
 
 __all__ = [
     "BinnedAllocation",
@@ -50,10 +53,6 @@ __all__ = [
     "class_hulls",
 ]
 
-RUG_GRID = np.geomspace(1e-3, 1.0, 96)[:-1]
-"""Neurons per feature at which the Persian-rug curve is sampled."""
-PAIR_GRID = np.geomspace(1e-3, 0.5, 64)[:-1]
-"""Neurons per feature at which the pair-rug curve is sampled (the pair rug needs <= 1/2)."""
 MONOTONE_PROB_LIMIT = 2.0 / 3.0
 """Below this ``p`` the dropped loss ``p/3 - p^2/4`` increases with ``p``."""
 
@@ -98,64 +97,24 @@ class ClassResult:
 class ClassAllocation:
     """The optimal allocation at ``ratio`` hidden neurons per feature.
 
-    ``loss`` is the mean over features of importance times MSE; ``marginal_value`` is
-    ``-dL/dr`` from the right at ``ratio`` (the loss bought back by the next neuron per
-    feature).
+    ``hull_loss`` is the water-filling optimum over the classes' hulls (mean over features of
+    importance times MSE); ``loss`` is that allocation with each class's solution evaluated
+    exactly at its neurons per feature where that is lower (never above ``hull_loss``);
+    ``marginal_value`` is ``-d(hull_loss)/dr`` from the right at ``ratio`` (the loss bought
+    back by the next neuron per feature).
     """
 
     ratio: float
     loss: float
+    hull_loss: float
     marginal_value: float
     classes: tuple[ClassResult, ...]
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class _Hull:
-    dims: np.ndarray
-    loss: np.ndarray
-    scale: np.ndarray
-    bias: np.ndarray
-    names: tuple[str, ...]
-
-
-def class_hulls(feature_probs: np.ndarray) -> list[_Hull]:
-    """The solution hull (neurons per feature -> loss per feature) at each probability."""
-    p = np.atleast_1d(np.asarray(feature_probs, float))
-    names, xs = ["dropped", "dedicated"], [0.0, 1.0]
-    ys = [dropped_loss(p), np.zeros_like(p)]
-    scales, biases = [np.zeros_like(p), np.ones_like(p)], [p / 2.0, np.zeros_like(p)]
-    for name in FAMILIES:
-        if name in EQUIVALENT:
-            continue
-        opt = family_optimum(name, p)
-        names.append(name)
-        xs.append(opt.dims_per_feature)
-        ys.append(opt.loss)
-        scales.append(opt.scale)
-        biases.append(opt.bias)
-    rug = symmetric_optimum(RUG_GRID[:, None], p[None, :])
-    pair = pair_rug_optimum(PAIR_GRID[:, None], p[None, :])
-    for grid, opt, name in ((RUG_GRID, rug, "persian-rug"), (PAIR_GRID, pair, "pair-rug")):
-        names += [name] * grid.size
-        xs += grid.tolist()
-        ys += list(opt.loss)
-        scales += list(opt.scale)
-        biases += list(opt.bias)
-    x = np.array(xs)
-    y, s, b = (np.stack(v, axis=1) for v in (ys, scales, biases))
-    hulls = []
-    for j in range(p.size):
-        idx = lower_hull(x, y[j])
-        hulls.append(
-            _Hull(
-                dims=x[idx],
-                loss=y[j, idx],
-                scale=s[j, idx],
-                bias=b[j, idx],
-                names=tuple(names[i] for i in idx),
-            )
-        )
-    return hulls
+def class_hulls(feature_probs: np.ndarray) -> list[SolutionHull]:
+    """The solution hull (neurons per feature -> loss per feature) at each probability: the
+    identical-feature envelope's (:func:`toyforge.theory.envelope.solution_hulls`)."""
+    return solution_hulls(feature_probs)
 
 
 def _check_classes(classes: tuple[FeatureClass, ...]) -> np.ndarray:
@@ -189,7 +148,11 @@ def _water_fill(hulls, weights, importance, ratio) -> tuple[np.ndarray, float]:
     return dims, 0.0
 
 
-def _parts(hull: _Hull, dims: float) -> tuple[float, tuple[ClassPart, ...]]:
+_SLOT_KEYS = ("family", "feature_share", "dims", "scale", "bias")
+
+
+def _hull_slots(hull: SolutionHull, dims: float) -> tuple[float, dict[str, np.ndarray]]:
+    """The hull's value at ``dims`` and its two vertices with their feature shares."""
     dims = min(max(dims, 0.0), float(hull.dims[-1]))
     right = int(np.clip(np.searchsorted(hull.dims, dims, side="left"), 1, hull.dims.size - 1))
     a, b = right - 1, right
@@ -198,18 +161,43 @@ def _parts(hull: _Hull, dims: float) -> tuple[float, tuple[ClassPart, ...]]:
     if share_a < 1e-12 or share_a > 1 - 1e-12:
         share_a = float(round(share_a))
     loss = share_a * hull.loss[a] + (1 - share_a) * hull.loss[b]
-    parts = tuple(
+    slots = {
+        "family": np.array([hull.names[a], hull.names[b]], dtype=object),
+        "feature_share": np.array([share_a, 1 - share_a]),
+        "dims": hull.dims[[a, b]].astype(float),
+        "scale": hull.scale[[a, b]].astype(float),
+        "bias": hull.bias[[a, b]].astype(float),
+    }
+    return float(loss), slots
+
+
+def _parts(slots: dict[str, np.ndarray], k: int) -> tuple[ClassPart, ...]:
+    return tuple(
         ClassPart(
-            family=hull.names[i],
-            feature_share=share,
-            dims=float(hull.dims[i]),
-            scale=float(hull.scale[i]),
-            bias=float(hull.bias[i]),
+            family=str(slots["family"][k, i]),
+            feature_share=float(slots["feature_share"][k, i]),
+            dims=float(slots["dims"][k, i]),
+            scale=float(slots["scale"][k, i]),
+            bias=float(slots["bias"][k, i]),
         )
-        for i, share in ((a, share_a), (b, 1 - share_a))
-        if share > 1e-12
+        for i in range(2)
+        if slots["family"][k, i] and slots["feature_share"][k, i] > 1e-12
     )
-    return float(loss), parts
+
+
+def _exact_at_dims(probs: np.ndarray, dims: np.ndarray, hulls) -> tuple[np.ndarray, dict]:
+    """Per class: the hull value at its neurons per feature, improved where possible by the
+    solutions evaluated exactly there (:func:`toyforge.theory.predict.exact_at_ratio`)."""
+    values = [_hull_slots(hull, d) for hull, d in zip(hulls, dims, strict=True)]
+    loss = np.array([v[0] for v in values])
+    slots = {key: np.stack([v[1][key] for v in values]) for key in _SLOT_KEYS}
+    inside = (dims >= MIN_RATIO) & (dims < 1.0)
+    if np.any(inside):
+        sub = {key: value[inside] for key, value in slots.items()}
+        loss[inside] = exact_at_ratio(dims[inside], probs[inside], loss[inside], sub)
+        for key, value in sub.items():
+            slots[key][inside] = value
+    return loss, slots
 
 
 def allocate_classes(
@@ -233,21 +221,38 @@ def allocate_classes(
     classes = tuple(classes)
     weights = _check_classes(classes)
     ratio = check_interval("ratio", ratio, 0.0, np.inf, low_open=True)
-    importance = np.array([c.importance for c in classes])
     if hulls is None:
         hulls = class_hulls(np.array([c.feature_prob for c in classes]))
-    dims, marginal = _water_fill(hulls, weights, importance, ratio)
-    results, total = [], 0.0
-    for k, feature_class in enumerate(classes):
-        loss, parts = _parts(hulls[k], dims[k])
-        total += weights[k] * importance[k] * loss
-        results.append(
-            ClassResult(
-                feature_class=feature_class, dims_per_feature=float(dims[k]), loss=loss, parts=parts
-            )
+    # identical classes (same p and importance) are one class: they get the same neurons
+    keys = [(c.feature_prob, c.importance) for c in classes]
+    first = {key: k for k, key in reversed(list(enumerate(keys)))}
+    groups = sorted(set(first.values()))
+    group_of = np.array([groups.index(first[key]) for key in keys])
+    group_weight = np.bincount(group_of, weights=weights, minlength=len(groups))
+    group_hulls = [hulls[k] for k in groups]
+    importance = np.array([classes[k].importance for k in groups])
+    dims, marginal = _water_fill(group_hulls, group_weight, importance, ratio)
+    hull_loss = sum(
+        group_weight[g] * importance[g] * _hull_slots(hull, dims[g])[0]
+        for g, hull in enumerate(group_hulls)
+    )
+    probs = np.array([classes[k].feature_prob for k in groups])
+    loss, slots = _exact_at_dims(probs, dims, group_hulls)
+    results = tuple(
+        ClassResult(
+            feature_class=feature_class,
+            dims_per_feature=float(dims[g]),
+            loss=float(loss[g]),
+            parts=_parts(slots, g),
         )
+        for feature_class, g in zip(classes, group_of, strict=True)
+    )
     return ClassAllocation(
-        ratio=ratio, loss=float(total), marginal_value=float(marginal), classes=tuple(results)
+        ratio=ratio,
+        loss=float(np.sum(group_weight * importance * loss)),
+        hull_loss=float(hull_loss),
+        marginal_value=float(marginal),
+        classes=results,
     )
 
 

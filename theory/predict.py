@@ -47,6 +47,7 @@ __all__ = [
     "Prediction",
     "PredictionGrid",
     "StructureComponent",
+    "exact_at_ratio",
     "predict",
     "predict_grid",
 ]
@@ -368,6 +369,34 @@ def _existing_solution(ratio, p, loss, slots, fields) -> np.ndarray:
     return np.where(better, fields["loss"], loss)
 
 
+def exact_at_ratio(
+    ratio: np.ndarray, feature_prob: np.ndarray, hull_loss: np.ndarray, slots: dict[str, Any]
+) -> np.ndarray:
+    """The hull value improved by the solutions evaluated exactly at the ratio itself.
+
+    Where lower than ``hull_loss``: the exact pair rug at ``r`` (when both hull vertices are
+    pair-rug grid points), then the symmetric or time-sharing loss at ``r``. What
+    :func:`predict` reports as ``envelope_loss``; the feature-class allocation applies it at
+    each class's neurons per feature.
+
+    Parameters
+    ----------
+    ratio, feature_prob, hull_loss : ndarray
+        One shape, ``MIN_RATIO <= ratio <= 1``.
+    slots : dict
+        The two hull components per point: ``family`` (object array), ``feature_share``,
+        ``dims``, ``scale``, ``bias``, each of that shape plus a last axis of length 2;
+        updated in place to the solution whose loss is returned.
+
+    Returns
+    -------
+    ndarray
+        The loss, never above ``hull_loss``.
+    """
+    loss = _exact_pair_rug(ratio, feature_prob, hull_loss, slots)
+    return _existing_solution(ratio, feature_prob, loss, slots, _rug_fields(ratio, feature_prob))
+
+
 def _with_envelope(r_axis: np.ndarray, p_axis: np.ndarray, fields: dict[str, Any]) -> None:
     """Add ``envelope_loss`` and the ``structure_*`` slots to ``fields`` (grid arrays).
 
@@ -394,6 +423,31 @@ def _check_ratio(name: str, values: np.ndarray) -> None:
         raise InvalidParameter(name, float(values[np.argmax(small)]), _RATIO_RANGE)
 
 
+def _rug_fields(
+    ratio: np.ndarray, p: np.ndarray, sharing: TimeSharing | None = None, optimum: Any = None
+) -> dict[str, Any]:
+    """The Persian rug at ``r`` or time sharing, whichever is lower (beyond the tolerance):
+    ``loss``, ``time_sharing_fraction``, ``scale``, ``bias`` (of the symmetric optimum), and
+    ``optimum``, ``symmetric_loss``, ``shared``, ``gains`` for :func:`_assemble`."""
+    if optimum is None:
+        optimum = symmetric_optimum(ratio, p)
+    if sharing is None:
+        sharing = time_sharing(ratio, p, optimum.loss)
+    sym = optimum.loss
+    shared = np.minimum(sharing.loss, sym)
+    gains = (shared < sym * (1.0 - TIME_SHARING_TOLERANCE)) & (sharing.served_fraction < 1.0)
+    return {
+        "loss": np.where(gains, shared, sym),
+        "time_sharing_fraction": np.where(gains, sharing.served_fraction, 1.0),
+        "scale": optimum.scale,
+        "bias": optimum.bias,
+        "optimum": optimum,
+        "symmetric_loss": sym,
+        "shared": shared,
+        "gains": gains,
+    }
+
+
 def _assemble(
     ratio: np.ndarray,
     p: np.ndarray,
@@ -406,13 +460,8 @@ def _assemble(
     ``optimum`` is :func:`symmetric_optimum` at these points if already computed. Without
     ``bounds`` the MMSE and JumpReLU fields are NaN (they are the most expensive part).
     """
-    if optimum is None:
-        optimum = symmetric_optimum(ratio, p)
-    if sharing is None:
-        sharing = time_sharing(ratio, p, optimum.loss)
-    sym = optimum.loss
-    shared = np.minimum(sharing.loss, sym)
-    gains = (shared < sym * (1.0 - TIME_SHARING_TOLERANCE)) & (sharing.served_fraction < 1.0)
+    rug = _rug_fields(ratio, p, sharing, optimum)
+    optimum, sym, shared, gains = rug["optimum"], rug["symmetric_loss"], rug["shared"], rug["gains"]
     safe_sigma = np.where(optimum.sigma > 0, optimum.sigma, 1.0)
     clip_probability = np.where(optimum.sigma > 0, ndtr(-optimum.c / safe_sigma), 0.0)
     linear_branch = (optimum.sigma > 0) & (clip_probability < LINEAR_BRANCH_CLIP_PROBABILITY)
@@ -424,7 +473,7 @@ def _assemble(
     else:
         jump = mmse = np.full(np.broadcast(ratio, p).shape, np.nan)
     return {
-        "loss": np.where(gains, shared, sym),
+        "loss": rug["loss"],
         "regime": regime,
         "scale": optimum.scale,
         "c": optimum.c,
@@ -432,7 +481,7 @@ def _assemble(
         "sigma": optimum.sigma,
         "symmetric_loss": sym,
         "time_sharing_loss": shared,
-        "time_sharing_fraction": np.where(gains, sharing.served_fraction, 1.0),
+        "time_sharing_fraction": rug["time_sharing_fraction"],
         "linear_loss": linear,
         "zero_loss": zero_loss(p) + 0 * ratio,
         "constant_loss": constant_loss(p) + 0 * ratio,

@@ -10,8 +10,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from toyforge.core.errors import InvalidParameter
-from toyforge.theory import feature_classes as fc
-from toyforge.theory.families import EQUIVALENT, FAMILIES, dropped_loss, family_optimum
+from toyforge.theory import predict
+from toyforge.theory.envelope import CURVE_GRIDS, _hulls_for
+from toyforge.theory.families import (
+    EQUIVALENT,
+    FAMILIES,
+    asymmetric_digon_optimum,
+    dropped_loss,
+    family_optimum,
+)
 from toyforge.theory.feature_classes import (
     FeatureClass,
     allocate_classes,
@@ -31,22 +38,40 @@ def hulls():
 
 
 def _candidate_points(p: float) -> tuple[np.ndarray, np.ndarray]:
-    """Every solution point at p, gathered independently of the hull code."""
+    """Every solution point at p on the grids, gathered independently of the hull code."""
     xs, ys = [0.0, 1.0], [float(dropped_loss(p)), 0.0]
     for name in FAMILIES:
         if name not in EQUIVALENT:
             opt = family_optimum(name, p)
             xs.append(opt.dims_per_feature)
             ys.append(float(opt.loss[0]))
-    xs += fc.RUG_GRID.tolist() + fc.PAIR_GRID.tolist()
-    ys += symmetric_optimum(fc.RUG_GRID, p).loss.tolist()
-    ys += pair_rug_optimum(fc.PAIR_GRID, p).loss.tolist()
+    xs.append(0.5)
+    ys.append(float(asymmetric_digon_optimum(p).loss[0]))
+    rug, pair = CURVE_GRIDS["persian-rug"], CURVE_GRIDS["pair-rug"]
+    xs += rug.tolist() + pair.tolist()
+    ys += symmetric_optimum(rug, p).loss.tolist()
+    ys += pair_rug_optimum(pair, p).loss.tolist()
+    return np.array(xs), np.array(ys)
+
+
+def _rug_vertices(hull, p: float) -> tuple[np.ndarray, np.ndarray]:
+    """The hull's rug vertices (tangent points off the grid included), each checked to be the
+    rug's exact optimum at its own neurons per feature."""
+    xs, ys = [], []
+    for name, x, y in zip(hull.names, hull.dims, hull.loss, strict=True):
+        if name in ("persian-rug", "pair-rug"):
+            curve = symmetric_optimum if name == "persian-rug" else pair_rug_optimum
+            assert y == pytest.approx(float(curve(x, p).loss), rel=1e-12)
+            xs.append(x)
+            ys.append(y)
     return np.array(xs), np.array(ys)
 
 
 @pytest.mark.parametrize("p", PROBS.tolist())
 def test_one_class_is_the_best_two_point_mixture(p, hulls):
-    x, y = _candidate_points(p)
+    grid_x, grid_y = _candidate_points(p)
+    rug_x, rug_y = _rug_vertices(hulls[p], p)
+    x, y = np.concatenate([grid_x, rug_x]), np.concatenate([grid_y, rug_y])
     for ratio in (0.03, 0.1, 0.25, 0.45, 0.7):
         brute = np.inf
         for a, b in itertools.product(range(x.size), repeat=2):
@@ -56,9 +81,25 @@ def test_one_class_is_the_best_two_point_mixture(p, hulls):
         got = allocate_classes(
             [FeatureClass(fraction=1.0, feature_prob=p)], ratio, hulls=[hulls[p]]
         )
-        assert got.loss == pytest.approx(brute, rel=1e-12, abs=1e-18)
+        assert got.hull_loss == pytest.approx(brute, rel=1e-12, abs=1e-18)
+        assert got.loss <= got.hull_loss
         assert got.loss <= float(symmetric_optimum(ratio, p).loss) * (1 + 1e-12)
         assert got.classes[0].dims_per_feature == pytest.approx(ratio, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("ratio", "p"),
+    [(0.25, 0.05), (0.64, 0.16), (0.1, 0.01), (0.48, 0.16), (0.02, 0.3), (0.9, 0.6), (0.3, 0.2)],
+)
+def test_one_class_is_the_identical_feature_envelope(ratio, p):
+    """The class theory with one class is the envelope that ``predict`` reports."""
+    got = allocate_classes([FeatureClass(fraction=1.0, feature_prob=p)], ratio)
+    prediction = predict(ratio, p)
+    assert got.loss == pytest.approx(prediction.envelope_loss, rel=1e-9, abs=0)
+    parts = [(c.family, c.feature_share) for c in got.classes[0].parts]
+    structure = [(c.family, c.feature_share) for c in prediction.structure]
+    assert [name for name, _ in parts] == [name for name, _ in structure]
+    np.testing.assert_allclose([s for _, s in parts], [s for _, s in structure], rtol=1e-9)
 
 
 def test_two_classes_against_a_brute_force_split(hulls):
@@ -69,11 +110,14 @@ def test_two_classes_against_a_brute_force_split(hulls):
     one = {p: (lambda r, h=hulls[p]: np.interp(r, h.dims, h.loss)) for p in (0.01, 0.2)}
     for ratio in (0.05, 0.2, 0.5, 0.9):
         got = allocate_classes(classes, ratio, hulls=[hulls[0.01], hulls[0.2]])
-        rho1 = np.linspace(max(0, (ratio - 0.7) / 0.3), min(1, ratio / 0.3), 20001)
+        low, high = max(0, (ratio - 0.7) / 0.3), min(1, ratio / 0.3)
+        # the split's loss is piecewise linear in rho1: its minimum is at a kink or an end
+        kinks = np.concatenate([hulls[0.01].dims, (ratio - 0.7 * hulls[0.2].dims) / 0.3])
+        rho1 = np.concatenate([np.linspace(low, high, 2001), np.clip(kinks, low, high)])
         rho2 = np.clip((ratio - 0.3 * rho1) / 0.7, 0, 1)
         total = 0.3 * 4.0 * one[0.01](rho1) + 0.7 * one[0.2](rho2)
-        assert got.loss <= total.min() * (1 + 1e-12)
-        assert got.loss >= total.min() * (1 - 1e-6)
+        assert got.hull_loss == pytest.approx(total.min(), rel=1e-12)
+        assert got.loss <= got.hull_loss
         used = sum(c.feature_class.fraction * c.dims_per_feature for c in got.classes)
         assert used == pytest.approx(min(ratio, 1.0), rel=1e-12)
 
@@ -120,7 +164,8 @@ def test_marginal_value_is_the_slope(hulls):
     ratio, step = 0.3, 1e-7
     got = allocate_classes(classes, ratio, hulls=pair)
     ahead = allocate_classes(classes, ratio + step, hulls=pair)
-    assert (got.loss - ahead.loss) / step == pytest.approx(got.marginal_value, rel=1e-4)
+    slope = (got.hull_loss - ahead.hull_loss) / step
+    assert slope == pytest.approx(got.marginal_value, rel=1e-4)
 
 
 @pytest.mark.parametrize(("s", "r"), [(0.6, 0.3), (0.5, 0.1), (0.05, 0.8), (0.3, 0.3)])
@@ -149,18 +194,22 @@ def test_candidates_grow_with_p_premise_of_the_binning_bound(p):
 
 
 def test_rug_grid_effect_is_small():
-    """Halving the rug grid's spacing moves the two-class loss by less than 0.5 %."""
+    """Halving the Persian-rug grid's spacing moves the two-class loss by less than 0.5 %."""
     classes = [
         FeatureClass(fraction=0.5, feature_prob=0.01),
         FeatureClass(fraction=0.5, feature_prob=0.1),
     ]
-    base = allocate_classes(classes, 0.1).loss
-    fine = np.geomspace(1e-3, 1.0, 191)[:-1]
+    base = allocate_classes(classes, 0.1)
+    grid = CURVE_GRIDS["persian-rug"]
+    fine = np.geomspace(grid[0], 1.0, 2 * grid.size + 1)[:-1]
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(fc, "RUG_GRID", fine)
-        refined = allocate_classes(classes, 0.1).loss
-    assert refined <= base * (1 + 1e-12)
-    assert refined >= base * (1 - 5e-3)
+        patch.setitem(CURVE_GRIDS, "persian-rug", fine)
+        _hulls_for.cache_clear()
+        refined = allocate_classes(classes, 0.1)
+    _hulls_for.cache_clear()
+    for before, after in ((base.hull_loss, refined.hull_loss), (base.loss, refined.loss)):
+        assert after <= before * (1 + 1e-9)
+        assert after >= before * (1 - 5e-3)
 
 
 @pytest.mark.slow
@@ -240,10 +289,11 @@ def test_allocation_properties(hulls, items, ratio):
             for c, d, h in zip(classes, dims, own, strict=True)
         )
 
-    assert got.loss <= value([min(ratio, 1.0)] * len(classes)) * (1 + 1e-9) + 1e-15
+    assert got.hull_loss <= value([min(ratio, 1.0)] * len(classes)) * (1 + 1e-9) + 1e-15
     for k, c in enumerate(classes):
         dims = [0.0] * len(classes)
         dims[k] = min(1.0, ratio / c.fraction)
-        assert got.loss <= value(dims) * (1 + 1e-9) + 1e-15
+        assert got.hull_loss <= value(dims) * (1 + 1e-9) + 1e-15
+    assert got.loss <= got.hull_loss
     more = allocate_classes(classes, ratio * 1.1, hulls=own)
-    assert more.loss <= got.loss * (1 + 1e-12) + 1e-18
+    assert more.hull_loss <= got.hull_loss * (1 + 1e-12) + 1e-18

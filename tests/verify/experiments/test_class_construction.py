@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from toyforge.core.errors import InvalidParameter
-from toyforge.theory.families import family_optimum
+from toyforge.theory.families import asymmetric_digon_optimum, family_optimum
 from toyforge.theory.feature_classes import FeatureClass, allocate_classes
 from toyforge.verify.experiments.class_construction import build_allocation, construction_loss
 
@@ -18,12 +18,13 @@ CLASSES = [
 
 @pytest.fixture(scope="module")
 def allocation():
-    return allocate_classes(CLASSES, 0.6)  # digon + dedicated | digon
+    return allocate_classes(CLASSES, 0.6)  # asymmetric digon + dedicated | asymmetric digon
 
 
 def test_blocks_follow_the_allocation(allocation):
     build = build_allocation(allocation, 64)
-    assert {family for _, family, _, _ in build.blocks} <= {"digon", "dedicated", "dropped"}
+    families = {family for _, family, _, _ in build.blocks}
+    assert families <= {"asymmetric-digon", "dedicated", "dropped"}
     assert sum(count for _, _, count, _ in build.blocks) == 64
     assert build.model.n_hidden <= round(0.6 * 64) + 1
     np.testing.assert_array_equal(build.distribution.feature_probs, [0.2] * 32 + [0.1] * 32)
@@ -35,7 +36,11 @@ def test_blocks_follow_the_allocation(allocation):
             x[0, start] = 0.7
             assert build.model.forward(x)[0, start] == pytest.approx(0.7, abs=1e-12)
     # the plan's loss is the count-weighted exact loss of its blocks (rounded to whole blocks)
-    exact = {"dedicated": lambda p: 0.0, "dropped": lambda p: p / 3 - p * p / 4}
+    exact = {
+        "dedicated": lambda p: 0.0,
+        "dropped": lambda p: p / 3 - p * p / 4,
+        "asymmetric-digon": lambda p: float(asymmetric_digon_optimum(p).loss[0]),
+    }
     expected = sum(
         count
         / 64
@@ -51,8 +56,8 @@ def test_blocks_follow_the_allocation(allocation):
 
 @pytest.mark.slow
 def test_monte_carlo_of_the_built_allocation_within_3_se(allocation):
-    """n = 4096: digons, dedicated and dropped blocks have exact large-N losses, so the Monte
-    Carlo mean must match the plan's loss within 3 standard errors."""
+    """n = 4096: asymmetric digons, dedicated and dropped blocks have exact large-N losses, so
+    the Monte Carlo mean must match the plan's loss within 3 standard errors."""
     build = build_allocation(allocation, 4096)
     estimate = construction_loss(build.model, build.distribution, 10_000, seed=1)
     assert abs(estimate.value - build.planned_loss) <= 3 * estimate.stderr
