@@ -359,3 +359,17 @@ def test_batched_compare_sweep_stores_the_rows_of_the_unbatched_sweep(tmp_path):
     assert_same_records(tmp_path / "batched", tmp_path / "alone")
     trained = [r["outputs"]["trained_loss"] for r in got if r["params"]["train"]]
     assert len(set(trained)) == 4 and all(value > 0 for value in trained)
+
+
+def test_the_cli_refuses_a_bad_batch_training_in_one_line_and_creates_nothing(
+    tmp_path, monkeypatch, capsys
+):
+    from toyforge.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    spec = 'task = "train+evaluate"\nbatch_training = "yes"\n[grid]\nratio = [0.5]\n'
+    (tmp_path / "spec.toml").write_text(spec)
+    assert main(["sweep", "spec.toml", "--out", "out", "--workers", "1"]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1 and "batch_training" in lines[0] and "'yes'" in lines[0], lines
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["spec.toml"]
