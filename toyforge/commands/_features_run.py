@@ -277,10 +277,13 @@ def run_width(args: argparse.Namespace) -> int:
     )
     save_figure(figure, folder / "nonuniform_loss_vs_width.png", config)
     rows = [
-        (m, e.value, e.stderr, t)
-        for m, e, t in zip(result.widths, result.trained, result.theory, strict=True)
-    ]
-    print_table(rows, header=("m", "trained", "stderr", "theory"))
+        (m, steps, "yes" if converged else "NO (budget)", e.value, e.stderr, t)
+        for m, steps, converged, e, t in zip(
+            result.widths, result.steps, result.converged, result.trained, result.theory,
+            strict=True,
+        )
+    ]  # fmt: skip
+    print_table(rows, header=("m", "steps", "converged", "trained", "stderr", "theory"))
     print(f"slopes: trained {result.trained_slope:.3f}, theory {result.theory_slope:.3f}")
     return 0
 

@@ -8,7 +8,10 @@ exponent under weak superposition. Here the untied ReLU autoencoder
 :class:`toyforge.verify.data.feature_sampler.FeatureDistribution` (a Zipf law of firing rates),
 and the large-N class theory (:func:`toyforge.theory.feature_classes.binned_allocation`) gives
 its own curve at the same ``m / n`` without training. Both slopes come from least squares on
-``log L`` against ``log m``.
+``log L`` against ``log m``. Training runs on the sparse kernel path (the distribution is the
+trainer's data source) and, by default, until the convergence rule of
+:mod:`toyforge.verify.train.convergence` stops it (``steps`` is then a budget); each width says
+whether it converged and after how many steps.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from toyforge.verify.data.laws import parse_law
 from toyforge.verify.evaluate.estimate import Estimate
 from toyforge.verify.train.autoencoder import train
 from toyforge.verify.train.config import TrainConfig
-from toyforge.verify.train.data import GeneratedData
+from toyforge.verify.train.convergence import ConvergenceRule
 from toyforge.verify.train.initialisers import init_relu_autoencoder
 from toyforge.verify.train.optim import AdamConfig
 
@@ -35,7 +38,9 @@ __all__ = ["WidthScalingConfig", "WidthScalingResult", "log_log_slope", "run_wid
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class WidthScalingConfig:
-    """Features, their firing-rate law (text such as ``zipf:1.2:0.4:5e-4``), widths, optimiser."""
+    """Features, their firing-rate law (text such as ``zipf:1.2:0.4:5e-4``), widths, optimiser;
+    ``converge`` applies the default :class:`~toyforge.verify.train.convergence.ConvergenceRule`
+    (``steps`` is then the budget)."""
 
     n_features: int = 512
     feature_probs: str = "zipf:1.2:0.4:5e-4"
@@ -46,6 +51,7 @@ class WidthScalingConfig:
     n_bins: int = 64
     eval_samples: int = 16384
     seed: int = 0
+    converge: bool = True
 
     def __post_init__(self) -> None:
         check_int("n_features", self.n_features, minimum=2)
@@ -62,6 +68,8 @@ class WidthScalingConfig:
         check_int("n_bins", self.n_bins, minimum=2)
         check_int("eval_samples", self.eval_samples, minimum=2)
         check_int("seed", self.seed, minimum=0)
+        if not isinstance(self.converge, bool):
+            raise InvalidParameter("converge", self.converge, "True or False")
 
     def distribution(self) -> FeatureDistribution:
         """The feature law (uniform magnitudes, unit importance)."""
@@ -70,8 +78,9 @@ class WidthScalingConfig:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class WidthScalingResult:
-    """Trained held-out losses (per-feature MSE) and the theory's bracket at each width, and
-    the least-squares slopes of ``log L`` on ``log m``."""
+    """Trained held-out losses (per-feature MSE) and the theory's bracket at each width, the
+    least-squares slopes of ``log L`` on ``log m``, and per width whether training converged
+    and the steps it took."""
 
     config: WidthScalingConfig
     widths: tuple[int, ...]
@@ -81,6 +90,7 @@ class WidthScalingResult:
     trained_slope: float
     theory_slope: float
     converged: tuple[bool, ...]
+    steps: tuple[int, ...] = ()
 
 
 def log_log_slope(widths: np.ndarray, losses: np.ndarray) -> float:
@@ -103,8 +113,8 @@ def run_width_scaling(
     config: WidthScalingConfig, progress: Callable[[int, int], None] | None = None
 ) -> WidthScalingResult:
     """Train one model per width (the same seed for each) and compute the theory's curve."""
-    sampler = config.distribution().dense_sampler()
-    trained, converged = [], []
+    distribution = config.distribution()
+    trained, converged, steps = [], [], []
     for done, m in enumerate(config.widths, start=1):
         model = init_relu_autoencoder(config.n_features, m, config.seed)
         run_config = TrainConfig(
@@ -115,10 +125,12 @@ def run_width_scaling(
             seed=config.seed,
             log_every=max(config.steps // 100, 1),
             eval_samples=config.eval_samples,
+            convergence=ConvergenceRule() if config.converge else None,
         )
-        result = train(model, GeneratedData(sample=sampler), run_config)
+        result = train(model, distribution, run_config)
         trained.append(result.final_eval)
         converged.append(bool(result.converged))
+        steps.append(int(result.steps))
         if progress is not None:
             progress(done, len(config.widths))
     theory, error = theory_curve(config)
@@ -132,4 +144,5 @@ def run_width_scaling(
         trained_slope=log_log_slope(np.array(config.widths), values),
         theory_slope=log_log_slope(np.array(config.widths), theory),
         converged=tuple(converged),
+        steps=tuple(steps),
     )
