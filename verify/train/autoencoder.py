@@ -54,6 +54,7 @@ from toyforge.verify.train.data import (
     draw_batch,
     source_importance,
 )
+from toyforge.verify.train.diagnostics import silent_features
 from toyforge.verify.train.gradients import (
     mlp_loss_gradients,
     relu_autoencoder_loss_gradients,
@@ -458,8 +459,9 @@ class TrainingRun:
             final = self.recorder.finish(self.step, self.positive_fraction)
         self.seconds += time.perf_counter() - start
         train_seconds = max(self.seconds - self.recorder.eval_seconds, 1e-9)
+        model = self.engine.snapshot()
         return TrainResult(
-            model=self.engine.snapshot(),
+            model=model,
             history=self.recorder.history(),
             checkpoints=tuple(self.recorder.checkpoints),
             steps_per_second=self.step / train_seconds,
@@ -471,6 +473,7 @@ class TrainingRun:
             steps=self.step,
             converged=self.converged,
             lr_decays=0 if self.monitor is None else self.monitor.decays,
+            silent_features=silent_features(model) if isinstance(model, ReluAutoencoder) else None,
         )
 
 

@@ -90,7 +90,9 @@ class TrainResult:
     training time only (evaluations excluded); ``final_eval`` is the held-out Estimate after
     the last step (None when the data has no held-out set); ``backend`` is the backend
     actually used; ``sparse_steps`` the number of kernel steps that took the sparse ``dL/du``
-    path.
+    path. ``silent_features`` (ReLU autoencoders) counts the features whose own output stays
+    zero when they are active alone (:mod:`toyforge.verify.train.diagnostics`): a run that
+    converged with silent features sits in a local minimum that drops them.
     """
 
     model: Any
@@ -107,6 +109,7 @@ class TrainResult:
     lr_decays: int = 0
     restart: int = 0
     restart_losses: tuple[float, ...] = ()
+    silent_features: int | None = None
 
     def summary(self) -> dict[str, Any]:
         """JSON-able facts about the run (used as weight-file metadata)."""
@@ -116,6 +119,7 @@ class TrainResult:
             "steps": self.steps,
             "converged": self.converged,
             "lr_decays": self.lr_decays,
+            "silent_features": self.silent_features,
             "restart": self.restart,
             "restart_losses": list(self.restart_losses),
             "backend": self.backend,
