@@ -7,7 +7,9 @@ this function reads steer it (the single task ignores them):
   ``wait_dir/tasks`` (proves that a finished point is stored while its job still runs);
 * ``die_after`` and ``die_marker``: after that many points, kill this process with SIGKILL,
   once (the marker file says it happened);
-* ``raise_after``: after that many points, raise (the job's other points then run one by one).
+* ``raise_after``: after that many points, raise (the job's other points then run one by one);
+* ``sleep`` and ``log_dir``: sleep that many seconds before each point, then leave a file named
+  after it in ``log_dir`` (to count the points a stopped job computed).
 """
 
 from __future__ import annotations
@@ -44,4 +46,7 @@ def square_batch(points, on_outputs, *, progress=None, memory_share=1.0):
             raise RuntimeError("the batched job broke")
         if progress is not None:
             progress(index, 1, 0.0)
+        if "log_dir" in params:
+            time.sleep(float(params.get("sleep", 0.0)))
+            (Path(params["log_dir"]) / f"point-{index}").write_text("")
         on_outputs(index, noisy_square(params, seed))

@@ -373,3 +373,29 @@ def test_the_cli_refuses_a_bad_batch_training_in_one_line_and_creates_nothing(
     lines = capsys.readouterr().err.splitlines()
     assert len(lines) == 1 and "batch_training" in lines[0] and "'yes'" in lines[0], lines
     assert sorted(path.name for path in tmp_path.iterdir()) == ["spec.toml"]
+
+
+def test_closing_the_in_process_iterator_stops_its_batched_job(tmp_path):
+    import threading
+
+    log = tmp_path / "log"
+    log.mkdir()
+    plan = sweep.plan_sweep(square_spec(sleep=0.5, log_dir=str(log)), tmp_path / "out")
+    work = plan.work(1)
+    assert len(work) == 1 and len(work[0]["jobs"]) == 6
+    records_iterator = sweep.InProcessExecutor().run(work)
+    first = next(records_iterator)
+    assert first["status"] == "done" and first["batch"]["size"] == 6
+    records_iterator.close()  # what Ctrl-C in the driver does
+    assert not [thread for thread in threading.enumerate() if thread.name == "toyforge-batch"]
+    # the job stopped at its next step: not all six points were computed (each takes 0.5 s)
+    assert len(list(log.iterdir())) < 6
+
+
+@pytest.mark.slow
+def test_a_dask_schedulers_slots_are_its_workers_threads():
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0"
+    ) as cluster:
+        assert sweep.DaskExecutor(scheduler=cluster.scheduler_address).n_slots() == 2
