@@ -101,7 +101,8 @@ class TrainedPoint:
 
     ``steps`` is the number of steps taken; ``converged`` whether the convergence rule stopped
     the run (False: it used its whole budget, ``max_steps``, and the loss may still fall; see
-    ``docs/training.md#the-convergence-rule``).
+    ``docs/training.md#the-convergence-rule``); ``silent_features`` how many features the
+    run dropped by silencing their output (``docs/training.md#silent-features``).
     """
 
     loss: float
@@ -112,6 +113,7 @@ class TrainedPoint:
     seconds: float
     converged: bool = False
     max_steps: int | None = None
+    silent_features: int | None = None
     model: Any = field(default=None, repr=False, compare=False)
 
 
@@ -206,6 +208,7 @@ def trained_point(run: AutoencoderRun, result: Any, *, eval_samples: int = 20_00
         seconds=result.train_seconds,
         converged=result.converged,
         max_steps=run.train.steps,
+        silent_features=result.silent_features,
         model=result.model,
     )
 
@@ -306,7 +309,8 @@ class ComparisonResult:
     ``construction_loss ± construction_stderr`` its Monte Carlo estimate; ``trained_loss ±
     trained_stderr`` the trained model's held-out loss (None without training), after
     ``trained_steps`` steps; ``trained_converged`` says whether the convergence rule stopped
-    it (False: the budget did, and the number is marked as unconverged in :meth:`rows`).
+    it (False: the budget did, and the number is marked as unconverged in :meth:`rows`);
+    ``trained_silent_features`` counts the features the run silenced.
     """
 
     config: RugCompareConfig
@@ -329,6 +333,7 @@ class ComparisonResult:
     train_seconds: float | None = None
     trained_steps: int | None = None
     trained_converged: bool | None = None
+    trained_silent_features: int | None = None
 
     @property
     def construction_vs_finite_z(self) -> float:
@@ -380,7 +385,12 @@ class ComparisonResult:
         if self.trained_loss is not None:
             table.append(
                 (
-                    trained_label(self.trained_converged, self.trained_steps),
+                    trained_label(
+                        self.trained_converged,
+                        self.trained_steps,
+                        self.trained_silent_features,
+                        self.config.n_features,
+                    ),
                     self.trained_loss,
                     self.trained_stderr,
                     self.relative(self.trained_loss),
@@ -389,13 +399,23 @@ class ComparisonResult:
         return table
 
 
-def trained_label(converged: bool | None, steps: int | None) -> str:
-    """Row label of a trained model: says when its run did not converge (never silently)."""
+def trained_label(
+    converged: bool | None,
+    steps: int | None,
+    silent: int | None = None,
+    n_features: int | None = None,
+) -> str:
+    """Row label of a trained model: says when its run did not converge (never silently), and
+    how many features it silenced (``docs/training.md#silent-features``)."""
     if converged:
-        return f"trained model (held out; converged, {steps} steps)"
-    if steps is None:
-        return "trained model (held out)"
-    return f"trained model (held out; NOT converged after {steps} steps)"
+        label = f"trained model (held out; converged, {steps} steps"
+    elif steps is None:
+        label = "trained model (held out"
+    else:
+        label = f"trained model (held out; NOT converged after {steps} steps"
+    if silent:
+        label += f"; {silent} of {n_features} features silent"
+    return label + ")"
 
 
 def compare_persian_rug(
@@ -474,6 +494,7 @@ def compare_persian_rug(
         train_seconds=None if trained is None else trained.seconds,
         trained_steps=None if trained is None else trained.steps,
         trained_converged=None if trained is None else bool(trained.converged),
+        trained_silent_features=None if trained is None else trained.silent_features,
     )
 
 
@@ -507,6 +528,7 @@ def comparison_summary(result: ComparisonResult) -> dict[str, Any]:
         "trained_stderr": result.trained_stderr,
         "trained_steps": result.trained_steps,
         "trained_converged": result.trained_converged,
+        "trained_silent_features": result.trained_silent_features,
         "theory_regime": result.theory_regime,
         "time_sharing_loss": result.time_sharing_loss,
         "linear_loss": result.linear_loss,

@@ -21,7 +21,10 @@ def test_compare_marks_converged_and_unconverged_training():
     options = dict(n_samples=500, train=True, eval_samples=500)
     short = compare_persian_rug(64, 0.25, 0.1, train_steps=30, **options)
     assert short.trained_converged is False and short.trained_steps == 30
-    assert short.rows()[-1][0] == "trained model (held out; NOT converged after 30 steps)"
+    silent = short.trained_silent_features
+    assert silent is not None and 0 <= silent <= 64
+    tail = f"; {silent} of 64 features silent)" if silent else ")"
+    assert short.rows()[-1][0] == f"trained model (held out; NOT converged after 30 steps{tail}"
     summary = comparison_summary(short)
     assert summary["trained_converged"] is False and summary["trained_steps"] == 30
     point = TrainedPoint(loss=0.01, stderr=1e-3, n_samples=500, steps=2400, learning_rate=0.01,
@@ -30,6 +33,8 @@ def test_compare_marks_converged_and_unconverged_training():
     assert done.trained_converged is True
     assert done.rows()[-1][0] == trained_label(True, 2400)
     assert done.rows()[-1][0] == "trained model (held out; converged, 2400 steps)"
+    label = trained_label(True, 2400, 30, 64)
+    assert label == "trained model (held out; converged, 2400 steps; 30 of 64 features silent)"
 
 
 def test_compare_cli_shows_an_unconverged_model_as_such(capsys):
