@@ -399,3 +399,19 @@ def test_a_dask_schedulers_slots_are_its_workers_threads():
         n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0"
     ) as cluster:
         assert sweep.DaskExecutor(scheduler=cluster.scheduler_address).n_slots() == 2
+
+
+def test_points_with_feature_laws_are_batched_with_the_unbatched_rows(tmp_path):
+    spec = {
+        **TRAIN_SPEC,
+        "grid": {
+            "ratio": [0.25, 0.5],
+            "feature_probs": ["zipf:1.2:0.4:0.01", "constant:0.1"],
+            "importance": ["constant:1", "geometric:0.9"],
+        },
+    }
+    alone = run(spec, tmp_path / "alone", batch_training=False)
+    batched = run(spec, tmp_path / "batched")
+    assert alone.n_ran == batched.n_ran == 8 and batched.status.n_failed == 0
+    assert all("batch" in record for record in records(tmp_path / "batched").values())
+    assert_same_records(tmp_path / "batched", tmp_path / "alone")
