@@ -193,23 +193,29 @@ def test_candidates_grow_with_p_premise_of_the_binning_bound(p):
     assert np.all(y1[1:] >= y0[1:] - 1e-15) and y1[0] > y0[0]
 
 
-def test_rug_grid_effect_is_small():
-    """Halving the Persian-rug grid's spacing moves the two-class loss by less than 0.5 %."""
+@pytest.mark.parametrize("curve", ["persian-rug", "pair-rug"])
+def test_rug_grid_effect_is_small(curve):
+    """Halving a rug grid's spacing lowers the two-class ``hull_loss`` by less than 2 %
+    (measured: up to 1.25 %, pair rug at r = 0.3) and moves ``loss``, after the exact step,
+    by less than 0.5 % (measured: up to 0.10 %)."""
     classes = [
-        FeatureClass(fraction=0.5, feature_prob=0.01),
-        FeatureClass(fraction=0.5, feature_prob=0.1),
+        FeatureClass(fraction=0.3, feature_prob=0.01, importance=4.0),
+        FeatureClass(fraction=0.7, feature_prob=0.1),
     ]
-    base = allocate_classes(classes, 0.1)
-    grid = CURVE_GRIDS["persian-rug"]
-    fine = np.geomspace(grid[0], 1.0, 2 * grid.size + 1)[:-1]
+    ratios = (0.05, 0.1, 0.3, 0.5)
+    base = [allocate_classes(classes, r) for r in ratios]
+    grid = CURVE_GRIDS[curve]
+    fine = np.geomspace(grid[0], grid[-1], 2 * grid.size - 1)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setitem(CURVE_GRIDS, "persian-rug", fine)
+        patch.setitem(CURVE_GRIDS, curve, fine)
         _hulls_for.cache_clear()
-        refined = allocate_classes(classes, 0.1)
+        refined = [allocate_classes(classes, r) for r in ratios]
     _hulls_for.cache_clear()
-    for before, after in ((base.hull_loss, refined.hull_loss), (base.loss, refined.loss)):
-        assert after <= before * (1 + 1e-9)
-        assert after >= before * (1 - 5e-3)
+    for coarse, finer in zip(base, refined, strict=True):
+        # the finer grid holds every point of the coarse one, so its hull is not higher (up to
+        # the tangent search, whose trial points depend on the grid)
+        assert coarse.hull_loss * (1 - 2e-2) <= finer.hull_loss <= coarse.hull_loss * (1 + 1e-4)
+        assert finer.loss == pytest.approx(coarse.loss, rel=5e-3)
 
 
 @pytest.mark.slow
