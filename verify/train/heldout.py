@@ -23,10 +23,18 @@ from toyforge.verify.train.data import (
 )
 from toyforge.verify.train.gradients import per_sample_losses
 
-__all__ = ["eval_seed", "held_out_loss", "monitor_seed", "sparse_source_losses"]
+__all__ = ["eval_chunk", "eval_seed", "held_out_loss", "monitor_seed", "sparse_source_losses"]
 
 EVAL_CHUNK = 4096
-"""Held-out samples drawn and evaluated at a time."""
+"""Most held-out samples drawn and evaluated at a time."""
+EVAL_CHUNK_ELEMENTS = 2**24
+"""Most pre-activations (chunk x n_features, float64: 128 MiB) held at a time."""
+
+
+def eval_chunk(n_features: int) -> int:
+    """Samples per chunk of :func:`sparse_source_losses`: ``EVAL_CHUNK``, fewer for wide
+    models so that a chunk's pre-activations stay within ``EVAL_CHUNK_ELEMENTS``."""
+    return max(1, min(EVAL_CHUNK, EVAL_CHUNK_ELEMENTS // max(n_features, 1)))
 
 
 def sparse_source_losses(
@@ -39,7 +47,7 @@ def sparse_source_losses(
 ) -> np.ndarray:
     """Per-sample MSE of ``model`` on ``n_samples`` fresh samples of a sparse source, float64.
 
-    The samples are drawn ``EVAL_CHUNK`` at a time by ``data.sample`` from
+    The samples are drawn :func:`eval_chunk` at a time by ``data.sample`` from
     ``numpy.random.default_rng(seed)`` (float64 values). Each chunk is evaluated without
     densifying the inputs: the first layer reads only the active columns of ``W_in``
     (:func:`toyforge.verify.kernels.autoencoder_eval.sparse_hidden`), one GEMM gives the
@@ -55,10 +63,10 @@ def sparse_source_losses(
     W_out_T = np.asarray(model.W_out, dtype=np.float64).T
     bias = np.ascontiguousarray(model.b, dtype=np.float64)
     weights = np.zeros(0) if importance is None else np.asarray(importance, dtype=np.float64)
-    rng = np.random.default_rng(seed)
+    rng, chunk = np.random.default_rng(seed), eval_chunk(model.n_features)
     chunks, remaining = [], n_samples
     while remaining > 0:
-        size = min(remaining, EVAL_CHUNK)
+        size = min(remaining, chunk)
         remaining -= size
         batch = data.sample(rng, size, np.float64)
         values = np.asarray(batch.values, dtype=np.float64)

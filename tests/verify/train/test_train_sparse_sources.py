@@ -33,7 +33,7 @@ from toyforge.verify.train.autoencoder import (
 from toyforge.verify.train.convergence import ConvergenceRule
 from toyforge.verify.train.data import source_importance
 from toyforge.verify.train.gradients import per_sample_losses
-from toyforge.verify.train.heldout import held_out_loss, sparse_source_losses
+from toyforge.verify.train.heldout import eval_chunk, held_out_loss, sparse_source_losses
 from toyforge.verify.train.optim import AdamConfig
 
 MAGNITUDES = [MagnitudeLaw(), MagnitudeLaw(kind="constant"), MagnitudeLaw(kind="exponential")]
@@ -192,7 +192,7 @@ def test_sparse_held_out_losses_equal_numpy_on_the_same_batches(
     fast = sparse_source_losses(model, dist, seed, n_samples, dist.importance, reduction)
     rng, parts, remaining = np.random.default_rng(seed), [], n_samples
     while remaining > 0:
-        size = min(remaining, 4096)
+        size = min(remaining, eval_chunk(dist.n_features))
         remaining -= size
         dense = dist.sample(rng, size).to_dense()
         parts.append(
@@ -224,6 +224,24 @@ def test_held_out_loss_matches_an_independent_numpy_monte_carlo_within_3_se():
     assert abs(estimate.value - ref_mean) < 3 * combined
     # and the estimate is informative: its SE is well below the loss itself
     assert estimate.stderr < 0.05 * estimate.value
+
+
+def test_eval_chunk_bounds_the_pre_activations(monkeypatch):
+    """Wide models are evaluated in smaller chunks (here forced to 7 samples), still equal to
+    numpy's losses on the same chunks."""
+    from toyforge.verify.train import heldout
+
+    assert eval_chunk(100) == 4096 and eval_chunk(2**20) == 16 and eval_chunk(2**30) == 1
+    dist = FeatureDistribution.from_laws(12, "zipf:1.2:0.4:0.05", "geometric:0.9")
+    model = _perturbed_model(12, 3, seed=1)
+    monkeypatch.setattr(heldout, "EVAL_CHUNK_ELEMENTS", 12 * 7)  # chunks of 7 samples
+    small = sparse_source_losses(model, dist, 4, 50, dist.importance)
+    rng, parts = np.random.default_rng(4), []
+    for size in [7] * 7 + [1]:
+        parts.append(
+            per_sample_losses(model, dist.sample(rng, size).to_dense(), importance=dist.importance)
+        )
+    np.testing.assert_allclose(small, np.concatenate(parts), rtol=1e-10, atol=1e-14)
 
 
 def test_convergence_rule_runs_on_a_non_uniform_source():
