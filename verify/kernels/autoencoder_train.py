@@ -3,19 +3,24 @@
 One step (see ``docs/training.md#speed``):
 
 1. ``Z = W_in x`` over the active columns only (``W_in`` is stored transposed, ``W_inT`` of
-   shape (n_features, n_hidden), so a column is a contiguous row): :func:`first_layer`.
-2. ``U = Z W_outᵀ`` is one BLAS GEMM (numpy ``matmul`` into a preallocated buffer).
+   shape (n_features, n_hidden), so a column is a contiguous row): :func:`first_layer`; the
+   batch is also sorted feature-major once (:func:`transpose_csr`).
+2. ``U = Z W_outᵀ`` is the one dense BLAS GEMM (numpy ``matmul`` into a preallocated buffer).
 3. One fused pass computes ReLU, the loss and ``dL/du = 2 I (y − x) s · [u > 0]`` (``s`` = 1/(B·n)
-   or 1/B), computing the loss as if ``x = 0`` everywhere and then
-   correcting it at the active features. ``dL/du`` is written dense
-   (:func:`output_pass_dense`) or compacted to its non-zeros (:func:`output_pass_sparse`);
-   the bias gradient is summed in the same pass.
-4. Dense path: ``dW_out = Gᵀ Z`` and ``dZ = G W_out`` are BLAS GEMMs, then a flat Adam update.
-   Sparse path: ``dZ`` is gathered from the non-zeros (:func:`sparse_hidden_gradient`); ``dW_out``
-   is built row by row from the feature-major copy of ``G`` and fused with Adam
-   (:func:`adam_rows_from_sparse`).
-5. ``dW_in`` touches active columns only and is fused with Adam (same kernel, feature-major
-   ``x`` against ``dZ``). Adam still updates every parameter, since its moments decay.
+   or 1/B), computing the loss as if ``x = 0`` everywhere and then correcting it at the active
+   features; the bias gradient is summed in the same pass.
+4. Dense path: ``U`` whole, ``dL/du`` written dense (:func:`output_pass_dense`), ``dW_out = Gᵀ Z``
+   and ``dZ = G W_out`` are BLAS GEMMs, then a flat Adam update.
+   Sparse path: the GEMM writes ``Uᵀ = W_out Zᵀ`` and the output pass
+   (:func:`output_pass_features`) compacts ``dL/du`` feature-major; ``dW_out`` is
+   built row by row from it and fused with Adam, and ``dZ = G W_out`` is scattered in the same
+   pass from the rows of ``W_out`` before their update
+   (:func:`adam_rows_scatter_from_sparse`; the parallel variant gathers ``dZ`` with
+   :func:`sparse_hidden_gradient_parallel` and updates with
+   :func:`adam_rows_from_sparse_parallel`).
+5. ``dW_in`` touches active columns only and is fused with Adam (:func:`adam_rows_from_sparse`,
+   feature-major ``x`` against ``dZ``). Adam still updates every parameter, since its moments
+   decay.
 
 The path is chosen per step from the fraction of positive pre-activations measured in the
 previous step (dense at init, sparse once trained; crossover measured at 12–15 % here, see
@@ -40,6 +45,7 @@ from toyforge.verify.kernels.autoencoder_train_adam import (
     adam_flat,
     adam_rows_from_sparse,
     adam_rows_from_sparse_parallel,
+    adam_rows_scatter_from_sparse,
     transpose_csr,
 )
 from toyforge.verify.train.optim import Adam, AdamConfig
@@ -53,11 +59,12 @@ __all__ = [
     "adam_flat",
     "adam_rows_from_sparse",
     "adam_rows_from_sparse_parallel",
+    "adam_rows_scatter_from_sparse",
     "first_layer",
     "first_layer_parallel",
     "mask_buffer",
     "output_pass_dense",
-    "output_pass_sparse",
+    "output_pass_features",
     "sparse_hidden_gradient",
     "sparse_hidden_gradient_parallel",
     "transpose_csr",
@@ -187,43 +194,31 @@ def output_pass_dense(U, bias, indptr, indices, values, importance, scale, G, gr
 
 
 @njit(cache=False)
-def _mark_positive(u_row, bias, mask):
-    """``mask[f] = u + b > 0`` over the row (branch-free, vectorised); returns the count."""
+def _mark_positive(u_row, bias_value, mask):
+    """``mask[b] = u[b] + bias > 0`` over the row (branch-free, vectorised); returns the count."""
     hits = 0
-    for f in range(u_row.shape[0]):
-        hit = 1 if u_row[f] + bias[f] > 0.0 else 0
-        mask[f] = hit
+    for b in range(u_row.shape[0]):
+        hit = 1 if u_row[b] + bias_value > 0.0 else 0
+        mask[b] = hit
         hits += hit
     return hits
 
 
-@njit(cache=False)
-def _active_loss_change(u_row, bias, importance, start, stop, indices, values):
-    """Loss change ``Σ I ((y − x)² − y²)`` at the active features of one row."""
-    change = 0.0
-    for k in range(start, stop):
-        f = indices[k]
-        x = values[k]
-        pre = u_row[f] + bias[f]
-        y = pre if pre > 0.0 else 0.0
-        change += importance[f] * ((y - x) * (y - x) - y * y)
-    return change
+def mask_buffer(length: int) -> tuple[np.ndarray, np.ndarray]:
+    """Zeroed uint8 mask of ``32·ceil(length / 32)`` bytes and its uint64 view.
 
-
-def mask_buffer(n_features: int) -> tuple[np.ndarray, np.ndarray]:
-    """Zeroed uint8 mask of ``32·ceil(n_features / 32)`` bytes and its uint64 view.
-
-    The scratch buffers of :func:`output_pass_sparse` (groups of 4 words = 32 features).
+    The scratch buffers of :func:`output_pass_features` (groups of 4 words = 32 entries; the
+    padding past ``length`` stays zero).
     """
-    mask = np.zeros(32 * ((n_features + 31) // 32), dtype=np.uint8)
+    mask = np.zeros(32 * ((length + 31) // 32), dtype=np.uint8)
     return mask, mask.view(np.uint64)
 
 
 @njit(cache=False)
 def _collect_positive(mask, mask_words, positions):
-    """Feature indices with ``mask[f] = 1``, in increasing order, into ``positions``.
+    """Indices with ``mask[i] = 1``, in increasing order, into ``positions``.
 
-    Groups of 4 words (32 features) that are all zero are skipped with one test; inside a
+    Groups of 4 words (32 entries) that are all zero are skipped with one test; inside a
     non-zero word the compaction is branch-free (write, then advance by the mask byte).
     Returns the count.
     """
@@ -239,75 +234,90 @@ def _collect_positive(mask, mask_words, positions):
         for word in range(group, group + 4):
             if mask_words[word] == 0:
                 continue
-            for f in range(8 * word, 8 * word + 8):
-                positions[count] = f
-                count += mask[f]
+            for i in range(8 * word, 8 * word + 8):
+                positions[count] = i
+                count += mask[i]
     return count
 
 
 @njit(cache=True)
-def output_pass_sparse(
-    U,
+def output_pass_features(
+    UT,
+    feature_start,
     bias,
-    indptr,
-    indices,
-    values,
+    x_ptr,
+    x_rows,
+    x_values,
     importance,
     scale,
     work,
     mask,
     mask_words,
-    g_indptr,
-    g_indices,
+    positions,
+    g_ptr,
+    g_rows,
     g_values,
     grad_bias,
+    count,
 ):
-    """Fused ReLU + loss + ``dL/du`` compacted to its non-zeros (CSR), one scan of U per row.
+    """Fused ReLU + loss + ``dL/du`` for a block of features, compacted feature-major (CSC).
 
-    Same results as :func:`output_pass_dense`, but ``dL/du`` goes to ``g_indptr``
-    (batch + 1,), ``g_indices``, ``g_values`` (capacity batch·n_features), sorted by feature
-    within a row. ``work`` (n_features,) holds the row's targets densely during the pass (left
-    zero). ``mask``, ``mask_words`` come from :func:`mask_buffer`: a vectorised loop marks
-    ``u + b > 0``, then groups of 32 features without a positive entry are skipped and the
-    rest compacted branch-free, so only the few positive entries take the scalar path.
-    Returns ``(loss, n_positive)``.
+    Same quantities as :func:`output_pass_dense` for the features ``feature_start + t``,
+    ``t < UT.shape[0]``, but read from the transposed block ``UT[t, b] = u[b, feature_start + t]``
+    and written as the feature-major non-zeros of ``dL/du``: ``g_ptr[f + 1]`` (``g_ptr`` has
+    n_features + 1 entries, ``g_ptr[0] = 0`` set by the caller), ``g_rows``, ``g_values`` from
+    position ``count`` on, samples increasing within a feature. ``x_ptr``, ``x_rows``,
+    ``x_values`` are the batch in feature-major form (:func:`transpose_csr`); ``work`` (batch,)
+    holds one feature's targets during the pass (left zero); ``mask``, ``mask_words`` come from
+    :func:`mask_buffer` (batch) and ``positions`` (int64, the mask's length) is scratch. A
+    vectorised loop marks ``u + b > 0`` over the batch, groups of 32 samples without a
+    positive entry are skipped, and only the positive entries take the scalar path. The loss
+    is computed as if ``x = 0`` and corrected at the active entries.
+
+    Returns
+    -------
+    loss : float
+        This block's share of the loss (already multiplied by ``scale``).
+    n_positive : int
+        Number of pre-activations ``u + b > 0`` in the block.
+    count : int
+        Number of stored non-zeros after this block.
     """
-    batch, n_features = U.shape
     two_scale = 2.0 * scale
-    positions = np.empty(mask.shape[0], dtype=np.int64)
-    for f in range(n_features):
-        grad_bias[f] = 0.0
-        work[f] = 0.0
     loss = 0.0
     n_positive = 0
-    count = 0
-    g_indptr[0] = 0
-    for row in range(batch):
-        u_row = U[row]
-        first, last = indptr[row], indptr[row + 1]
+    for t in range(UT.shape[0]):
+        f = feature_start + t
+        u_row = UT[t]
+        bias_f = bias[f]
+        weight = importance[f]
+        first, last = x_ptr[f], x_ptr[f + 1]
         for k in range(first, last):
-            work[indices[k]] = values[k]
-        row_loss = 0.0
-        hits = _mark_positive(u_row, bias, mask)
+            work[x_rows[k]] = x_values[k]
+        hits = _mark_positive(u_row, bias_f, mask)
         n_positive += hits
         n_found = _collect_positive(mask, mask_words, positions) if hits else 0
+        grad_bias[f] = 0.0
         for k in range(n_found):
-            f = positions[k]
-            pre = u_row[f] + bias[f]
-            row_loss += importance[f] * pre * pre
-            residual = importance[f] * (pre - work[f])
+            b = positions[k]
+            pre = u_row[b] + bias_f
+            loss += weight * pre * pre
+            residual = weight * (pre - work[b])
             if residual != 0.0:
                 gradient = residual * two_scale
-                g_indices[count] = f
+                g_rows[count] = b
                 g_values[count] = gradient
                 grad_bias[f] += gradient
                 count += 1
-        row_loss += _active_loss_change(u_row, bias, importance, first, last, indices, values)
         for k in range(first, last):
-            work[indices[k]] = 0.0
-        g_indptr[row + 1] = count
-        loss += row_loss
-    return loss * scale, n_positive
+            b = x_rows[k]
+            x = x_values[k]
+            pre = u_row[b] + bias_f
+            y = pre if pre > 0.0 else 0.0
+            loss += weight * ((y - x) * (y - x) - y * y)
+            work[b] = 0.0
+        g_ptr[f + 1] = count
+    return loss * scale, n_positive, count
 
 
 # --------------------------------------------------------------------------- backward
@@ -421,10 +431,12 @@ class AutoencoderStepper:
         self.G = np.empty_like(self.U)  # dense dL/du, or unused
         self.grad_W_out = np.empty_like(self.W_out)
         self.grad_b = np.empty_like(self.b)
-        self.work = np.zeros(n_features, dtype=dtype)
-        self.mask, self.mask_words = mask_buffer(n_features)
-        self.g_indptr = np.empty(batch_size + 1, dtype=np.int64)
-        self.g_indices = np.empty(batch_size * n_features, dtype=np.int32)
+        self.UT = self.U.reshape(n_features, batch_size)  # sparse path: Uᵀ, same memory
+        self.work = np.zeros(batch_size, dtype=dtype)
+        self.mask, self.mask_words = mask_buffer(batch_size)
+        self.positions = np.empty(self.mask.shape[0], dtype=np.int64)
+        self.g_ptr = np.zeros(n_features + 1, dtype=np.int64)
+        self.g_rows = np.empty(batch_size * n_features, dtype=np.int32)
         self.g_values = np.empty(batch_size * n_features, dtype=dtype)
         self.grad_W_inT = np.empty_like(self.W_inT)
         self.store_grad = False
@@ -442,13 +454,14 @@ class AutoencoderStepper:
         sparse = self.uses_sparse_path()
         forward = first_layer_parallel if self.parallel else first_layer
         forward(indptr, indices, values, self.W_inT, self.Z)
-        np.matmul(self.Z, self.W_out.T, out=self.U)
+        columns = transpose_csr(indptr, indices, values, self.n_features)
         coefs, bias_coefs = self._adam_coefficients()
         if sparse:
-            loss, n_positive = self._sparse_backward(indptr, indices, values, coefs)
+            loss, n_positive = self._sparse_step(columns, coefs)
         else:
+            np.matmul(self.Z, self.W_out.T, out=self.U)
             loss, n_positive = self._dense_backward(indptr, indices, values, coefs)
-        self._input_layer_update(indptr, indices, values, coefs)
+        self._input_layer_update(columns, coefs)
         adam_flat(self.b, *self.moments["b"], self.grad_b, bias_coefs)
         fraction = n_positive / (self.batch_size * self.n_features)
         self.last_positive_fraction = fraction
@@ -496,51 +509,47 @@ class AutoencoderStepper:
         )
         return loss, n_positive
 
-    def _sparse_backward(self, indptr, indices, values, coefs) -> tuple[float, int]:
-        loss, n_positive = output_pass_sparse(
-            self.U,
+    def _sparse_step(self, columns, coefs) -> tuple[float, int]:
+        """``Uᵀ = W_out Zᵀ`` (BLAS), the feature-major output pass, then the ``W_out`` update
+        with ``dZ`` (scattered in the same pass when serial)."""
+        np.matmul(self.W_out, self.Z.T, out=self.UT)
+        loss, n_positive, _ = output_pass_features(
+            self.UT,
+            0,
             self.b,
-            indptr,
-            indices,
-            values,
+            *columns,
             self.importance,
             self.scale,
             self.work,
             self.mask,
             self.mask_words,
-            self.g_indptr,
-            self.g_indices,
+            self.positions,
+            self.g_ptr,
+            self.g_rows,
             self.g_values,
             self.grad_b,
+            0,
         )
-        gather = sparse_hidden_gradient_parallel if self.parallel else sparse_hidden_gradient
-        gather(self.g_indptr, self.g_indices, self.g_values, self.W_out, self.dZ)
-        col_ptr, col_rows, col_values = transpose_csr(
-            self.g_indptr, self.g_indices, self.g_values, self.n_features
-        )
-        fused = adam_rows_from_sparse_parallel if self.parallel else adam_rows_from_sparse
-        fused(
-            self.W_out,
-            *self.moments["W_out"],
-            col_ptr,
-            col_rows,
-            col_values,
-            self.Z,
-            coefs,
-            self.grad_W_out,
-            self.store_grad,
-        )
+        gradient = (self.g_ptr, self.g_rows, self.g_values)
+        W_out_state = (self.W_out, *self.moments["W_out"])
+        if self.parallel:
+            by_sample = transpose_csr(*gradient, self.batch_size)
+            sparse_hidden_gradient_parallel(*by_sample, self.W_out, self.dZ)
+            adam_rows_from_sparse_parallel(
+                *W_out_state, *gradient, self.Z, coefs, self.grad_W_out, self.store_grad
+            )
+        else:
+            adam_rows_scatter_from_sparse(
+                *W_out_state, *gradient, self.Z, coefs, self.grad_W_out, self.store_grad, self.dZ
+            )
         return loss, n_positive
 
-    def _input_layer_update(self, indptr, indices, values, coefs) -> None:
-        col_ptr, col_rows, col_values = transpose_csr(indptr, indices, values, self.n_features)
+    def _input_layer_update(self, columns, coefs) -> None:
         fused = adam_rows_from_sparse_parallel if self.parallel else adam_rows_from_sparse
         fused(
             self.W_inT,
             *self.moments["W_inT"],
-            col_ptr,
-            col_rows,
-            col_values,
+            *columns,
             self.dZ,
             coefs,
             self.grad_W_inT,

@@ -9,7 +9,10 @@ Hutter 2019), with its constants precomputed in the training dtype by
   dense path's ``W_out`` and the bias);
 * :func:`adam_rows_from_sparse` (and ``_parallel``) — the gradient rows ``Σ_b C[b, i] D[b]``
   built from a feature-major sparse ``C`` block by block and fused with the same update (the
-  sparse path's ``W_out`` and ``W_in``); :func:`transpose_csr` makes the feature-major ``C``.
+  sparse path's ``W_out`` and ``W_in``); :func:`transpose_csr` makes the feature-major ``C``;
+* :func:`adam_rows_scatter_from_sparse` — the same, and in the same pass the product
+  ``C θ`` with the parameters before the update, scattered row by row (the serial sparse
+  path's ``dZ = G W_out``: each row of ``W_out`` is read once, while it is in cache for Adam).
 
 Both are tested against :class:`toyforge.verify.train.optim.Adam` with hypothesis
 (tests/verify/kernels/test_autoencoder_adam_kernels.py). The kernels use
@@ -29,6 +32,7 @@ __all__ = [
     "adam_flat",
     "adam_rows_from_sparse",
     "adam_rows_from_sparse_parallel",
+    "adam_rows_scatter_from_sparse",
     "transpose_csr",
 ]
 
@@ -190,6 +194,53 @@ def adam_rows_from_sparse_parallel(
             store_grad,
             block_start,
             min(n_rows, block_start + block),
+            grad_block,
+        )
+
+
+@njit(cache=False)
+def _scatter_rows(block_start, block_stop, col_ptr, col_rows, col_values, param, out):
+    """``out[b] += C[b, i] θ[i]`` for the rows ``i`` of the block, ``i`` increasing."""
+    width = param.shape[1]
+    for i in range(block_start, block_stop):
+        for k in range(col_ptr[i], col_ptr[i + 1]):
+            row = col_rows[k]
+            value = col_values[k]
+            for h in range(width):
+                out[row, h] += value * param[i, h]
+
+
+@njit(cache=True, error_model="numpy")
+def adam_rows_scatter_from_sparse(
+    param, first, second, col_ptr, col_rows, col_values, D, coefs, grad_out, store_grad, product
+):
+    """:func:`adam_rows_from_sparse`, and ``product = C θ`` with θ before the update.
+
+    ``product`` (batch, width) is overwritten with ``Σ_i C[b, i] θ[i]`` (the sum runs over
+    ``i`` in increasing order, as a row-by-row gather over a CSR ``C`` would), computed block
+    by block just before the block's Adam update, so every parameter row is read from memory
+    once for both.
+    """
+    n_rows, width = param.shape
+    product[:, :] = 0.0
+    block = max(1, ADAM_BLOCK_ELEMENTS // max(1, width))
+    grad_block = np.empty((block, width), dtype=param.dtype)
+    for block_start in range(0, n_rows, block):
+        block_stop = min(n_rows, block_start + block)
+        _scatter_rows(block_start, block_stop, col_ptr, col_rows, col_values, param, product)
+        _adam_rows_block(
+            param,
+            first,
+            second,
+            col_ptr,
+            col_rows,
+            col_values,
+            D,
+            coefs,
+            grad_out,
+            store_grad,
+            block_start,
+            block_stop,
             grad_block,
         )
 

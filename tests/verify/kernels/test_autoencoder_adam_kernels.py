@@ -15,6 +15,7 @@ from toyforge.verify.kernels.autoencoder_train_adam import (
     adam_coefficients,
     adam_flat,
     adam_rows_from_sparse,
+    adam_rows_scatter_from_sparse,
     transpose_csr,
 )
 from toyforge.verify.train.optim import Adam, AdamConfig
@@ -108,4 +109,47 @@ def test_fused_sparse_rows_follow_the_reference(hyper, seed, n_rows, width, batc
             _coefficients(config, t, dtype), grad_out, True,
         )  # fmt: skip
         np.testing.assert_allclose(grad_out, C.T.astype(np.float64) @ D, **TOLERANCE[dtype])
+    np.testing.assert_allclose(param, reference["w"], **TOLERANCE[dtype])
+
+
+@settings(max_examples=40)
+@given(
+    hyper=hyper,
+    seed=st.integers(0, 2**31),
+    n_rows=st.integers(1, 40),
+    width=st.integers(1, 300),
+    batch=st.integers(1, 12),
+    density=st.sampled_from([0.0, 0.1, 0.5, 1.0]),
+    dtype=st.sampled_from([np.float32, np.float64]),
+)
+def test_fused_rows_with_scattered_product_follow_the_reference(
+    hyper, seed, n_rows, width, batch, density, dtype
+):
+    """The scatter variant: the same Adam rows, and ``product = C θ`` with θ *before* the
+    update (numpy product of the reference's parameters before its step)."""
+    rng = np.random.default_rng(seed)
+    config = AdamConfig(**hyper)
+    reference = {"w": rng.normal(size=(n_rows, width)).astype(dtype)}
+    param = reference["w"].copy()
+    first, second = np.zeros_like(param), np.zeros_like(param)
+    optimizer = Adam(config=config)
+    grad_out = np.empty_like(param)
+    product = rng.normal(size=(batch, width)).astype(dtype)  # garbage in: overwritten
+    for t in range(1, 4):
+        C = np.where(rng.random((batch, n_rows)) < density, rng.normal(size=(batch, n_rows)), 0.0)
+        C = C.astype(dtype)
+        D = rng.normal(size=(batch, width)).astype(dtype)
+        rows, columns = np.nonzero(C)
+        indptr = np.searchsorted(rows, np.arange(batch + 1)).astype(np.int64)
+        col_ptr, col_rows, col_values = transpose_csr(
+            indptr, columns.astype(np.int32), C[rows, columns], n_rows
+        )
+        expected_product = C.astype(np.float64) @ reference["w"].astype(np.float64)
+        optimizer.step(reference, {"w": C.T.astype(np.float64).dot(D).astype(dtype)})
+        adam_rows_scatter_from_sparse(
+            param, first, second, col_ptr, col_rows.astype(np.int32), col_values, D,
+            _coefficients(config, t, dtype), grad_out, True, product,
+        )  # fmt: skip
+        np.testing.assert_allclose(grad_out, C.T.astype(np.float64) @ D, **TOLERANCE[dtype])
+        np.testing.assert_allclose(product, expected_product, **TOLERANCE[dtype])
     np.testing.assert_allclose(param, reference["w"], **TOLERANCE[dtype])

@@ -191,13 +191,17 @@ def test_warmup_compiles_every_path():
 
 @given(
     seed=st.integers(0, 2**31),
-    n_features=st.integers(1, 70),
-    batch=st.integers(1, 6),
+    n_features=st.integers(1, 40),
+    batch=st.integers(1, 70),
     positive=st.sampled_from([0.0, 0.02, 0.3, 1.0]),
+    block=st.integers(1, 41),
     dtype=st.sampled_from([np.float32, np.float64]),
 )
-def test_sparse_output_pass_equals_dense_pass(seed, n_features, batch, positive, dtype):
-    """Group-skipping sparse pass (uint8 mask + uint64 view) == dense pass, any n_features."""
+def test_feature_major_output_pass_equals_dense_pass(
+    seed, n_features, batch, positive, block, dtype
+):
+    """Feature-major pass (uint8 mask + uint64 view over the batch) == dense pass, for any
+    batch size (the mask's padding) and any split of the features into blocks."""
     rng = np.random.default_rng(seed)
     U = rng.normal(size=(batch, n_features)).astype(dtype)
     bias = np.full(
@@ -211,39 +215,35 @@ def test_sparse_output_pass_equals_dense_pass(seed, n_features, batch, positive,
     loss_dense, positives_dense = kernels.output_pass_dense(
         U, bias, data.indptr, data.indices, data.values, importance, scale, G, grad_bias_dense
     )
-    work = rng.normal(size=n_features).astype(dtype)  # garbage in: the pass must clear it
-    mask, mask_words = kernels.mask_buffer(n_features)
-    assert mask.size % 32 == 0 and mask.size >= n_features
-    g_indptr = np.empty(batch + 1, dtype=np.int64)
-    g_indices = np.empty(batch * n_features, dtype=np.int32)
+    columns = kernels.transpose_csr(data.indptr, data.indices, data.values, n_features)
+    work = np.zeros(batch, dtype=dtype)
+    mask, mask_words = kernels.mask_buffer(batch)
+    assert mask.size % 32 == 0 and mask.size >= batch
+    positions = np.empty(mask.size, dtype=np.int64)
+    g_ptr = np.zeros(n_features + 1, dtype=np.int64)
+    g_rows = np.empty(batch * n_features, dtype=np.int32)
     g_values = np.empty(batch * n_features, dtype=dtype)
-    grad_bias = np.empty(n_features, dtype=dtype)
-    loss, positives = kernels.output_pass_sparse(
-        U,
-        bias,
-        data.indptr,
-        data.indices,
-        data.values,
-        importance,
-        scale,
-        work,
-        mask,
-        mask_words,
-        g_indptr,
-        g_indices,
-        g_values,
-        grad_bias,
-    )
+    grad_bias = rng.normal(size=n_features).astype(dtype)  # garbage in: the pass overwrites it
+    UT = np.ascontiguousarray(U.T)
+    loss, positives, count = 0.0, 0, 0
+    for start in range(0, n_features, block):
+        part, hits, count = kernels.output_pass_features(
+            UT[start : start + block], start, bias, *columns, importance, scale, work, mask,
+            mask_words, positions, g_ptr, g_rows, g_values, grad_bias, count,
+        )  # fmt: skip
+        loss += part
+        positives += hits
     assert positives == positives_dense == int(np.sum(U + bias > 0))
-    assert loss == pytest.approx(loss_dense, rel=1e-6 if dtype == np.float32 else 1e-12)
-    sparse = np.zeros_like(U)
-    for row in range(batch):
-        columns = g_indices[g_indptr[row] : g_indptr[row + 1]]
-        assert np.all(np.diff(columns) > 0)
-        sparse[row, columns] = g_values[g_indptr[row] : g_indptr[row + 1]]
-    np.testing.assert_array_equal(sparse != 0, G != 0)
+    assert count == g_ptr[-1] == np.count_nonzero(G)
+    assert loss == pytest.approx(loss_dense, rel=1e-6 if dtype == np.float32 else 1e-12, abs=1e-30)
+    sparse = np.zeros_like(UT)
+    for feature in range(n_features):
+        rows = g_rows[g_ptr[feature] : g_ptr[feature + 1]]
+        assert np.all(np.diff(rows) > 0)
+        sparse[feature, rows] = g_values[g_ptr[feature] : g_ptr[feature + 1]]
+    np.testing.assert_array_equal(sparse != 0, G.T != 0)
     # same formula; the dense kernel's reassoc flag may round the last float32 bit differently
-    np.testing.assert_allclose(sparse, G, rtol=1e-6 if dtype == np.float32 else 1e-14, atol=0)
+    np.testing.assert_allclose(sparse, G.T, rtol=1e-6 if dtype == np.float32 else 1e-14, atol=0)
     np.testing.assert_allclose(grad_bias, grad_bias_dense, **TOLERANCE[dtype])
     assert not np.any(work)
 
