@@ -267,6 +267,7 @@ def _summary(run: Any, result: Any, args: argparse.Namespace) -> dict[str, Any]:
         "max_steps": run.train.steps,
         "converged": result.converged,
         "lr_decays": result.lr_decays,
+        "silent_features": result.silent_features,
         "restart": result.restart,
         "batch": run.train.batch_size,
         "lr": run.train.optimizer.lr,

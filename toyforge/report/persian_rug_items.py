@@ -354,7 +354,9 @@ def _converged_cell(row: Mapping[str, Any]) -> str:
     converged, steps = row.get("trained_converged"), row.get("trained_steps")
     if converged is None:
         return "unknown"
-    return f"yes ({steps} steps)" if converged else f"NO (budget, {steps} steps)"
+    cell = f"yes ({steps} steps" if converged else f"NO (budget, {steps} steps"
+    silent = row.get("trained_silent_features")
+    return cell + (f", {silent} features silent)" if silent else ")")
 
 
 def item_compare(ctx: ReportContext) -> tuple[list[Path], list[Table], dict[str, Any]]:

@@ -253,7 +253,8 @@ def train_evaluate_task(params: dict[str, Any], seed: int) -> dict[str, Any]:
     trained (docs/non_uniform_features.md#training-on-non-identical-features).
 
     Outputs: ``loss``/``loss_stderr`` (held-out), ``converged``, ``steps_run``,
-    ``final_train_loss``, ``n_hidden``, ``train_seconds``, ``steps_per_second``; the model.
+    ``silent_features`` (docs/training.md#silent-features), ``final_train_loss``,
+    ``n_hidden``, ``train_seconds``, ``steps_per_second``; the model.
     Initialisation, training data and evaluation use three seeds spawned from ``seed``.
     A sweep may train several points together (:mod:`toyforge.verify.sweep.batch_tasks`);
     both paths use :func:`train_evaluate_run` and :func:`train_evaluate_outputs`.
@@ -348,6 +349,7 @@ def train_evaluate_outputs(
         "loss": estimate,
         "converged": bool(result.converged),
         "steps_run": int(result.steps),
+        "silent_features": result.silent_features,
         "final_train_loss": float(result.history.train_loss[-1]),
         "n_hidden": run.n_hidden,
         "train_seconds": float(result.train_seconds),
