@@ -83,6 +83,26 @@ _REASSOC = {"reassoc"}
 # --------------------------------------------------------------------------- forward
 
 
+@njit(cache=False, fastmath=_REASSOC)
+def _sum_rows(start, stop, indices, values, table, out):
+    """``out = Σ_k values[k] table[indices[k]]`` for ``start <= k < stop``, four rows of
+    ``table`` per pass over ``out`` (one load and store of ``out`` for four rows)."""
+    for h in range(out.shape[0]):
+        out[h] = 0.0
+    k = start
+    while k + 4 <= stop:
+        r0, r1, r2, r3 = indices[k], indices[k + 1], indices[k + 2], indices[k + 3]
+        v0, v1, v2, v3 = values[k], values[k + 1], values[k + 2], values[k + 3]
+        for h in range(out.shape[0]):
+            out[h] += v0 * table[r0, h] + v1 * table[r1, h] + v2 * table[r2, h] + v3 * table[r3, h]
+        k += 4
+    for rest in range(k, stop):
+        row = indices[rest]
+        value = values[rest]
+        for h in range(out.shape[0]):
+            out[h] += value * table[row, h]
+
+
 @njit(cache=True, fastmath=_REASSOC)
 def first_layer(indptr, indices, values, W_inT, Z):
     """``Z[b] = Σ_{j active in b} x_bj W_inT[j]`` (serial).
@@ -96,29 +116,15 @@ def first_layer(indptr, indices, values, W_inT, Z):
     Z : array, shape (batch, n_hidden)
         Output, overwritten.
     """
-    n_hidden = W_inT.shape[1]
     for row in range(indptr.shape[0] - 1):
-        for h in range(n_hidden):
-            Z[row, h] = 0.0
-        for k in range(indptr[row], indptr[row + 1]):
-            column = indices[k]
-            value = values[k]
-            for h in range(n_hidden):
-                Z[row, h] += value * W_inT[column, h]
+        _sum_rows(indptr[row], indptr[row + 1], indices, values, W_inT, Z[row])
 
 
 @njit(cache=True, parallel=True, fastmath=_REASSOC)
 def first_layer_parallel(indptr, indices, values, W_inT, Z):
     """Parallel version of :func:`first_layer` (rows split over threads)."""
-    n_hidden = W_inT.shape[1]
     for row in prange(indptr.shape[0] - 1):
-        for h in range(n_hidden):
-            Z[row, h] = 0.0
-        for k in range(indptr[row], indptr[row + 1]):
-            column = indices[k]
-            value = values[k]
-            for h in range(n_hidden):
-                Z[row, h] += value * W_inT[column, h]
+        _sum_rows(indptr[row], indptr[row + 1], indices, values, W_inT, Z[row])
 
 
 @njit(cache=False, fastmath=_REASSOC)
