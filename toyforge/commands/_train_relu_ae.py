@@ -84,6 +84,9 @@ def register(members: Any) -> None:
     add("--lr-decays", type=int, default=2, help="plateaus answered by lr x 0.3 (default 2)")
     add("--no-converge", action="store_true", help="run the whole budget (no convergence rule)")
     add("--restarts", type=int, default=1, help="initialisations per model; keep the best")
+    add("--init", choices=("aligned", "torch", "xavier_normal"), default="aligned",
+        help="initial weights: aligned (every output starts alive; default), torch "
+        "(nn.Linear defaults, as in the Persian-rug code), xavier_normal")  # fmt: skip
     add("--batch", type=int, default=1024, help="batch size (default 1024)")
     add("--lr", type=float_arg, default=None, help="peak learning rate (default 0.1/sqrt(n))")
     add("--schedule", choices=("constant", "cosine"), default="constant",
@@ -267,6 +270,7 @@ def _summary(run: Any, result: Any, args: argparse.Namespace) -> dict[str, Any]:
         "max_steps": run.train.steps,
         "converged": result.converged,
         "lr_decays": result.lr_decays,
+        "init": run.init,
         "silent_features": result.silent_features,
         "restart": result.restart,
         "batch": run.train.batch_size,
@@ -328,6 +332,7 @@ def run(args: argparse.Namespace) -> int:
             train=_config(args, n_features, seed),
             init_seed=seed,
             restarts=args.restarts,
+            init=args.init,
         )
         for ratio, prob, seed in points
     ]

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from toyforge.core.errors import InvalidParameter
-from toyforge.core.validate import check_int, check_probability
+from toyforge.core.validate import check_choice, check_int, check_probability
 
 __all__ = [
     "compare_task",
@@ -214,12 +214,16 @@ def construct_evaluate_task(params: dict[str, Any], seed: int) -> dict[str, Any]
 
 # --------------------------------------------------------------------------- train+evaluate
 
+#: The trainer's initialisation schemes (verify/train/initialisers.py), checked before import.
+_INIT_SCHEMES = ("aligned", "torch", "xavier_normal")
+
 _TRAIN_PARAMS = (
     "n_features",
     "ratio",
     "feature_prob",
     "feature_probs",
     "importance",
+    "init",
     "steps",
     "batch_size",
     "lr",
@@ -242,7 +246,8 @@ def train_evaluate_task(params: dict[str, Any], seed: int) -> dict[str, Any]:
     Parameters: ``n_features``, ``ratio`` (``n_hidden = max(floor(n r), 1)``),
     ``feature_prob``, ``steps``; optional ``batch_size`` (1024), ``lr`` (0.1/sqrt(n_features),
     docs/training.md#learning-rate-defaults; the paper used 3e-3/sqrt(n_features)), ``eps``
-    (the paper's 1e-7), ``dtype`` ("float32"), ``backend``
+    (the paper's 1e-7), ``init`` ("aligned"; "torch" for the paper's initialisation,
+    docs/training.md#silent-features), ``dtype`` ("float32"), ``backend``
     ("auto": the numba kernel), ``n_samples`` (evaluation, 100 000); ``steps`` is a budget:
     the convergence rule (``converge``, default true; ``tol``, ``window``,
     ``docs/training.md#the-convergence-rule``) stops earlier. Serial kernels (one thread per
@@ -270,6 +275,7 @@ def train_evaluate_run(params: Mapping[str, Any], seed: int) -> tuple[Any, int]:
     """The :class:`~toyforge.verify.train.runs.AutoencoderRun` of a ``train+evaluate`` point
     and the seed of its evaluation (see :func:`train_evaluate_task`)."""
     _check_known("train+evaluate", params, _TRAIN_PARAMS)
+    init = check_choice("init", params.get("init", "aligned"), _INIT_SCHEMES)
     features = _feature_laws(params)
     # deferred: a task loads only its own library part (see the module docstring)
     from toyforge.verify.train.config import TrainConfig
@@ -303,6 +309,7 @@ def train_evaluate_run(params: Mapping[str, Any], seed: int) -> tuple[Any, int]:
         features=features,
         train=config,
         init_seed=init_seed,
+        init=init,
     )
     return run, evaluate_seed
 

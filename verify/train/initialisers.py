@@ -1,4 +1,4 @@
-"""Initial weights for the trainers: PyTorch ``nn.Linear`` defaults or Xavier-normal.
+"""Initial weights for the trainers: PyTorch ``nn.Linear`` defaults, aligned, or Xavier-normal.
 
 See ``docs/training.md#the-trainer-protocol``.
 """
@@ -14,7 +14,7 @@ from toyforge.core.validate import as_rng, check_choice, check_int
 
 __all__ = ["INIT_SCHEMES", "init_mlp", "init_relu_autoencoder"]
 
-INIT_SCHEMES = ("torch", "xavier_normal")
+INIT_SCHEMES = ("torch", "aligned", "xavier_normal")
 
 
 def _uniform(rng: np.random.Generator, bound: float, shape: tuple[int, ...]) -> np.ndarray:
@@ -33,6 +33,13 @@ def init_relu_autoencoder(
 
     ``scheme="torch"``: PyTorch ``nn.Linear`` defaults, uniform on ±1/√fan_in for weights and
     bias (the Persian-rug code): ``W_in`` ±1/√n_features, ``W_out`` and ``b`` ±1/√n_hidden.
+    ``scheme="aligned"``: ``W_in`` as for ``"torch"``, ``W_out = √(n_features/n_hidden)·W_inᵀ``
+    (each output row starts along its own feature's embedding; its entries have the ``"torch"``
+    law ±1/√n_hidden) and ``b = 0``, so every output starts alive: ``(W_out W_in)_ii > 0 =
+    −b_i`` and no feature is silent at step 0 (:mod:`toyforge.verify.train.diagnostics`).
+    Under ``"torch"`` about half the features start silent (``b_i < 0`` swamps the tiny
+    ``(W_out W_in)_ii``) and at very sparse points never recover
+    (``docs/training.md#silent-features``). Tied models: ``W_out = W_inᵀ``, ``b = 0``.
     ``scheme="xavier_normal"``: the TMS colab, ``W`` ~ N(0, 2/(n_features + n_hidden)), b = 0
     (Elhage et al. 2022). Tied models use ``W_in`` for both layers.
     """
@@ -44,6 +51,10 @@ def init_relu_autoencoder(
         std = math.sqrt(2.0 / (n_features + n_hidden))
         W_in = rng.normal(0.0, std, size=(n_hidden, n_features))
         W_out = W_in.T if tied else rng.normal(0.0, std, size=(n_features, n_hidden))
+        b = np.zeros(n_features)
+    elif scheme == "aligned":
+        W_in = _uniform(rng, 1.0 / math.sqrt(n_features), (n_hidden, n_features))
+        W_out = W_in.T if tied else math.sqrt(n_features / n_hidden) * W_in.T
         b = np.zeros(n_features)
     else:
         W_in = _uniform(rng, 1.0 / math.sqrt(n_features), (n_hidden, n_features))

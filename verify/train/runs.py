@@ -32,7 +32,7 @@ from toyforge.core.validate import (
 from toyforge.verify.train.autoencoder import TrainingRun
 from toyforge.verify.train.config import TrainConfig
 from toyforge.verify.train.data import SparseFeatureData, SparseSource
-from toyforge.verify.train.initialisers import init_relu_autoencoder
+from toyforge.verify.train.initialisers import INIT_SCHEMES, init_relu_autoencoder
 from toyforge.verify.train.result import TrainResult
 
 __all__ = [
@@ -61,7 +61,12 @@ class AutoencoderRun:
     train : TrainConfig
         The optimiser, budget, convergence rule and data seed (``train.seed``).
     init_seed : int
-        Seed of the initial weights (PyTorch ``nn.Linear`` defaults).
+        Seed of the initial weights.
+    init : {"aligned", "torch", "xavier_normal"}
+        Initial weights (:func:`~toyforge.verify.train.initialisers.init_relu_autoencoder`).
+        ``"aligned"`` (the default) starts every output alive; ``"torch"`` (the PyTorch
+        ``nn.Linear`` defaults of the Persian-rug code) starts about half of them silent, and
+        at sparse points they stay silent (``docs/training.md#silent-features``).
     restarts : int
         Train this many initialisations and keep the best by final training loss.
     value_dist : {"uniform", "constant"}
@@ -81,6 +86,7 @@ class AutoencoderRun:
     restarts: int = 1
     value_dist: str = "uniform"
     features: Any = None
+    init: str = "aligned"
 
     def __post_init__(self) -> None:
         check_int("n_features", self.n_features, minimum=1)
@@ -93,6 +99,7 @@ class AutoencoderRun:
             raise InvalidParameter("init_seed", None, "an integer >= 0 (runs are reproducible)")
         check_int("restarts", self.restarts, minimum=1)
         check_choice("value_dist", self.value_dist, ("uniform", "constant"))
+        check_choice("init", self.init, INIT_SCHEMES)
 
     def _check_features(self) -> None:
         if self.features is None:
@@ -145,7 +152,7 @@ def run_bytes(run: AutoencoderRun) -> float:
 def _start(run: AutoencoderRun) -> list[TrainingRun]:
     runs = []
     for init_seed, train_seed in restart_seeds(run):
-        model = init_relu_autoencoder(run.n_features, run.n_hidden, seed=init_seed)
+        model = init_relu_autoencoder(run.n_features, run.n_hidden, seed=init_seed, scheme=run.init)
         config = dataclasses.replace(run.train, seed=train_seed)
         runs.append(TrainingRun(model, run.data(), config))
     return runs

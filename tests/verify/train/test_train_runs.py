@@ -60,7 +60,9 @@ def test_batched_runs_give_the_bits_of_runs_trained_alone():
     for run, result in zip(runs, together, strict=True):
         assert protocol_violations(result) == []
         alone = train(
-            init_relu_autoencoder(run.n_features, run.n_hidden, seed=run.init_seed),
+            init_relu_autoencoder(
+                run.n_features, run.n_hidden, seed=run.init_seed, scheme=run.init
+            ),
             run.data(),
             run.train,
         )
@@ -87,7 +89,7 @@ def test_plateau_decay_scales_the_learning_rate():
     result = train_run(run)
     # tol = 50 %: every check after the first is flat, so decays at 40 and 60, stop at 80.
     assert (result.steps, result.lr_decays, result.converged) == (80, 2, True)
-    model = init_relu_autoencoder(run.n_features, run.n_hidden, seed=run.init_seed)
+    model = init_relu_autoencoder(run.n_features, run.n_hidden, seed=run.init_seed, scheme=run.init)
     by_hand = TrainingRun(model, run.data(), dataclasses.replace(run.train, convergence=None))
     while by_hand.step < 80:
         by_hand.advance()
