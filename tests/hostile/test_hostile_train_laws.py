@@ -43,6 +43,8 @@ CASES = [
     (LAW + ["--exclusive", "0:1,1:2"], "--exclusive"),
     ([*TRAIN, "--feature-probs", "constant:0.6", "--exclusive", "0:1"], "--exclusive"),
     ([*LAW, "--feature-prob", "0.1"], "--feature-prob"),
+    ([*LAW, "--init", "kaiming"], "--init"),
+    ([*TRAIN, "--feature-prob", "0.1", "--init", ""], "--init"),
 ]
 
 
