@@ -7,7 +7,11 @@ init ("early": about half the outputs positive, dense dL/du path) and at steady 
 torch do the same work whatever the weights, so they are timed once. torch (optional, imported
 lazily) runs with ``set_num_threads(1)``, both with its standard fresh-data generator
 ``torch.where(torch.rand(B, n) <= p, torch.rand(B, n), 0)`` and with 8 pre-generated batches.
-Also measured: import + first step in a new process with a warm numba cache (wall clock).
+Also measured: import + first step in a new process with a warm numba cache (wall clock); the
+trained-state step's one dense GEMM alone (``Uᵀ = W_out Zᵀ``, batch × n_hidden × n_features, the
+same call on the same buffers), whose rate over torch's is the ceiling of the ratio with this
+algorithm (``ceiling_x_torch``; ``gemm_share`` is the part of our step it takes); and the sparse
+sampler alone (inside both timed steps: ours and torch's fresh-data generator).
 
 ``python -m benchmarks.bench_train --grid [--quick]`` is the whole-run benchmark of
 docs/training.md#batched-training: the paper's 6 × 6 (ratio, feature_prob) grid at n = 512
@@ -127,6 +131,24 @@ def _torch_steps(n_features: int, n_hidden: int, feature_prob: float):
     return fresh, pregenerated
 
 
+def _gemm_alone(stepper):
+    """The trained-state step's dense GEMM, the same call on the stepper's own buffers."""
+
+    def gemm():
+        np.matmul(stepper.W_out, stepper.Z.T, out=stepper.UT)
+
+    return gemm
+
+
+def _sampling_alone(n_features: int, feature_prob: float, rng):
+    from toyforge.verify.data.sampling import sample_sparse_batch
+
+    def sample():
+        sample_sparse_batch(n_features, feature_prob, BATCH, rng, dtype=np.float32)
+
+    return sample
+
+
 def _first_step_latency() -> float:
     """Wall seconds for import + one training step in a new process (warm numba cache)."""
     code = (
@@ -176,6 +198,11 @@ def _measure_shape(name: str, quick: bool, with_torch: bool) -> dict:
     row["positive_fraction"] = stepper.last_positive_fraction
     row["numba_trained"] = measure(step, **timing).calls_per_second
     row["trained_path"] = "sparse" if stepper.uses_sparse_path() else "dense"
+    row["gemm_alone"] = measure(_gemm_alone(stepper), **timing).calls_per_second
+    row["gemm_share"] = row["numba_trained"] / row["gemm_alone"]
+    row["sample_ms"] = (
+        1e3 / measure(_sampling_alone(n_features, feature_prob, rng), **timing).calls_per_second
+    )
     if with_torch:
         fresh, pregenerated = _torch_steps(n_features, n_hidden, feature_prob)
         row["torch_fresh"] = measure(fresh, **timing).calls_per_second
@@ -183,6 +210,7 @@ def _measure_shape(name: str, quick: bool, with_torch: bool) -> dict:
         row["trained_x_torch"] = row["numba_trained"] / row["torch_fresh"]
         row["trained_x_torch_pregen"] = row["numba_trained"] / row["torch_pregen"]
         row["early_x_torch"] = row["numba_early"] / row["torch_fresh"]
+        row["ceiling_x_torch"] = row["gemm_alone"] / row["torch_fresh"]
     row["trained_x_numpy"] = row["numba_trained"] / row["numpy_dense"]
     row["wall_seconds"] = time.perf_counter() - start
     return row
@@ -203,6 +231,9 @@ def main(out: Path, quick: bool) -> None:
         "numba_trained",
         "trained_path",
         "positive_fraction",
+        "gemm_alone",
+        "gemm_share",
+        "sample_ms",
         "trained_x_numpy",
     ]
     if with_torch:
@@ -212,10 +243,14 @@ def main(out: Path, quick: bool) -> None:
             "trained_x_torch",
             "trained_x_torch_pregen",
             "early_x_torch",
+            "ceiling_x_torch",
         ]
     print_rows("train steps per CPU second (batch 1024, float32, 1 thread)", rows, columns)
     print(f"import + first step (warm cache, wall): {latency:.2f} s")
     print("BLAS:", blas_info())
+    print("load average (1, 5, 15 min):", os.getloadavg())
+    for row in rows:
+        row["load_average"] = os.getloadavg()
     write_results(out, "bench_train", rows)
 
 
