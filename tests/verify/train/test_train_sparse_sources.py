@@ -263,7 +263,7 @@ def test_autoencoder_run_takes_a_non_uniform_source():
     config = _config(dtype="float32")
     run = AutoencoderRun(n_features=16, ratio=0.25, features=dist, train=config, init_seed=4)
     result = train_run(run)
-    direct = train(init_relu_autoencoder(16, 4, seed=4), dist, config)
+    direct = train(init_relu_autoencoder(16, 4, seed=4, scheme=run.init), dist, config)
     np.testing.assert_array_equal(result.model.W_in, direct.model.W_in)
     assert result.config.importance == tuple(dist.importance)
     with pytest.raises(InvalidParameter, match="feature_prob"):
