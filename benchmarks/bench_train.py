@@ -302,6 +302,7 @@ def grid_main(out: Path, quick: bool, n_features: int = 512) -> None:
         row = {
             "ratio": run.ratio, "p": run.feature_prob, "m": run.n_hidden,
             "steps": result.steps, "converged": result.converged,
+            "silent": result.silent_features,
             "held_out": result.final_eval.value, "stderr": result.final_eval.stderr,
             "theory": theory, "vs_theory": result.final_eval.value / theory - 1,
         }  # fmt: skip
@@ -314,7 +315,8 @@ def grid_main(out: Path, quick: bool, n_features: int = 512) -> None:
     if with_torch:
         total["torch_cpu_s_same_steps"] = sum(r["torch_seconds"] for r in rows)
         total["x_torch"] = total["torch_cpu_s_same_steps"] / cpu
-    columns = ["ratio", "p", "m", "steps", "converged", "held_out", "stderr", "theory", "vs_theory"]
+    columns = ["ratio", "p", "m", "steps", "converged", "silent", "held_out", "stderr", "theory",
+               "vs_theory"]  # fmt: skip
     if with_torch:
         columns += ["torch_steps_per_s", "torch_seconds"]
     print_rows(f"grid at n = {n_features} trained to convergence (1 thread)", rows, columns)
