@@ -298,13 +298,15 @@ def grid_main(out: Path, quick: bool, n_features: int = 512) -> None:
     with_torch = torch_available()
     rows = []
     for run, result in zip(runs, results, strict=True):
-        theory = float(predict(run.n_hidden / run.n_features, run.feature_prob).loss)
+        prediction = predict(run.n_hidden / run.n_features, run.feature_prob)
+        theory, envelope = float(prediction.loss), float(prediction.envelope_loss)
         row = {
             "ratio": run.ratio, "p": run.feature_prob, "m": run.n_hidden,
             "steps": result.steps, "converged": result.converged,
             "silent": result.silent_features,
             "held_out": result.final_eval.value, "stderr": result.final_eval.stderr,
             "theory": theory, "vs_theory": result.final_eval.value / theory - 1,
+            "envelope": envelope, "vs_envelope": result.final_eval.value / envelope - 1,
         }  # fmt: skip
         if with_torch:
             row["torch_steps_per_s"] = _torch_rate(run, quick)
@@ -316,7 +318,7 @@ def grid_main(out: Path, quick: bool, n_features: int = 512) -> None:
         total["torch_cpu_s_same_steps"] = sum(r["torch_seconds"] for r in rows)
         total["x_torch"] = total["torch_cpu_s_same_steps"] / cpu
     columns = ["ratio", "p", "m", "steps", "converged", "silent", "held_out", "stderr", "theory",
-               "vs_theory"]  # fmt: skip
+               "vs_theory", "envelope", "vs_envelope"]  # fmt: skip
     if with_torch:
         columns += ["torch_steps_per_s", "torch_seconds"]
     print_rows(f"grid at n = {n_features} trained to convergence (1 thread)", rows, columns)
