@@ -129,6 +129,7 @@ CASES = [
     (["features", "width", "--widths", "8", "--out", "OUT"], "--widths"),
     (["features", "width", "--widths", "0,8", "--out", "OUT"], "--widths"),
     (["features", "width", "--lr", "0", "--out", "OUT"], "--lr"),
+    (["features", "width", "--init", "he", "--out", "OUT"], "--init"),
     (["features", "width", "--bins", "1", "--out", "OUT"], "--bins"),
     (
         ["features", "pairs", "--correlations", "-1", "--feature-prob", "0.05", "--out", "OUT"],

@@ -42,6 +42,7 @@ CONFIG_FLAGS = {
     "steps": "--steps",
     "lr": "--lr",
     "seed": "--seed",
+    "init": "--init",
 }
 
 
@@ -94,6 +95,8 @@ def register(members: Any) -> None:
     width.add_argument("--lr", type=float_arg, default=3e-3)
     width.add_argument("--bins", type=int, default=64)
     width.add_argument("--seed", type=int, default=0)
+    width.add_argument("--init", choices=("aligned", "torch", "xavier_normal"), default="aligned",
+                       help="initial weights (docs/training.md#silent-features)")  # fmt: skip
     width.add_argument("--out", required=True, help="folder for width.json and the figure")
     width.set_defaults(func=run_width)
     pairs = members.add_parser(
@@ -247,6 +250,7 @@ def run_width(args: argparse.Namespace) -> int:
         lr=args.lr,
         n_bins=args.bins,
         seed=args.seed,
+        init=args.init,
     )
     check_memory(
         "--features",
@@ -277,13 +281,13 @@ def run_width(args: argparse.Namespace) -> int:
     )
     save_figure(figure, folder / "nonuniform_loss_vs_width.png", config)
     rows = [
-        (m, steps, "yes" if converged else "NO (budget)", e.value, e.stderr, t)
-        for m, steps, converged, e, t in zip(
-            result.widths, result.steps, result.converged, result.trained, result.theory,
-            strict=True,
+        (m, steps, "yes" if converged else "NO (budget)", silent, e.value, e.stderr, t)
+        for m, steps, converged, silent, e, t in zip(
+            result.widths, result.steps, result.converged, result.silent, result.trained,
+            result.theory, strict=True,
         )
     ]  # fmt: skip
-    print_table(rows, header=("m", "steps", "converged", "trained", "stderr", "theory"))
+    print_table(rows, header=("m", "steps", "converged", "silent", "trained", "stderr", "theory"))
     print(f"slopes: trained {result.trained_slope:.3f}, theory {result.theory_slope:.3f}")
     return 0
 

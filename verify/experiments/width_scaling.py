@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from toyforge.core.errors import InvalidParameter
-from toyforge.core.validate import check_int, check_interval
+from toyforge.core.validate import check_choice, check_int, check_interval
 from toyforge.theory.feature_classes import binned_allocation
 from toyforge.verify.data.feature_sampler import FeatureDistribution
 from toyforge.verify.data.laws import parse_law
@@ -30,7 +30,7 @@ from toyforge.verify.evaluate.estimate import Estimate
 from toyforge.verify.train.autoencoder import train
 from toyforge.verify.train.config import TrainConfig
 from toyforge.verify.train.convergence import ConvergenceRule
-from toyforge.verify.train.initialisers import init_relu_autoencoder
+from toyforge.verify.train.initialisers import INIT_SCHEMES, init_relu_autoencoder
 from toyforge.verify.train.optim import AdamConfig
 
 __all__ = ["WidthScalingConfig", "WidthScalingResult", "log_log_slope", "run_width_scaling"]
@@ -40,7 +40,9 @@ __all__ = ["WidthScalingConfig", "WidthScalingResult", "log_log_slope", "run_wid
 class WidthScalingConfig:
     """Features, their firing-rate law (text such as ``zipf:1.2:0.4:5e-4``), widths, optimiser;
     ``converge`` applies the default :class:`~toyforge.verify.train.convergence.ConvergenceRule`
-    (``steps`` is then the budget)."""
+    (``steps`` is then the budget); ``init`` is the initialisation scheme
+    (:func:`~toyforge.verify.train.initialisers.init_relu_autoencoder`; ``"aligned"`` starts no
+    output silent, docs/training.md#silent-features)."""
 
     n_features: int = 512
     feature_probs: str = "zipf:1.2:0.4:5e-4"
@@ -52,6 +54,7 @@ class WidthScalingConfig:
     eval_samples: int = 16384
     seed: int = 0
     converge: bool = True
+    init: str = "aligned"
 
     def __post_init__(self) -> None:
         check_int("n_features", self.n_features, minimum=2)
@@ -70,6 +73,7 @@ class WidthScalingConfig:
         check_int("seed", self.seed, minimum=0)
         if not isinstance(self.converge, bool):
             raise InvalidParameter("converge", self.converge, "True or False")
+        check_choice("init", self.init, INIT_SCHEMES)
 
     def distribution(self) -> FeatureDistribution:
         """The feature law (uniform magnitudes, unit importance)."""
@@ -80,7 +84,7 @@ class WidthScalingConfig:
 class WidthScalingResult:
     """Trained held-out losses (per-feature MSE) and the theory's bracket at each width, the
     least-squares slopes of ``log L`` on ``log m``, and per width whether training converged
-    and the steps it took."""
+    and the steps it took, and how many features it left silent."""
 
     config: WidthScalingConfig
     widths: tuple[int, ...]
@@ -91,6 +95,7 @@ class WidthScalingResult:
     theory_slope: float
     converged: tuple[bool, ...]
     steps: tuple[int, ...] = ()
+    silent: tuple[int, ...] = ()
 
 
 def log_log_slope(widths: np.ndarray, losses: np.ndarray) -> float:
@@ -114,9 +119,9 @@ def run_width_scaling(
 ) -> WidthScalingResult:
     """Train one model per width (the same seed for each) and compute the theory's curve."""
     distribution = config.distribution()
-    trained, converged, steps = [], [], []
+    trained, converged, steps, silent = [], [], [], []
     for done, m in enumerate(config.widths, start=1):
-        model = init_relu_autoencoder(config.n_features, m, config.seed)
+        model = init_relu_autoencoder(config.n_features, m, config.seed, scheme=config.init)
         run_config = TrainConfig(
             steps=config.steps,
             batch_size=config.batch_size,
@@ -131,6 +136,7 @@ def run_width_scaling(
         trained.append(result.final_eval)
         converged.append(bool(result.converged))
         steps.append(int(result.steps))
+        silent.append(int(result.silent_features))
         if progress is not None:
             progress(done, len(config.widths))
     theory, error = theory_curve(config)
@@ -145,4 +151,5 @@ def run_width_scaling(
         theory_slope=log_log_slope(np.array(config.widths), theory),
         converged=tuple(converged),
         steps=tuple(steps),
+        silent=tuple(silent),
     )

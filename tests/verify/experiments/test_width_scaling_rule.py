@@ -29,7 +29,7 @@ def test_with_the_rule_a_width_is_the_trainers_run_on_the_distribution():
     pairs = zip(result.converged, result.steps, strict=True)
     assert all(converged == (steps < 3000) for converged, steps in pairs)
     direct = train(  # the first width (m = 2), trained directly on the distribution
-        init_relu_autoencoder(32, 2, config.seed),
+        init_relu_autoencoder(32, 2, config.seed, scheme=config.init),
         config.distribution(),
         TrainConfig(
             steps=3000,
@@ -44,8 +44,11 @@ def test_with_the_rule_a_width_is_the_trainers_run_on_the_distribution():
     assert direct.backend == "kernel"
     assert (direct.steps, direct.converged) == (result.steps[0], result.converged[0])
     assert direct.final_eval == result.trained[0]
+    assert result.silent[0] == direct.silent_features
 
 
-def test_converge_must_be_a_bool():
+def test_converge_must_be_a_bool_and_init_a_scheme():
     with pytest.raises(InvalidParameter, match="converge"):
         WidthScalingConfig(**TINY, converge="yes")
+    with pytest.raises(InvalidParameter, match="init"):
+        WidthScalingConfig(**TINY, init="he")
