@@ -22,6 +22,13 @@ One step (see ``docs/training.md#speed``):
    feature-major ``x`` against ``dZ``). Adam still updates every parameter, since its moments
    decay.
 
+Dense-input path (chosen per step from the batch's own density ``nnz / (batch·n)``, see
+:data:`DEFAULT_DENSE_INPUT_THRESHOLD`): at high feature probability the gathers of steps 1 and 5
+are slower than BLAS, so the batch is scattered into a dense ``X`` (:func:`csr_to_dense`),
+``Z = X W_inT`` and ``dW_inT = Xᵀ dZ`` are GEMMs and ``W_in`` takes the flat Adam
+(:func:`adam_flat`). The output side (dense or sparse ``dL/du``) is unchanged; the feature-major
+copy of ``x`` is only made when a path reads it.
+
 The path is chosen per step from the fraction of positive pre-activations measured in the
 previous step (dense at init, sparse once trained; crossover measured at 12–15 % here, see
 :data:`DEFAULT_DENSE_THRESHOLD`). :class:`AutoencoderStepper` owns the buffers and runs one step.
@@ -52,6 +59,7 @@ from toyforge.verify.train.optim import Adam, AdamConfig
 
 __all__ = [
     "ADAM_BLOCK_ELEMENTS",
+    "DEFAULT_DENSE_INPUT_THRESHOLD",
     "DEFAULT_DENSE_THRESHOLD",
     "AutoencoderStepper",
     "StepStats",
@@ -60,6 +68,7 @@ __all__ = [
     "adam_rows_from_sparse",
     "adam_rows_from_sparse_parallel",
     "adam_rows_scatter_from_sparse",
+    "csr_to_dense",
     "first_layer",
     "first_layer_parallel",
     "mask_buffer",
@@ -76,6 +85,13 @@ __all__ = [
 #: sparse path is faster up to about 12–15 % (shape B, 8.8 % positive: 20.6 ms sparse vs
 #: 25.1 ms dense per step, one core), so the switch sits at 12 %.
 DEFAULT_DENSE_THRESHOLD = 0.12
+
+#: Input density ``nnz / (batch·n_features)`` at or above which the batch is made dense and the
+#: first layer and ``dW_in`` are BLAS GEMMs. Whole step, both input paths forced, n = 512,
+#: m = 205 and 409, batch 1024, float32, one core, dense and sparse dL/du: the dense input path
+#: takes 1.4–1.7× the time of the sparse one at density 0.05, within ±7 % of it at 0.25–0.3
+#: (the crossover) and 0.54–0.81× at 0.8 (docs/training.md#speed), so the switch sits at 0.28.
+DEFAULT_DENSE_INPUT_THRESHOLD = 0.28
 
 _REASSOC = {"reassoc"}
 
@@ -118,6 +134,20 @@ def first_layer(indptr, indices, values, W_inT, Z):
     """
     for row in range(indptr.shape[0] - 1):
         _sum_rows(indptr[row], indptr[row + 1], indices, values, W_inT, Z[row])
+
+
+@njit(cache=True)
+def csr_to_dense(indptr, indices, values, X):
+    """Scatter a CSR batch into the dense ``X`` (batch, n_features), overwritten.
+
+    Repeated indices in a row are summed, as :func:`first_layer` sums them.
+    """
+    for row in range(indptr.shape[0] - 1):
+        x_row = X[row]
+        for f in range(x_row.shape[0]):
+            x_row[f] = 0.0
+        for k in range(indptr[row], indptr[row + 1]):
+            x_row[indices[k]] += values[k]
 
 
 @njit(cache=True, parallel=True, fastmath=_REASSOC)
@@ -367,6 +397,7 @@ class StepStats:
     loss: float
     positive_fraction: float
     sparse_path: bool
+    dense_input: bool = False
 
 
 class AutoencoderStepper:
@@ -388,6 +419,10 @@ class AutoencoderStepper:
     dense_threshold : float
         Use the dense ``dL/du`` path when the previous step's positive fraction exceeds it
         (the first step is dense). 0 forces dense; above 1 forces sparse.
+    dense_input_threshold : float
+        Make the batch dense and use BLAS for ``Z = X W_inᵀ`` and ``dW_in`` when the batch's
+        density ``nnz / (batch·n_features)`` is at or above it (decided per step). 0 forces
+        the dense input path; above 1 forces the sparse (gather) input path.
     parallel : bool
         Use the ``_parallel`` kernels where they exist.
     decay_bias : bool
@@ -406,6 +441,7 @@ class AutoencoderStepper:
         importance: np.ndarray | None = None,
         reduction: str = "mean",
         dense_threshold: float = DEFAULT_DENSE_THRESHOLD,
+        dense_input_threshold: float = DEFAULT_DENSE_INPUT_THRESHOLD,
         parallel: bool = False,
         decay_bias: bool = True,
     ) -> None:
@@ -428,6 +464,8 @@ class AutoencoderStepper:
         )
         self.scale = 1.0 / (batch_size * n_features) if reduction == "mean" else 1.0 / batch_size
         self.dense_threshold = float(dense_threshold)
+        self.dense_input_threshold = float(dense_input_threshold)
+        self.X: np.ndarray | None = None  # dense batch, allocated by the first dense-input step
         self.decay_bias = decay_bias
         self.parallel = parallel
         self.last_positive_fraction = 1.0
@@ -451,6 +489,10 @@ class AutoencoderStepper:
         """Whether the next step takes the sparse ``dL/du`` path."""
         return self.last_positive_fraction <= self.dense_threshold
 
+    def uses_dense_input(self, nnz: int) -> bool:
+        """Whether a batch with ``nnz`` stored entries takes the dense input path."""
+        return nnz >= self.dense_input_threshold * (self.batch_size * self.n_features)
+
     def step(self, indptr: np.ndarray, indices: np.ndarray, values: np.ndarray) -> StepStats:
         """One Adam step on the CSR batch (values cast to the training dtype)."""
         if values.dtype != self.dtype:
@@ -458,20 +500,36 @@ class AutoencoderStepper:
         if indptr.shape[0] - 1 != self.batch_size:
             raise ValueError("batch size differs from the stepper's")
         sparse = self.uses_sparse_path()
-        forward = first_layer_parallel if self.parallel else first_layer
-        forward(indptr, indices, values, self.W_inT, self.Z)
-        columns = transpose_csr(indptr, indices, values, self.n_features)
+        dense_input = self.uses_dense_input(int(indptr[-1]))
+        if dense_input:
+            if self.X is None:
+                self.X = np.empty((self.batch_size, self.n_features), dtype=self.dtype)
+            csr_to_dense(indptr, indices, values, self.X)
+            np.matmul(self.X, self.W_inT, out=self.Z)
+        else:
+            forward = first_layer_parallel if self.parallel else first_layer
+            forward(indptr, indices, values, self.W_inT, self.Z)
+        needs_columns = sparse or not dense_input
+        columns = transpose_csr(indptr, indices, values, self.n_features) if needs_columns else None
         coefs, bias_coefs = self._adam_coefficients()
         if sparse:
             loss, n_positive = self._sparse_step(columns, coefs)
         else:
             np.matmul(self.Z, self.W_out.T, out=self.U)
             loss, n_positive = self._dense_backward(indptr, indices, values, coefs)
-        self._input_layer_update(columns, coefs)
+        if dense_input:
+            self._input_layer_update_dense(coefs)
+        else:
+            self._input_layer_update(columns, coefs)
         adam_flat(self.b, *self.moments["b"], self.grad_b, bias_coefs)
         fraction = n_positive / (self.batch_size * self.n_features)
         self.last_positive_fraction = fraction
-        return StepStats(loss=float(loss), positive_fraction=fraction, sparse_path=sparse)
+        return StepStats(
+            loss=float(loss),
+            positive_fraction=fraction,
+            sparse_path=sparse,
+            dense_input=dense_input,
+        )
 
     def _adam_coefficients(self) -> tuple[np.ndarray, np.ndarray]:
         """Advance the step count; Adam constants for the weights and for the bias."""
@@ -562,6 +620,17 @@ class AutoencoderStepper:
             self.store_grad,
         )
 
+    def _input_layer_update_dense(self, coefs) -> None:
+        """``dW_inT = Xᵀ dZ`` (BLAS GEMM), then the flat Adam update of ``W_inT``."""
+        np.matmul(self.X.T, self.dZ, out=self.grad_W_inT)
+        adam_flat(
+            self.W_inT.reshape(-1),
+            self.moments["W_inT"][0].reshape(-1),
+            self.moments["W_inT"][1].reshape(-1),
+            self.grad_W_inT.reshape(-1),
+            coefs,
+        )
+
     def arrays(self) -> dict[str, np.ndarray]:
         """Copies of the current weights: ``W_in`` (n_hidden, n_features), ``W_out``, ``b``."""
         return {"W_in": self.W_inT.T.copy(), "W_out": self.W_out.copy(), "b": self.b.copy()}
@@ -576,7 +645,10 @@ class AutoencoderStepper:
 
 
 def warmup() -> list[str]:
-    """Compile (or load from cache) the serial kernels on tiny float32 and float64 inputs."""
+    """Compile (or load from cache) the serial kernels on tiny float32 and float64 inputs.
+
+    Each output path runs one step with the dense input path and one with the sparse one.
+    """
     names = []
     for dtype in (np.float32, np.float64):
         for threshold in (0.0, 2.0):
@@ -592,9 +664,12 @@ def warmup() -> list[str]:
             )
             indptr = np.array([0, 1, 1, 3], dtype=np.int64)
             indices = np.array([2, 0, 3], dtype=np.int32)
-            stepper.step(indptr, indices, np.array([0.5, 0.25, 1.0], dtype=dtype))
+            values = np.array([0.5, 0.25, 1.0], dtype=dtype)
+            for input_threshold in (0.0, 2.0):  # dense input, then sparse input
+                stepper.dense_input_threshold = input_threshold
+                stepper.step(indptr, indices, values)
             names.append(
                 f"autoencoder_train step ({np.dtype(dtype).name}, "
-                f"{'dense' if threshold == 0.0 else 'sparse'} path)"
+                f"{'dense' if threshold == 0.0 else 'sparse'} path, both input paths)"
             )
     return names
