@@ -89,8 +89,8 @@ DEFAULT_DENSE_THRESHOLD = 0.12
 #: Input density ``nnz / (batch·n_features)`` at or above which the batch is made dense and the
 #: first layer and ``dW_in`` are BLAS GEMMs. Whole step, both input paths forced, n = 512,
 #: m = 205 and 409, batch 1024, float32, one core, dense and sparse dL/du: the dense input path
-#: takes 1.4–1.7× the time of the sparse one at density 0.05, within ±7 % of it at 0.25–0.3
-#: (the crossover) and 0.54–0.81× at 0.8 (docs/training.md#speed), so the switch sits at 0.28.
+#: takes 1.43–1.66× the time of the sparse one at density 0.05, 1.00–1.06× at 0.25, 0.93–1.04×
+#: at 0.3 (the crossover) and 0.54–0.81× at 0.8 (docs/training.md#speed): the switch is at 0.28.
 DEFAULT_DENSE_INPUT_THRESHOLD = 0.28
 
 _REASSOC = {"reassoc"}
