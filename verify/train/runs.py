@@ -145,7 +145,9 @@ def run_bytes(run: AutoencoderRun) -> float:
     n, m = run.n_features, run.n_hidden
     batch = run.train.batch_size or 1
     weights = 3 * (2 * n * m + n) * itemsize  # parameters + two Adam moments
-    buffers = batch * n * (3 * itemsize + 4) + 4 * batch * m * itemsize
+    # U, dL/du (dense or compacted values + int32 indices) and the dense input batch of the
+    # dense-input path (verify/kernels/autoencoder_train.py), plus the hidden-size buffers.
+    buffers = batch * n * (4 * itemsize + 4) + 4 * batch * m * itemsize
     return float(run.restarts * (weights + buffers))
 
 
