@@ -259,12 +259,17 @@ GRID_AXIS = (0.002001, 0.8)  # the paper's linspace ends, 6 points each
 
 def _grid_runs(n_features: int, points: int, max_steps: int) -> list:
     from toyforge.verify.train.config import TrainConfig
-    from toyforge.verify.train.convergence import ConvergenceRule
+    from toyforge.verify.train.convergence import ConvergenceRule, default_learning_rate
+    from toyforge.verify.train.optim import AdamConfig
     from toyforge.verify.train.runs import AutoencoderRun
 
     axis = np.linspace(*GRID_AXIS, points)
     config = TrainConfig(
-        steps=max_steps, log_every=100, eval_samples=20_000, convergence=ConvergenceRule()
+        steps=max_steps,
+        optimizer=AdamConfig(lr=default_learning_rate(n_features)),
+        log_every=100,
+        eval_samples=20_000,
+        convergence=ConvergenceRule(),
     )
     return [
         AutoencoderRun(n_features=n_features, ratio=float(r), feature_prob=float(p), train=config)

@@ -57,7 +57,7 @@ def register(members: Any) -> None:
         "--train-lr",
         type=float_arg,
         default=None,
-        help="Adam learning rate with --train (default 0.1/sqrt(n))",
+        help="Adam learning rate with --train (default 0.03/sqrt(n))",
     )
     parser.add_argument(
         "--tol", type=float_arg, default=1e-3, help="convergence tolerance (default 1e-3)"

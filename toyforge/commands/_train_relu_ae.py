@@ -88,7 +88,7 @@ def register(members: Any) -> None:
         help="initial weights: aligned (every output starts alive; default), torch "
         "(nn.Linear defaults, as in the Persian-rug code), xavier_normal")  # fmt: skip
     add("--batch", type=int, default=1024, help="batch size (default 1024)")
-    add("--lr", type=float_arg, default=None, help="peak learning rate (default 0.1/sqrt(n))")
+    add("--lr", type=float_arg, default=None, help="peak learning rate (default 0.03/sqrt(n))")
     add("--schedule", choices=("constant", "cosine"), default="constant",
         help="constant, or cosine decay to 0 over --max-steps after the warm-up")  # fmt: skip
     add("--warmup", type=int, default=0, help="linear warm-up steps")

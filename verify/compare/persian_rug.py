@@ -65,7 +65,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 DEFAULT_TRAIN_STEPS = 20_000  # a budget: the convergence rule usually stops far earlier
-DEFAULT_TRAIN_LR = None  # 0.1/sqrt(n_features), toyforge.verify.train.convergence
+DEFAULT_TRAIN_LR = None  # 0.03/sqrt(n_features), toyforge.verify.train.convergence
 DEFAULT_TOL = 1e-3
 DEFAULT_WINDOW = 200
 
@@ -134,7 +134,7 @@ def train_autoencoder(
 ) -> TrainedPoint:
     """Train ``y = ReLU(W_out W_in x + b)`` on fresh sparse batches until it converges.
 
-    Adam at ``learning_rate`` (default ``0.1/√n_features``), the convergence rule (``tol``,
+    Adam at ``learning_rate`` (default ``0.03/√n_features``), the convergence rule (``tol``,
     ``window``; ``converge=False`` runs the whole budget of ``steps``), PyTorch-default init;
     the held-out loss uses fresh data (docs/training.md#the-convergence-rule). The run is
     :func:`autoencoder_run`, its report :func:`trained_point` (a sweep trains several such runs
@@ -254,7 +254,7 @@ class RugCompareConfig:
     train_steps : int
         Step budget of the trained model.
     train_lr : float or None
-        Adam learning rate (None: ``0.1/√n_features``).
+        Adam learning rate (None: ``0.03/√n_features``).
     train_converge : bool
         Stop training by the convergence rule (``train_tol``, ``train_window``); False runs
         the whole budget. The result says whether the model converged.

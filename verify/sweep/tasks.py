@@ -244,7 +244,7 @@ def train_evaluate_task(params: dict[str, Any], seed: int) -> dict[str, Any]:
     ``construct+evaluate``.
 
     Parameters: ``n_features``, ``ratio`` (``n_hidden = max(floor(n r), 1)``),
-    ``feature_prob``, ``steps``; optional ``batch_size`` (1024), ``lr`` (0.1/sqrt(n_features),
+    ``feature_prob``, ``steps``; optional ``batch_size`` (1024), ``lr`` (0.03/sqrt(n_features),
     docs/training.md#learning-rate-defaults; the paper used 3e-3/sqrt(n_features)), ``eps``
     (the paper's 1e-7), ``init`` ("aligned"; "torch" for the paper's initialisation,
     docs/training.md#silent-features), ``dtype`` ("float32"), ``backend``

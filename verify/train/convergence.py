@@ -42,7 +42,7 @@ DEFAULT_TOL = 1e-3
 DEFAULT_PATIENCE = 2
 
 
-def default_learning_rate(n_features: int, base: float = 0.1) -> float:
+def default_learning_rate(n_features: int, base: float = 0.03) -> float:
     """Adam learning rate ``base / √n_features`` for the ReLU autoencoder.
 
     The Persian-rug authors scale the rate as ``3e-3/√n``; toyforge keeps the ``1/√n``

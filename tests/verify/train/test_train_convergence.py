@@ -79,7 +79,7 @@ def test_monitor_refuses_non_finite_loss():
 
 
 def test_default_learning_rate_scales_as_inverse_sqrt_n():
-    assert default_learning_rate(400) == pytest.approx(0.1 / 20)
+    assert default_learning_rate(400) == pytest.approx(0.03 / 20)
     assert default_learning_rate(1600) * 2 == pytest.approx(default_learning_rate(400))
 
 
