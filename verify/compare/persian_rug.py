@@ -135,7 +135,8 @@ def train_autoencoder(
     """Train ``y = ReLU(W_out W_in x + b)`` on fresh sparse batches until it converges.
 
     Adam at ``learning_rate`` (default ``0.03/√n_features``), the convergence rule (``tol``,
-    ``window``; ``converge=False`` runs the whole budget of ``steps``), PyTorch-default init;
+    ``window``; ``converge=False`` runs the whole budget of ``steps``), the aligned
+    initialisation (docs/training.md#silent-features);
     the held-out loss uses fresh data (docs/training.md#the-convergence-rule). The run is
     :func:`autoencoder_run`, its report :func:`trained_point` (a sweep trains several such runs
     together with :func:`~toyforge.verify.train.runs.train_runs`).
