@@ -39,7 +39,7 @@ from toyforge.theory.baselines import (
 from toyforge.theory.envelope import Envelope, envelope
 from toyforge.theory.large_n_loss import symmetric_optimum
 from toyforge.theory.structured_rug import pair_rug_optimum
-from toyforge.theory.timesharing import TimeSharing, best_on_grid, time_sharing
+from toyforge.theory.timesharing import TimeSharing, grid_time_sharing, time_sharing
 
 __all__ = [
     "MIN_RATIO",
@@ -558,63 +558,7 @@ def predict_grid(ratios: Any, feature_probs: Any, *, bounds: bool = True) -> Pre
     _check_ratio("ratios", r_axis)
     ratio, p = np.meshgrid(r_axis, p_axis, indexing="ij")
     optimum = symmetric_optimum(ratio, p)
-    sharing = _grid_time_sharing(r_axis, p_axis, optimum.loss)
+    sharing = grid_time_sharing(r_axis, p_axis, optimum.loss)
     fields = _assemble(ratio, p, sharing, optimum, bounds=bounds)
     _with_envelope(r_axis, p_axis, fields)
     return PredictionGrid(ratios=r_axis, feature_probs=p_axis, **fields)
-
-
-def _time_sharing_objective(
-    r_axis: np.ndarray,
-    p_axis: np.ndarray,
-    symmetric_loss: np.ndarray,
-    served_axis: np.ndarray,
-    served_loss: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Served ratios and time-sharing objective of every grid point (ratio-major rows).
-
-    Row ``i n_p + j`` is the point ``(r_axis[i], p_axis[j])``; column 0 serves every feature
-    (``s = r``, value ``symmetric_loss[i, j]``), column ``1 + k`` serves ``served_axis[k]``
-    with ``L_sym = served_loss[k, j]``: ``v + r (L_sym(s) - v) / s``
-    (docs/large_n_theory.md#time-sharing), ``inf`` where ``s < r``. Built in place, with the
-    floating-point operations of that formula in its order (bit-identical to it).
-
-    Returns
-    -------
-    served, objective : ndarray
-        Shape (len(r_axis) len(p_axis), 1 + len(served_axis)).
-    """
-    n_r, n_p, n_s = r_axis.size, p_axis.size, served_axis.size
-    ratio = np.repeat(r_axis, n_p)[:, None]
-    variance = np.tile(p_axis / 3.0 - p_axis * p_axis / 4.0, n_r)[:, None]
-    served = np.empty((n_r * n_p, n_s + 1))
-    served[:, :1] = ratio
-    served[:, 1:] = served_axis
-    objective = np.empty_like(served)
-    objective[:, 0] = symmetric_loss.reshape(-1)
-    objective.reshape(n_r, n_p, n_s + 1)[:, :, 1:] = served_loss.T[None, :, :]
-    objective -= variance
-    objective *= ratio
-    objective /= served
-    objective += variance
-    objective[served < ratio] = np.inf
-    return served, objective
-
-
-def _grid_time_sharing(r_axis: np.ndarray, p_axis: np.ndarray, sym: np.ndarray) -> TimeSharing:
-    """Time sharing on a grid with one shared geometric grid of served ratios per column."""
-    served_axis = np.geomspace(r_axis.min(), 1.0, 96)
-    served_axis[-1] = 1.0
-    served_loss = symmetric_optimum(served_axis[:, None], p_axis[None, :]).loss  # (n_s, n_p)
-    n_r, n_p = sym.shape
-    ratio = np.broadcast_to(r_axis[:, None], (n_r, n_p)).reshape(-1)
-    p = np.broadcast_to(p_axis[None, :], (n_r, n_p)).reshape(-1)
-    own = sym.reshape(-1)
-    served, objective = _time_sharing_objective(r_axis, p_axis, sym, served_axis, served_loss)
-    columns = np.broadcast_to(np.arange(n_p)[None, :], (n_r, n_p)).reshape(-1)
-    flat = best_on_grid(served, objective, ratio, p, own, columns)
-    return TimeSharing(
-        loss=flat.loss.reshape(n_r, n_p),
-        served_fraction=flat.served_fraction.reshape(n_r, n_p),
-        served_ratio=flat.served_ratio.reshape(n_r, n_p),
-    )

@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from toyforge.theory.predict import _time_sharing_objective
+from toyforge.theory.timesharing import time_sharing_objective
 
 
 def _reference(r_axis, p_axis, symmetric_loss, served_axis, served_loss):
@@ -40,7 +40,7 @@ def test_objective_is_bit_identical_to_the_formula(n_r, n_p, n_s, seed):
     symmetric_loss = rng.uniform(0, 0.1, (n_r, n_p))
     served_loss = rng.uniform(0, 0.1, (n_s, n_p))
     args = (r_axis, p_axis, symmetric_loss, served_axis, served_loss)
-    served, objective = _time_sharing_objective(*args)
+    served, objective = time_sharing_objective(*args)
     expected_served, expected_objective = _reference(*args)
     np.testing.assert_array_equal(served, expected_served)
     np.testing.assert_array_equal(objective, expected_objective)
