@@ -11,7 +11,8 @@ step of each in turn, each with its own convergence state and the bits it gets a
 The rule (:func:`batch_jobs`): the pending tasks are grouped by the values of the task's
 ``batch_keys`` (for ``train+evaluate``: ``n_features``, ``batch_size``, ``dtype``,
 ``backend``), in grid order; with ``S`` executor slots (workers) and ``P`` pending tasks, a
-group of ``G`` tasks is cut into ``ceil(G · S / P)`` consecutive jobs of near-equal size. So
+group of ``G`` tasks is dealt round-robin into ``ceil(G · S / P)`` jobs of near-equal size
+(neighbouring grid points, which tend to cost alike, land in different jobs). So
 one group (one ``n``) gives one job per worker, there are at least ``min(S, P)`` jobs (every
 worker gets work), and no job holds more than ``ceil(P / S)`` tasks; a lone task stays a
 plain job, as does a task whose ``TaskInfo.batch_when`` parameter is not true (``compare``
@@ -39,14 +40,10 @@ def group_key(params: Mapping[str, Any], keys: Sequence[str]) -> str:
 
 
 def split_evenly(items: Sequence[Any], n_parts: int) -> list[list[Any]]:
-    """``items`` cut in order into ``n_parts`` consecutive parts whose sizes differ by at most
-    one (the first ones are the larger)."""
-    base, extra = divmod(len(items), n_parts)
-    parts, start = [], 0
-    for part in range(n_parts):
-        stop = start + base + (part < extra)
-        parts.append(list(items[start:stop]))
-        start = stop
+    """``items`` dealt round-robin into ``n_parts`` parts: part ``k`` holds items ``k``,
+    ``k + n_parts``, ... in order, so sizes differ by at most one (the first ones are the
+    larger) and a run of costly neighbours is shared out instead of landing in one part."""
+    parts = [list(items[start::n_parts]) for start in range(n_parts)]
     return [part for part in parts if part]
 
 

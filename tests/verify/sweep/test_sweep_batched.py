@@ -118,9 +118,9 @@ def test_one_shape_gives_one_batched_job_per_worker():
     work = batch_jobs(jobs, batch_reference="m:batch", keys=("n",), slots=2)
     assert [len(item["jobs"]) for item in work] == [5, 4]
     assert [member["hash"] for item in work for member in item["jobs"]] == [
-        f"h{i}" for i in range(9)
+        f"h{i}" for i in (0, 2, 4, 6, 8, 1, 3, 5, 7)
     ]
-    assert work[0]["hash"] == "batch-h0" and work[1]["hash"] == "batch-h5"
+    assert work[0]["hash"] == "batch-h0" and work[1]["hash"] == "batch-h1"
     assert all(item["batch_reference"] == "m:batch" for item in work)
     assert all(item["memory_share"] == 0.5 for item in work)
 
@@ -159,7 +159,8 @@ def test_fitting_chunks_cover_in_order_and_fit_the_limit(sizes, limit):
 
 
 def test_split_evenly():
-    assert split_evenly(list(range(9)), 2) == [[0, 1, 2, 3, 4], [5, 6, 7, 8]]
+    assert split_evenly(list(range(9)), 2) == [[0, 2, 4, 6, 8], [1, 3, 5, 7]]
+    assert split_evenly(list(range(10)), 3) == [[0, 3, 6, 9], [1, 4, 7], [2, 5, 8]]
     assert split_evenly(list(range(3)), 5) == [[0], [1], [2]]
 
 
