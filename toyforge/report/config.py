@@ -49,14 +49,14 @@ class ReportConfig:
     compare_ratios: tuple[float, ...] = (0.1, 0.25)
     compare_feature_probs: tuple[float, ...] = (0.01, 0.05)
     compare_samples: int = 20_000
-    compare_train_steps: int = 3000
+    compare_train_steps: int = 20_000  # a budget: the convergence rule stops each run earlier
     # phase diagrams (theory on the paper grid; rug and trained on a coarser sub-grid)
     phase_features: int = 1024
     phase_points: int = 20
     phase_compare_points: int = 6
     phase_compare_features: int = 512
     phase_compare_samples: int = 10_000
-    phase_train_steps: int = 1500
+    phase_train_steps: int = 20_000  # a budget, as above
     # modular addition
     moduli: tuple[int, ...] = (67, 113)
     grok: Mapping[str, Any] = field(default_factory=lambda: {"stop_after_grok": 5000})

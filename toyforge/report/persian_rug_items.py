@@ -375,7 +375,8 @@ def item_compare(ctx: ReportContext) -> tuple[list[Path], list[Table], dict[str,
     rows = ctx.sweep("compare", spec)
     title = (
         f"Theory vs Persian rug vs trained (n = {c.compare_features}, "
-        f"{c.compare_samples} MC samples, {c.compare_train_steps} training steps)"
+        f"{c.compare_samples} MC samples, trained until converged, "
+        f"at most {c.compare_train_steps} steps)"
     )
     return [], [_compare_table(rows, title)], spec
 
@@ -419,7 +420,7 @@ def item_phase(ctx: ReportContext) -> tuple[list[Path], list[Table], dict[str, A
     compare_rows = ctx.sweep("phase", compare_spec)
     title = (
         f"theory at n = {c.phase_features} ({c.phase_points}² paper grid); rug and trained "
-        f"(n = {c.phase_compare_features}, {c.phase_train_steps} steps) on "
+        f"(n = {c.phase_compare_features}, at most {c.phase_train_steps} steps) on "
         f"{c.phase_compare_points}²"
     )
     paths.append(
