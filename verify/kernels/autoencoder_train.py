@@ -370,13 +370,7 @@ class AutoencoderStepper:
         )
         np.matmul(self.G.T, self.Z, out=self.grad_W_out)
         np.matmul(self.G, self.W_out, out=self.dZ)
-        adam_flat(
-            self.W_out.reshape(-1),
-            self.moments["W_out"][0].reshape(-1),
-            self.moments["W_out"][1].reshape(-1),
-            self.grad_W_out.reshape(-1),
-            coefs,
-        )
+        self._adam_whole_matrix("W_out", self.W_out, self.grad_W_out, coefs)
         return loss, n_positive
 
     def _sparse_step(self, columns, coefs) -> tuple[float, int]:
@@ -429,13 +423,12 @@ class AutoencoderStepper:
     def _input_layer_update_dense(self, coefs) -> None:
         """``dW_inT = Xᵀ dZ`` (BLAS GEMM), then the flat Adam update of ``W_inT``."""
         np.matmul(self.X.T, self.dZ, out=self.grad_W_inT)
-        adam_flat(
-            self.W_inT.reshape(-1),
-            self.moments["W_inT"][0].reshape(-1),
-            self.moments["W_inT"][1].reshape(-1),
-            self.grad_W_inT.reshape(-1),
-            coefs,
-        )
+        self._adam_whole_matrix("W_inT", self.W_inT, self.grad_W_inT, coefs)
+
+    def _adam_whole_matrix(self, name, param, grad, coefs) -> None:
+        """The flat Adam update of a whole (C-contiguous) weight matrix from a dense gradient."""
+        first, second = self.moments[name]
+        adam_flat(param.reshape(-1), first.reshape(-1), second.reshape(-1), grad.reshape(-1), coefs)
 
     def arrays(self) -> dict[str, np.ndarray]:
         """Copies of the current weights: ``W_in`` (n_hidden, n_features), ``W_out``, ``b``."""
